@@ -1,0 +1,97 @@
+"""The event registry: stored type names to event classes, and back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from eskit.domain.events import Event
+from eskit.domain.upcasting import Upcaster, Upcasters
+from eskit.errors import EventSchemaError, UnknownEventTypeError
+
+__all__ = ["EventRegistry"]
+
+
+class EventRegistry:
+    """Knows every event class of an application by its stored ``event_type``.
+
+    Decoding is strict: an unknown type raises UnknownEventTypeError naming the type and
+    the global position, and data that does not fit the class raises EventSchemaError.
+    Nothing is ever skipped silently.
+    """
+
+    def __init__(self, events: Iterable[type[Event]] = ()) -> None:
+        self._classes: dict[str, type[Event]] = {}
+        self._aliases: dict[str, str] = {}
+        self._upcasters = Upcasters()
+        self.register(*events)
+
+    def register(self, *events: type[Event]) -> None:
+        """Add event classes; registering another class under a taken type name raises."""
+        for cls in events:
+            known = self._classes.get(cls.event_type)
+            if known is not None and known is not cls:
+                raise ValueError(
+                    f"event type {cls.event_type!r} is already registered to {known.__qualname__}"
+                )
+            self._classes[cls.event_type] = cls
+
+    def alias(self, old_type: str, new_type: str) -> None:
+        """Read events stored as ``old_type`` as ``new_type`` (a renamed event class)."""
+        self._aliases[old_type] = new_type
+
+    def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Decorator registering a function that lifts ``event_type`` data by one version."""
+
+        def register(fn: Upcaster) -> Upcaster:
+            self._upcasters.add(event_type, from_version, fn)
+            return fn
+
+        return register
+
+    def add_upcaster(self, event_type: str, from_version: int, fn: Upcaster) -> None:
+        """Register ``fn`` to lift ``event_type`` data from ``from_version`` by one."""
+        self._upcasters.add(event_type, from_version, fn)
+
+    def __contains__(self, event_type: object) -> bool:
+        return event_type in self._classes or event_type in self._aliases
+
+    @property
+    def event_types(self) -> list[str]:
+        """Every registered type name."""
+        return sorted(self._classes)
+
+    def class_for(self, event_type: str, *, position: int | None = None) -> type[Event]:
+        """Return the class stored under ``event_type``; raises UnknownEventTypeError."""
+        cls = self._classes.get(self._aliases.get(event_type, event_type))
+        if cls is None:
+            raise UnknownEventTypeError(event_type, position)
+        return cls
+
+    def decode(
+        self,
+        event_type: str,
+        schema_version: int,
+        data: dict[str, Any],
+        *,
+        position: int | None = None,
+    ) -> Event:
+        """Build the domain event from stored data, upcasting older schema versions first."""
+        cls = self.class_for(event_type, position=position)
+        if schema_version != cls.schema_version:
+            data = self._upcasters.lift(
+                event_type,
+                data,
+                from_version=schema_version,
+                to_version=cls.schema_version,
+                position=position,
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            raise EventSchemaError(
+                event_type, f"stored data does not fit: {fields}", position
+            ) from exc

@@ -1,0 +1,144 @@
+"""Every failure a caller can act on, as one exception tree.
+
+This module imports only the standard library, so every layer (the domain included) may use it::
+
+    EskitError
+    ├── InvalidCommandError          a command failed validation; .errors lists the fields
+    ├── NotFoundError                an aggregate or stream does not exist
+    ├── ConcurrencyError             the stream moved past the expected version
+    ├── DomainError                  a business rule refused the command (subclass it)
+    ├── DuplicateEventError          an event id is already stored with other content
+    ├── EventDecodingError           a stored event cannot become a domain event
+    │   ├── UnknownEventTypeError    no class is registered for the stored type
+    │   └── EventSchemaError         no way from the stored schema version to the current one
+    ├── ConfigurationError           a setting (such as the database URL) is unusable
+    └── StoreUnavailableError        the event store cannot be reached
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "ConcurrencyError",
+    "ConfigurationError",
+    "DomainError",
+    "DuplicateEventError",
+    "EskitError",
+    "EventDecodingError",
+    "EventSchemaError",
+    "FieldError",
+    "InvalidCommandError",
+    "NotFoundError",
+    "StoreUnavailableError",
+    "UnknownEventTypeError",
+]
+
+
+class EskitError(Exception):
+    """Base of every error eskit raises on purpose."""
+
+    code: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+FieldError = Mapping[str, Any]
+
+
+class InvalidCommandError(EskitError):
+    """A command (or other input) failed validation; ``errors`` names each bad field."""
+
+    code = "validation_error"
+
+    def __init__(self, model: str, errors: Sequence[FieldError]) -> None:
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) or "<root>" for e in errors)
+        super().__init__(f"invalid {model}: {fields}")
+        self.model = model
+        self.errors = list(errors)
+
+
+class NotFoundError(EskitError):
+    """The aggregate or stream asked for does not exist (at that version or time)."""
+
+    code = "not_found"
+
+    def __init__(self, what: str, identifier: str, detail: str = "") -> None:
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(f"{what} {identifier!r} not found{suffix}")
+        self.what = what
+        self.identifier = identifier
+
+
+class ConcurrencyError(EskitError):
+    """The stream is not at the version the writer expected; reload and decide again."""
+
+    code = "concurrency_conflict"
+
+    def __init__(self, stream_id: str, expected: object, actual: int | None = None) -> None:
+        found = "" if actual is None else f", found version {actual}"
+        super().__init__(f"stream {stream_id!r}: expected version {expected}{found}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class DomainError(EskitError):
+    """A business rule refused the command. Services subclass it with a specific ``code``."""
+
+    code = "domain_rule_broken"
+
+
+class DuplicateEventError(EskitError):
+    """An event id is already stored, but not as the same event of the same stream."""
+
+    code = "duplicate_event"
+
+    def __init__(self, event_id: str, detail: str) -> None:
+        super().__init__(f"event id {event_id} is already stored: {detail}")
+        self.event_id = event_id
+
+
+class EventDecodingError(EskitError):
+    """A stored event cannot be turned into a domain event."""
+
+    code = "event_decoding_failed"
+
+
+class UnknownEventTypeError(EventDecodingError):
+    """No event class is registered for a stored event type."""
+
+    code = "unknown_event_type"
+
+    def __init__(self, event_type: str, position: int | None = None) -> None:
+        where = "" if position is None else f" at global position {position}"
+        super().__init__(f"unknown event type {event_type!r}{where}")
+        self.event_type = event_type
+        self.position = position
+
+
+class EventSchemaError(EventDecodingError):
+    """A stored event's schema version cannot be lifted to the current one, or its data is bad."""
+
+    code = "event_schema_mismatch"
+
+    def __init__(self, event_type: str, detail: str, position: int | None = None) -> None:
+        where = "" if position is None else f" at global position {position}"
+        super().__init__(f"event {event_type!r}{where}: {detail}")
+        self.event_type = event_type
+        self.position = position
+
+
+class ConfigurationError(EskitError):
+    """A setting is missing or unusable; the message names it."""
+
+    code = "configuration_error"
+
+
+class StoreUnavailableError(EskitError):
+    """The event store could not be reached or failed below eskit; safe to retry later."""
+
+    code = "store_unavailable"

@@ -1,0 +1,41 @@
+"""The event store: the port, its records, and the adapters (memory, sqlite, postgres)."""
+
+from eskit.store.memory import InMemoryEventStore
+from eskit.store.port import EventStore, EventStoreBackend, SnapshotStore
+from eskit.store.records import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    ExpectedState,
+    ExpectedVersion,
+    HorizonBlocker,
+    NewEvent,
+    ReadHorizon,
+    Snapshot,
+    StoredEvent,
+    StreamInfo,
+)
+from eskit.store.sqlite import SQLiteEventStore
+from eskit.store.urls import open_store
+
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "STREAM_EXISTS",
+    "AppendResult",
+    "EventStore",
+    "EventStoreBackend",
+    "ExpectedState",
+    "ExpectedVersion",
+    "HorizonBlocker",
+    "InMemoryEventStore",
+    "NewEvent",
+    "ReadHorizon",
+    "SQLiteEventStore",
+    "Snapshot",
+    "SnapshotStore",
+    "StoredEvent",
+    "StreamInfo",
+    "open_store",
+]

@@ -1,0 +1,207 @@
+"""An in-memory event store for fast unit tests; it passes the same contract suite."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from eskit.domain.events import Event
+from eskit.store.encoding import encode_events
+from eskit.store.expected import check_expected_version, validate_expected_version
+from eskit.store.idempotency import original_outcome
+from eskit.store.records import (
+    AppendResult,
+    ExpectedVersion,
+    Metadata,
+    NewEvent,
+    ReadHorizon,
+    Snapshot,
+    StoredEvent,
+    StreamInfo,
+)
+
+__all__ = ["InMemoryEventStore"]
+
+
+class InMemoryEventStore:
+    """Keeps everything in process memory. Data is lost when the object goes away."""
+
+    def __init__(self) -> None:
+        self._log: list[StoredEvent] = []
+        self._streams: dict[str, list[StoredEvent]] = {}
+        self._by_id: dict[uuid.UUID, StoredEvent] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> InMemoryEventStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event | NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        stream_type: str = "",
+        metadata: Metadata | None = None,
+    ) -> AppendResult:
+        """See EventStore.append."""
+        validate_expected_version(expected_version)
+        batch = encode_events(events, metadata)
+        async with self._lock:
+            found = [self._by_id[e.event_id] for e in batch if e.event_id in self._by_id]
+            outcome = original_outcome(stream_id, batch, found)
+            if outcome is not None:
+                return outcome
+            stream = self._streams.get(stream_id, [])
+            check_expected_version(stream_id, expected_version, len(stream))
+            if not batch:
+                return AppendResult(stream_id, len(stream), self._last_in(stream))
+            now = datetime.now(UTC)
+            kind = stream[0].stream_type if stream else stream_type
+            stored = [
+                StoredEvent(
+                    position=len(self._log) + i + 1,
+                    stream_id=stream_id,
+                    stream_type=kind,
+                    version=len(stream) + i + 1,
+                    event_id=e.event_id,
+                    event_type=e.event_type,
+                    schema_version=e.schema_version,
+                    data=orjson.loads(e.data),
+                    metadata=orjson.loads(e.metadata),
+                    recorded_at=now,
+                )
+                for i, e in enumerate(batch)
+            ]
+            self._log.extend(stored)
+            self._streams[stream_id] = stream + stored
+            self._by_id.update((e.event_id, e) for e in stored)
+            return AppendResult(stream_id, stored[-1].version, stored[-1].position)
+
+    @staticmethod
+    def _last_in(stream: list[StoredEvent]) -> int:
+        return stream[-1].position if stream else 0
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """See EventStore.read_stream."""
+        return [
+            e
+            for e in self._streams.get(stream_id, [])
+            if e.version >= from_version
+            and (to_version is None or e.version <= to_version)
+            and (until is None or e.recorded_at <= until)
+        ]
+
+    async def read_batch(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[StoredEvent]:
+        """See EventStore.read_batch."""
+        out: list[StoredEvent] = []
+        for event in self._log[max(after, 0) :]:
+            if stream_types is not None and event.stream_type not in stream_types:
+                continue
+            if event_types is not None and event.event_type not in event_types:
+                continue
+            out.append(event)
+            if len(out) >= limit:
+                break
+        return out
+
+    async def read_all(
+        self,
+        *,
+        after: int = 0,
+        batch_size: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> AsyncIterator[StoredEvent]:
+        """See EventStore.read_all."""
+        while True:
+            batch = await self.read_batch(
+                after=after, limit=batch_size, stream_types=stream_types, event_types=event_types
+            )
+            for event in batch:
+                yield event
+            if len(batch) < batch_size:
+                return
+            after = batch[-1].position
+
+    async def stream_version(self, stream_id: str) -> int:
+        """See EventStore.stream_version."""
+        return len(self._streams.get(stream_id, ()))
+
+    async def stream_exists(self, stream_id: str) -> bool:
+        """See EventStore.stream_exists."""
+        return stream_id in self._streams
+
+    async def last_position(self) -> int:
+        """See EventStore.last_position."""
+        return len(self._log)
+
+    async def list_streams(
+        self, *, limit: int = 100, after: int = 0, stream_type: str | None = None
+    ) -> list[StreamInfo]:
+        """See EventStore.list_streams; ``after`` is the position of a stream's first event."""
+        firsts = sorted((s[0] for s in self._streams.values()), key=lambda e: e.position)
+        out = []
+        for first in firsts:
+            if first.position <= after or (stream_type and first.stream_type != stream_type):
+                continue
+            stream = self._streams[first.stream_id]
+            out.append(
+                StreamInfo(
+                    first.stream_id,
+                    first.stream_type,
+                    len(stream),
+                    first.recorded_at,
+                    stream[-1].recorded_at,
+                )
+            )
+            if len(out) >= limit:
+                break
+        return out
+
+    async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
+        """See EventStore.find_events."""
+        return [self._by_id[i] for i in event_ids if isinstance(i, uuid.UUID) and i in self._by_id]
+
+    async def read_horizon(self) -> ReadHorizon:
+        """Nothing ever holds readers back in memory."""
+        return ReadHorizon(position=len(self._log))
+
+    async def migrate(self) -> list[str]:
+        """Nothing to migrate."""
+        return []
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """See SnapshotStore.save_snapshot."""
+        current = self._snapshots.get(snapshot.stream_id)
+        if current is None or current.version <= snapshot.version:
+            self._snapshots[snapshot.stream_id] = snapshot
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """See SnapshotStore.load_snapshot."""
+        return self._snapshots.get(stream_id)
+
+    async def close(self) -> None:
+        """Nothing to release."""

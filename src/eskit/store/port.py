@@ -1,0 +1,140 @@
+"""The event store port: append-only streams plus one trustworthy global log.
+
+Every adapter (``memory``, ``sqlite``, ``postgres``) passes the contract suite in
+``tests/contract``; the application layer sees only these protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from eskit.domain.events import Event
+from eskit.store.records import (
+    AppendResult,
+    ExpectedVersion,
+    Metadata,
+    NewEvent,
+    ReadHorizon,
+    Snapshot,
+    StoredEvent,
+    StreamInfo,
+)
+
+__all__ = ["EventStore", "EventStoreBackend", "SnapshotStore"]
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """Append-only event streams and the global log over all of them."""
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event | NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        stream_type: str = "",
+        metadata: Metadata | None = None,
+    ) -> AppendResult:
+        """Append ``events`` to ``stream_id`` atomically: all of them or none.
+
+        ``expected_version`` is an exact version (0: the stream must not exist) or one of
+        ``ANY``, ``NO_STREAM``, ``STREAM_EXISTS``. ``metadata`` is merged under each event's
+        own. If every event id is already stored in this stream, nothing is written and the
+        original outcome is returned (``deduplicated=True``).
+
+        Raises ConcurrencyError if the stream is not as expected, DuplicateEventError if an
+        event id is stored elsewhere, StoreUnavailableError if the store cannot be reached.
+        """
+        ...
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """Events of one stream in version order, optionally bounded by version or record time."""
+        ...
+
+    async def read_batch(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[StoredEvent]:
+        """Up to ``limit`` events after global position ``after``, in global order.
+
+        Never returns an event while one with a lower position may still commit: a reader
+        that continues after the last position it got misses nothing.
+        """
+        ...
+
+    def read_all(
+        self,
+        *,
+        after: int = 0,
+        batch_size: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> AsyncIterator[StoredEvent]:
+        """Every event after ``after`` in global order, fetched ``batch_size`` at a time."""
+        ...
+
+    async def stream_version(self, stream_id: str) -> int:
+        """The stream's current version; 0 when it does not exist."""
+        ...
+
+    async def stream_exists(self, stream_id: str) -> bool:
+        """Whether the stream has at least one event."""
+        ...
+
+    async def last_position(self) -> int:
+        """The highest global position a reader may see now (0 for an empty store)."""
+        ...
+
+    async def list_streams(
+        self, *, limit: int = 100, after: int = 0, stream_type: str | None = None
+    ) -> list[StreamInfo]:
+        """Streams in order of creation, starting after the stream created at ``after``."""
+        ...
+
+    async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
+        """The stored events with these ids (any order; missing ids are left out)."""
+        ...
+
+    async def read_horizon(self) -> ReadHorizon:
+        """How far global readers may go now, and which transactions hold them back."""
+        ...
+
+    async def migrate(self) -> list[str]:
+        """Apply pending schema migrations; returns the names applied."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads. Idempotent."""
+        ...
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """The latest snapshot of each stream."""
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Store ``snapshot``, replacing an older one of the same stream (never a newer one)."""
+        ...
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """The stream's latest snapshot, if any."""
+        ...
+
+
+@runtime_checkable
+class EventStoreBackend(EventStore, SnapshotStore, Protocol):
+    """What every adapter of eskit provides: the event store and the snapshot store."""

@@ -1,0 +1,471 @@
+"""The production event store on PostgreSQL (psycopg 3, async, pooled).
+
+How the global order stays trustworthy while writers run in parallel
+--------------------------------------------------------------------
+A sequence hands out numbers at insert time, but transactions commit in any order, so a
+reader of "everything after P" could pass a position that a slower transaction fills in
+later. Here an event's position is ``(xid << 16) + n``: the 64-bit id of the transaction
+that appended it, then its ordinal in that transaction. Readers of the global log only
+return rows whose transaction id is below ``pg_snapshot_xmin(pg_current_snapshot())``, the
+oldest transaction still running: every transaction below it has ended, so every position
+below ``xmin << 16`` is final, and any transaction still to commit has a higher one.
+Writers take no lock beyond the row they insert; readers may be held back by a long
+transaction, which :meth:`PostgresEventStore.read_horizon` names (pid, age, query).
+
+Appends are one statement in autocommit mode: the version check, the insert and the
+commit cost one round trip. A concurrent append to the same stream collides on the unique
+``(stream_id, version)`` key and becomes a ConcurrencyError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.types.json import set_json_loads
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from eskit.domain.events import Event
+from eskit.errors import ConcurrencyError, ConfigurationError, StoreUnavailableError
+from eskit.store.encoding import EncodedEvent, encode_events, json_dumps
+from eskit.store.expected import check_expected_version, validate_expected_version
+from eskit.store.idempotency import original_outcome
+from eskit.store.migrations import migrations_for
+from eskit.store.records import (
+    AppendResult,
+    ExpectedState,
+    ExpectedVersion,
+    HorizonBlocker,
+    Metadata,
+    NewEvent,
+    ReadHorizon,
+    Snapshot,
+    StoredEvent,
+    StreamInfo,
+)
+
+__all__ = ["PostgresEventStore", "normalize_postgres_url"]
+
+_COLUMNS = (
+    "position, stream_id, stream_type, version, event_id, event_type, "
+    "schema_version, data, metadata, recorded_at"
+)
+_HORIZON = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
+_EVENT_ID_KEY = "eskit_events_event_id_key"
+_STREAM_VERSION_KEY = "eskit_events_stream_version_key"
+_ANY_RETRIES = 50
+
+_APPEND = """
+WITH current AS (
+    SELECT coalesce(max(version), 0) AS version FROM eskit_events WHERE stream_id = %(stream)s
+)
+INSERT INTO eskit_events ({columns})
+SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal,
+       %(stream)s,
+       coalesce(nullif(%(stream_type)s, ''),
+                (SELECT stream_type FROM eskit_events WHERE stream_id = %(stream)s AND version = 1),
+                ''),
+       current.version + e.ordinal,
+       e.id, e.type, e.schema_version, e.data, e.metadata, now()
+FROM current,
+     unnest(%(ids)s::uuid[], %(types)s::text[], %(schema_versions)s::int[],
+            %(data)s::jsonb[], %(metadata)s::jsonb[])
+     WITH ORDINALITY AS e(id, type, schema_version, data, metadata, ordinal)
+WHERE {condition}
+RETURNING position, version
+"""
+_APPEND_SQL = {
+    "exact": _APPEND.format(columns=_COLUMNS, condition="current.version = %(expected)s"),
+    ExpectedState.STREAM_EXISTS: _APPEND.format(columns=_COLUMNS, condition="current.version > 0"),
+    ExpectedState.ANY: _APPEND.format(columns=_COLUMNS, condition="true"),
+}
+
+_BLOCKERS = """
+WITH snap AS (SELECT pg_current_snapshot() AS s),
+running AS (
+    SELECT xip::text::bigint AS xid FROM snap, pg_snapshot_xip(snap.s) AS xip
+    WHERE xip::text::bigint < %(below)s
+)
+SELECT a.pid, a.datname, a.usename, a.application_name, a.state,
+       extract(epoch FROM now() - a.xact_start)::float8, left(a.query, 500)
+FROM running r JOIN pg_stat_activity a ON a.backend_xid::text::bigint = r.xid %% 4294967296
+UNION ALL
+SELECT NULL, p.database, p.owner, 'prepared transaction ' || p.gid, 'prepared',
+       extract(epoch FROM now() - p.prepared)::float8, NULL
+FROM running r JOIN pg_prepared_xacts p ON p.transaction::text::bigint = r.xid %% 4294967296
+ORDER BY 6 DESC NULLS LAST
+"""
+
+
+def normalize_postgres_url(url: str) -> str:
+    """Accept ``postgresql://``, ``postgres://`` and SQLAlchemy's ``postgresql+psycopg://``.
+
+    Unix-socket URLs (``postgresql://user@/db?host=/run/dir``) pass through unchanged.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigurationError(f"not a database URL: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base not in ("postgresql", "postgres"):
+        raise ConfigurationError(f"not a PostgreSQL URL: {url!r}")
+    return f"postgresql://{rest}"
+
+
+class PostgresEventStore:
+    """Event store and snapshot store on PostgreSQL, over a connection pool."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_connections: int = 1,
+        max_connections: int = 16,
+        connect_timeout_s: float = 10.0,
+        acquire_timeout_s: float = 30.0,
+    ) -> None:
+        self.url = normalize_postgres_url(url)
+        self.min_connections = min_connections
+        self.max_connections = max_connections
+        self.connect_timeout_s = connect_timeout_s
+        self.acquire_timeout_s = acquire_timeout_s
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, url: str, *, migrate: bool = False, **options: Any
+    ) -> AsyncIterator[PostgresEventStore]:
+        """Connect the pool (and apply migrations if ``migrate``); close it on exit."""
+        store = cls(url, **options)
+        await store.start(migrate=migrate)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def start(self, *, migrate: bool = False) -> None:
+        """Open the pool, waiting until its first connections are up."""
+        if self._pool is not None:
+            return
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            self.url,
+            min_size=self.min_connections,
+            max_size=self.max_connections,
+            kwargs={"autocommit": True, "connect_timeout": int(self.connect_timeout_s)},
+            configure=self._configure,
+            timeout=self.acquire_timeout_s,
+            open=False,
+            name="eskit",
+        )
+        try:
+            await pool.open(wait=True, timeout=self.connect_timeout_s)
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            await pool.close()
+            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+        self._pool = pool
+        if migrate:
+            await self.migrate()
+
+    @staticmethod
+    async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        set_json_loads(orjson.loads, conn)
+
+    async def close(self) -> None:
+        """Close the pool. Idempotent."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def __aenter__(self) -> PostgresEventStore:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled autocommit connection; connection failures become StoreUnavailableError."""
+        if self._pool is None:
+            raise StoreUnavailableError("the PostgreSQL store is not open")
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreUnavailableError(f"no PostgreSQL connection available: {exc}") from exc
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailableError(f"PostgreSQL failed: {exc}") from exc
+
+    async def _fetch(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        async with self.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchall()
+
+    # -- schema ----------------------------------------------------------------------
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction, under an advisory lock."""
+        applied = []
+        async with self.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('eskit_migrations'))")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS eskit_migrations (number integer PRIMARY KEY, "
+                "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cur = await conn.execute("SELECT number FROM eskit_migrations")
+            done = {row[0] for row in await cur.fetchall()}
+            for migration in migrations_for("postgres"):
+                if migration.number in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(migration.sql.encode())
+                    await conn.execute(
+                        "INSERT INTO eskit_migrations (number, name) VALUES (%s, %s)",
+                        (migration.number, migration.name),
+                    )
+                applied.append(migration.name)
+        return applied
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event | NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        stream_type: str = "",
+        metadata: Metadata | None = None,
+    ) -> AppendResult:
+        """See EventStore.append."""
+        validate_expected_version(expected_version)
+        batch = encode_events(events, metadata)
+        if not batch:
+            return await self._append_nothing(stream_id, expected_version)
+        params = {
+            "stream": stream_id,
+            "stream_type": stream_type,
+            "ids": [e.event_id for e in batch],
+            "types": [e.event_type for e in batch],
+            "schema_versions": [e.schema_version for e in batch],
+            "data": [e.data for e in batch],
+            "metadata": [e.metadata for e in batch],
+            "expected": 0,
+        }
+        if isinstance(expected_version, int):
+            sql, params["expected"] = _APPEND_SQL["exact"], expected_version
+        elif expected_version is ExpectedState.NO_STREAM:
+            sql = _APPEND_SQL["exact"]
+        else:
+            sql = _APPEND_SQL[expected_version]
+        for _ in range(_ANY_RETRIES):
+            result = await self._try_append(stream_id, batch, expected_version, sql, params)
+            if result is not None:
+                return result
+        raise ConcurrencyError(stream_id, expected_version)
+
+    async def _try_append(
+        self,
+        stream_id: str,
+        batch: list[EncodedEvent],
+        expected: ExpectedVersion,
+        sql: str,
+        params: dict[str, Any],
+    ) -> AppendResult | None:
+        """One attempt; None means "lost a race under ANY, try again"."""
+        try:
+            rows = await self._fetch(sql, params)
+        except pg_errors.UniqueViolation as exc:
+            constraint = exc.diag.constraint_name
+            if constraint == _STREAM_VERSION_KEY and expected is ExpectedState.ANY:
+                return None
+            outcome = original_outcome(stream_id, batch, await self._find(batch))
+            if outcome is not None:
+                return outcome
+            if constraint == _EVENT_ID_KEY:
+                return None  # the clashing append rolled back meanwhile: try again
+            raise ConcurrencyError(stream_id, expected) from exc
+        if rows:
+            last = max(rows)
+            return AppendResult(stream_id, last[1], last[0])
+        # the version check refused: a retry of a finished append, or a real conflict
+        outcome = original_outcome(stream_id, batch, await self._find(batch))
+        if outcome is not None:
+            return outcome
+        raise ConcurrencyError(stream_id, expected, await self.stream_version(stream_id))
+
+    async def _append_nothing(self, stream_id: str, expected: ExpectedVersion) -> AppendResult:
+        rows = await self._fetch(
+            "SELECT version, position FROM eskit_events WHERE stream_id = %s "
+            "ORDER BY version DESC LIMIT 1",
+            (stream_id,),
+        )
+        version, position = rows[0] if rows else (0, 0)
+        check_expected_version(stream_id, expected, version)
+        return AppendResult(stream_id, version, position)
+
+    async def _find(self, batch: list[EncodedEvent]) -> list[StoredEvent]:
+        return await self.find_events([e.event_id for e in batch])
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """See EventStore.read_stream."""
+        sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE stream_id = %s AND version >= %s"
+        params: list[Any] = [stream_id, from_version]
+        if to_version is not None:
+            sql += " AND version <= %s"
+            params.append(to_version)
+        if until is not None:
+            sql += " AND recorded_at <= %s"
+            params.append(until)
+        sql += " ORDER BY version"
+        return [StoredEvent(*row) for row in await self._fetch(sql, params)]
+
+    async def read_batch(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[StoredEvent]:
+        """See EventStore.read_batch: only positions below the oldest running transaction."""
+        sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE position > %s AND position < {_HORIZON}"
+        params: list[Any] = [after]
+        if stream_types is not None:
+            sql += " AND stream_type = ANY(%s)"
+            params.append(list(stream_types))
+        if event_types is not None:
+            sql += " AND event_type = ANY(%s)"
+            params.append(list(event_types))
+        sql += " ORDER BY position LIMIT %s"
+        params.append(limit)
+        return [StoredEvent(*row) for row in await self._fetch(sql, params)]
+
+    async def read_all(
+        self,
+        *,
+        after: int = 0,
+        batch_size: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> AsyncIterator[StoredEvent]:
+        """See EventStore.read_all."""
+        while True:
+            batch = await self.read_batch(
+                after=after, limit=batch_size, stream_types=stream_types, event_types=event_types
+            )
+            for event in batch:
+                yield event
+            if len(batch) < batch_size:
+                return
+            after = batch[-1].position
+
+    async def stream_version(self, stream_id: str) -> int:
+        """See EventStore.stream_version."""
+        rows = await self._fetch(
+            "SELECT coalesce(max(version), 0) FROM eskit_events WHERE stream_id = %s", (stream_id,)
+        )
+        return int(rows[0][0])
+
+    async def stream_exists(self, stream_id: str) -> bool:
+        """See EventStore.stream_exists."""
+        return await self.stream_version(stream_id) > 0
+
+    async def last_position(self) -> int:
+        """See EventStore.last_position: the last position below the read horizon."""
+        rows = await self._fetch(
+            f"SELECT coalesce(max(position), 0) FROM eskit_events WHERE position < {_HORIZON}"
+        )
+        return int(rows[0][0])
+
+    async def list_streams(
+        self, *, limit: int = 100, after: int = 0, stream_type: str | None = None
+    ) -> list[StreamInfo]:
+        """See EventStore.list_streams; ``after`` is the position of a stream's first event."""
+        sql = (
+            "SELECT s.stream_id, s.stream_type, last.version, s.recorded_at, last.recorded_at "
+            "FROM eskit_events s CROSS JOIN LATERAL ("
+            "  SELECT version, recorded_at FROM eskit_events e WHERE e.stream_id = s.stream_id "
+            "  ORDER BY version DESC LIMIT 1) last "
+            "WHERE s.version = 1 AND s.position > %s"
+        )
+        params: list[Any] = [after]
+        if stream_type:
+            sql += " AND s.stream_type = %s"
+            params.append(stream_type)
+        sql += " ORDER BY s.position LIMIT %s"
+        params.append(limit)
+        return [StreamInfo(*row) for row in await self._fetch(sql, params)]
+
+    async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
+        """See EventStore.find_events."""
+        if not event_ids:
+            return []
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM eskit_events WHERE event_id = ANY(%s::uuid[])",
+            ([str(i) for i in event_ids],),
+        )
+        return [StoredEvent(*row) for row in rows]
+
+    async def read_horizon(self) -> ReadHorizon:
+        """The read horizon, the committed events beyond it and the transactions holding it."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {_HORIZON}, "
+                f"(SELECT coalesce(max(position), 0) FROM eskit_events WHERE position < {_HORIZON}), "
+                f"(SELECT count(*) FROM eskit_events WHERE position >= {_HORIZON}), "
+                f"(SELECT max(position) FROM eskit_events WHERE position >= {_HORIZON})"
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            _, visible, pending, newest = row
+            blockers: list[HorizonBlocker] = []
+            if pending:
+                cur = await conn.execute(_BLOCKERS, {"below": int(newest) >> 16})
+                blockers = [HorizonBlocker(*r) for r in await cur.fetchall()]
+        return ReadHorizon(
+            position=int(visible), pending_events=int(pending), blockers=tuple(blockers)
+        )
+
+    # -- snapshots -------------------------------------------------------------------
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """See SnapshotStore.save_snapshot."""
+        await self._fetch(
+            "INSERT INTO eskit_snapshots (stream_id, stream_type, version, schema_version, state) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (stream_id) DO UPDATE SET "
+            "stream_type = excluded.stream_type, version = excluded.version, "
+            "schema_version = excluded.schema_version, state = excluded.state, "
+            "recorded_at = excluded.recorded_at "
+            "WHERE excluded.version >= eskit_snapshots.version RETURNING 1",
+            (
+                snapshot.stream_id,
+                snapshot.stream_type,
+                snapshot.version,
+                snapshot.schema_version,
+                json_dumps(snapshot.state),
+            ),
+        )
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """See SnapshotStore.load_snapshot."""
+        rows = await self._fetch(
+            "SELECT stream_id, stream_type, version, schema_version, state, recorded_at "
+            "FROM eskit_snapshots WHERE stream_id = %s",
+            (stream_id,),
+        )
+        return Snapshot(*rows[0]) if rows else None

@@ -1,0 +1,151 @@
+"""Values the event store takes and gives: expected versions, new and stored events."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from eskit.domain.events import Event
+from eskit.domain.ids import uuid7
+
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "STREAM_EXISTS",
+    "AppendResult",
+    "ExpectedState",
+    "ExpectedVersion",
+    "HorizonBlocker",
+    "NewEvent",
+    "ReadHorizon",
+    "Snapshot",
+    "StoredEvent",
+    "StreamInfo",
+]
+
+Metadata = Mapping[str, Any]
+
+
+class ExpectedState(enum.Enum):
+    """What an append expects of the stream when it does not name an exact version."""
+
+    ANY = "any"
+    """No check: append after whatever is there."""
+    NO_STREAM = "no_stream"
+    """The stream must not exist yet (same as expecting version 0)."""
+    STREAM_EXISTS = "stream_exists"
+    """The stream must have at least one event."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ANY = ExpectedState.ANY
+NO_STREAM = ExpectedState.NO_STREAM
+STREAM_EXISTS = ExpectedState.STREAM_EXISTS
+
+ExpectedVersion = int | ExpectedState
+"""An exact version (0 = the stream must not exist) or one of the ExpectedState options."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A domain event about to be appended, with its id and metadata.
+
+    Supply ``event_id`` yourself to make a retried append idempotent: an event id that is
+    already stored is not written again.
+    """
+
+    event: Event
+    event_id: uuid.UUID = field(default_factory=uuid7)
+    metadata: Metadata = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as recorded: where it sits in the log and what it says.
+
+    ``position`` orders every event of the store; a reader of "everything after P" sees
+    each committed event exactly once, in position order. Positions grow but need not be
+    dense (on PostgreSQL a rolled-back append leaves a hole).
+    """
+
+    position: int
+    stream_id: str
+    stream_type: str
+    version: int
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """The outcome of an append.
+
+    ``version`` is the stream's version after it and ``position`` the global position of
+    its last event. ``deduplicated`` is true when every event id was already stored, in
+    which case the fields report that original append and nothing was written.
+    """
+
+    stream_id: str
+    version: int
+    position: int
+    deduplicated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An aggregate's state as of ``version``; ``schema_version`` is the aggregate's snapshot schema."""
+
+    stream_id: str
+    stream_type: str
+    version: int
+    schema_version: int
+    state: dict[str, Any]
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """A stream's identity, current version and first and last write times."""
+
+    stream_id: str
+    stream_type: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HorizonBlocker:
+    """A transaction in progress that keeps committed events from readers of the global log."""
+
+    pid: int | None
+    database: str | None
+    user: str | None
+    application: str | None
+    state: str | None
+    age_s: float | None
+    query: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadHorizon:
+    """How far readers of the global log may go now, and what holds them back.
+
+    ``pending_events`` counts events already committed beyond ``position`` that readers must
+    not see yet, because a transaction that began earlier may still commit lower positions;
+    ``blockers`` names those transactions, oldest first.
+    """
+
+    position: int
+    pending_events: int = 0
+    blockers: tuple[HorizonBlocker, ...] = ()

@@ -1,0 +1,475 @@
+"""The embedded event store: one SQLite file in WAL mode.
+
+SQLite lets one writer in at a time, so appends go through one writer thread with its own
+connection (``BEGIN IMMEDIATE`` also serialises writers in other processes), and position
+order is commit order. Reads run on a small pool of reader threads, which WAL lets proceed
+while a write is in progress. Durable by default: ``synchronous=FULL`` fsyncs the WAL at
+every commit; ``synchronous="NORMAL"`` trades the last commits before a power loss (never
+corruption) for speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import orjson
+
+from eskit.domain.events import Event
+from eskit.errors import ConcurrencyError, DuplicateEventError, StoreUnavailableError
+from eskit.store.encoding import EncodedEvent, encode_events, json_dumps
+from eskit.store.expected import check_expected_version, validate_expected_version
+from eskit.store.idempotency import original_outcome
+from eskit.store.migrations import migrations_for
+from eskit.store.records import (
+    AppendResult,
+    ExpectedVersion,
+    Metadata,
+    NewEvent,
+    ReadHorizon,
+    Snapshot,
+    StoredEvent,
+    StreamInfo,
+)
+
+__all__ = ["SQLiteEventStore"]
+
+T = TypeVar("T")
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+_COLUMNS = (
+    "position, stream_id, stream_type, version, event_id, event_type, "
+    "schema_version, data, metadata, recorded_at"
+)
+
+
+def _timestamp(moment: datetime) -> str:
+    # fixed width, always with microseconds, always UTC: text order is time order
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _event(row: tuple[Any, ...]) -> StoredEvent:
+    return StoredEvent(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        uuid.UUID(row[4]),
+        row[5],
+        row[6],
+        orjson.loads(row[7]),
+        orjson.loads(row[8]),
+        datetime.fromisoformat(row[9]),
+    )
+
+
+class SQLiteEventStore:
+    """Event store and snapshot store in one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        readers: int = 4,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.busy_timeout_s = busy_timeout_s
+        self._writer_pool: ThreadPoolExecutor | None = None
+        self._reader_pool: ThreadPoolExecutor | None = None
+        self._readers = readers
+        self._writer: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, path: str | Path, *, migrate: bool = True, **options: Any
+    ) -> AsyncIterator[SQLiteEventStore]:
+        """Open (creating if needed) the store at ``path``, migrated unless told otherwise."""
+        store = cls(path, **options)
+        await store.start(migrate=migrate)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def start(self, *, migrate: bool = True) -> None:
+        """Open the writer connection and thread pools; apply migrations if asked."""
+        if self._writer_pool is not None:
+            return
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="eskit-sqlite-writer")
+        self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="eskit-sqlite")
+        self._writer = await self._write(self._connect)
+        if migrate:
+            await self.migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self.busy_timeout_s,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailableError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        return conn
+
+    async def close(self) -> None:
+        """Close connections and stop the threads. Idempotent."""
+        writer_pool, reader_pool = self._writer_pool, self._reader_pool
+        if writer_pool is None or reader_pool is None:
+            return
+        self._writer_pool = self._reader_pool = None
+        writer = self._writer
+        if writer is not None:
+            await asyncio.get_running_loop().run_in_executor(writer_pool, writer.close)
+        writer_pool.shutdown(wait=True)
+        reader_pool.shutdown(wait=True)
+        with self._connections_lock:
+            for conn in self._reader_connections:
+                conn.close()
+            self._reader_connections.clear()
+
+    async def __aenter__(self) -> SQLiteEventStore:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- thread plumbing ---------------------------------------------------------------
+
+    async def _write(self, fn: Callable[[], T]) -> T:
+        if self._writer_pool is None:
+            raise StoreUnavailableError("the SQLite store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, fn)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._reader_pool is None:
+            raise StoreUnavailableError("the SQLite store is closed")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reader_pool, lambda: fn(self._reader())
+        )
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._reader_connections.append(conn)
+        return conn
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        if self._writer is None:
+            raise StoreUnavailableError("the SQLite store is closed")
+        return self._writer
+
+    # -- schema ----------------------------------------------------------------------
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations in one transaction each."""
+        return await self._write(self._migrate)
+
+    def _migrate(self) -> list[str]:
+        conn = self._writer_conn()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS eskit_migrations ("
+            "number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in conn.execute("SELECT number FROM eskit_migrations")}
+        applied = []
+        for migration in migrations_for("sqlite"):
+            if migration.number in done:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO eskit_migrations VALUES (?, ?, ?)",
+                    (migration.number, migration.name, _timestamp(datetime.now(UTC))),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            applied.append(migration.name)
+        return applied
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event | NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        stream_type: str = "",
+        metadata: Metadata | None = None,
+    ) -> AppendResult:
+        """See EventStore.append."""
+        validate_expected_version(expected_version)
+        batch = encode_events(events, metadata)
+        return await self._write(
+            lambda: self._append(stream_id, batch, expected_version, stream_type)
+        )
+
+    def _append(
+        self,
+        stream_id: str,
+        batch: list[EncodedEvent],
+        expected: ExpectedVersion,
+        stream_type: str,
+    ) -> AppendResult:
+        conn = self._writer_conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = self._append_in_transaction(conn, stream_id, batch, expected, stream_type)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if result.deduplicated:
+            conn.execute("ROLLBACK")
+        else:
+            conn.execute("COMMIT")
+        return result
+
+    def _append_in_transaction(
+        self,
+        conn: sqlite3.Connection,
+        stream_id: str,
+        batch: list[EncodedEvent],
+        expected: ExpectedVersion,
+        stream_type: str,
+    ) -> AppendResult:
+        current, last_in_stream, known_type, last_position = conn.execute(
+            "SELECT coalesce(max(version), 0), coalesce(max(position), 0), "
+            "(SELECT stream_type FROM eskit_events WHERE stream_id = ?1 AND version = 1), "
+            "(SELECT coalesce(max(position), 0) FROM eskit_events) "
+            "FROM eskit_events WHERE stream_id = ?1",
+            (stream_id,),
+        ).fetchone()
+        try:
+            check_expected_version(stream_id, expected, current)
+        except ConcurrencyError:
+            # a retry of an append that already succeeded reports its first outcome
+            outcome = original_outcome(stream_id, batch, self._find(conn, batch))
+            if outcome is None:
+                raise
+            return outcome
+        if not batch:
+            return AppendResult(stream_id, current, last_in_stream)
+        now = _timestamp(datetime.now(UTC))
+        kind = known_type or stream_type
+        rows = [
+            (
+                last_position + i + 1,
+                stream_id,
+                kind,
+                current + i + 1,
+                str(e.event_id),
+                e.event_type,
+                e.schema_version,
+                e.data,
+                e.metadata,
+                now,
+            )
+            for i, e in enumerate(batch)
+        ]
+        try:
+            conn.executemany(
+                f"INSERT INTO eskit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        except sqlite3.IntegrityError as exc:
+            outcome = original_outcome(stream_id, batch, self._find(conn, batch))
+            if outcome is None:
+                raise DuplicateEventError("?", f"integrity error: {exc}") from exc
+            return outcome
+        return AppendResult(stream_id, current + len(batch), last_position + len(batch))
+
+    @staticmethod
+    def _find(conn: sqlite3.Connection, batch: list[EncodedEvent]) -> list[StoredEvent]:
+        if not batch:
+            return []
+        ids = [str(e.event_id) for e in batch]
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM eskit_events WHERE event_id IN ({marks})", ids
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """See EventStore.read_stream."""
+        sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE stream_id = ? AND version >= ?"
+        params: list[Any] = [stream_id, from_version]
+        if to_version is not None:
+            sql += " AND version <= ?"
+            params.append(to_version)
+        if until is not None:
+            sql += " AND recorded_at <= ?"
+            params.append(_timestamp(until))
+        sql += " ORDER BY version"
+        return await self._read(lambda c: [_event(r) for r in c.execute(sql, params)])
+
+    async def read_batch(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[StoredEvent]:
+        """See EventStore.read_batch."""
+        sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE position > ?"
+        params: list[Any] = [after]
+        for column, values in (("stream_type", stream_types), ("event_type", event_types)):
+            if values is not None:
+                values = list(values)
+                sql += f" AND {column} IN ({','.join('?' * len(values))})"
+                params.extend(values)
+        sql += " ORDER BY position LIMIT ?"
+        params.append(limit)
+        return await self._read(lambda c: [_event(r) for r in c.execute(sql, params)])
+
+    async def read_all(
+        self,
+        *,
+        after: int = 0,
+        batch_size: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> AsyncIterator[StoredEvent]:
+        """See EventStore.read_all."""
+        while True:
+            batch = await self.read_batch(
+                after=after, limit=batch_size, stream_types=stream_types, event_types=event_types
+            )
+            for event in batch:
+                yield event
+            if len(batch) < batch_size:
+                return
+            after = batch[-1].position
+
+    async def stream_version(self, stream_id: str) -> int:
+        """See EventStore.stream_version."""
+        sql = "SELECT coalesce(max(version), 0) FROM eskit_events WHERE stream_id = ?"
+        return int(await self._read(lambda c: c.execute(sql, (stream_id,)).fetchone()[0]))
+
+    async def stream_exists(self, stream_id: str) -> bool:
+        """See EventStore.stream_exists."""
+        return await self.stream_version(stream_id) > 0
+
+    async def last_position(self) -> int:
+        """See EventStore.last_position."""
+        sql = "SELECT coalesce(max(position), 0) FROM eskit_events"
+        return int(await self._read(lambda c: c.execute(sql).fetchone()[0]))
+
+    async def list_streams(
+        self, *, limit: int = 100, after: int = 0, stream_type: str | None = None
+    ) -> list[StreamInfo]:
+        """See EventStore.list_streams; ``after`` is the position of a stream's first event."""
+        sql = (
+            "SELECT s.stream_id, s.stream_type, s.recorded_at, "
+            "(SELECT max(version) FROM eskit_events e WHERE e.stream_id = s.stream_id), "
+            "(SELECT recorded_at FROM eskit_events e WHERE e.stream_id = s.stream_id "
+            " ORDER BY version DESC LIMIT 1) "
+            "FROM eskit_events s WHERE s.version = 1 AND s.position > ?"
+        )
+        params: list[Any] = [after]
+        if stream_type:
+            sql += " AND s.stream_type = ?"
+            params.append(stream_type)
+        sql += " ORDER BY s.position LIMIT ?"
+        params.append(limit)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [
+            StreamInfo(r[0], r[1], r[3], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[4]))
+            for r in rows
+        ]
+
+    async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
+        """See EventStore.find_events."""
+        ids = [str(i) for i in event_ids]
+        if not ids:
+            return []
+        sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE event_id IN ({','.join('?' * len(ids))})"
+        return await self._read(lambda c: [_event(r) for r in c.execute(sql, ids)])
+
+    async def read_horizon(self) -> ReadHorizon:
+        """Committed SQLite writes are visible to readers at once: nothing holds them back."""
+        return ReadHorizon(position=await self.last_position())
+
+    # -- snapshots -------------------------------------------------------------------
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """See SnapshotStore.save_snapshot."""
+        row = (
+            snapshot.stream_id,
+            snapshot.stream_type,
+            snapshot.version,
+            snapshot.schema_version,
+            json_dumps(snapshot.state),
+            _timestamp(snapshot.recorded_at or datetime.now(UTC)),
+        )
+
+        def save() -> None:
+            conn = self._writer_conn()
+            conn.execute(
+                "INSERT INTO eskit_snapshots VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (stream_id) DO UPDATE SET stream_type = excluded.stream_type, "
+                "version = excluded.version, schema_version = excluded.schema_version, "
+                "state = excluded.state, recorded_at = excluded.recorded_at "
+                "WHERE excluded.version >= eskit_snapshots.version",
+                row,
+            )
+
+        await self._write(save)
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None:
+        """See SnapshotStore.load_snapshot."""
+        sql = (
+            "SELECT stream_id, stream_type, version, schema_version, state, recorded_at "
+            "FROM eskit_snapshots WHERE stream_id = ?"
+        )
+        row = await self._read(lambda c: c.execute(sql, (stream_id,)).fetchone())
+        if row is None:
+            return None
+        return Snapshot(
+            row[0], row[1], row[2], row[3], orjson.loads(row[4]), datetime.fromisoformat(row[5])
+        )
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (our scripts hold no ';' inside literals)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
