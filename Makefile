@@ -1,0 +1,53 @@
+# Two set-up commands on a fresh machine: `make run` and `make test`.
+# Each creates the virtual environment (.venv) on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: run test lint typecheck unit bench bench-quick clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+$(VENV)/.bench-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+## run: the main job: the bank-account demo on the embedded SQLite store (./eskit.db)
+run: $(VENV)/.run-deps
+	$(BIN)/eskit demo
+
+## test: install what the tests need, then lint, type-check and run the whole suite
+test: $(VENV)/.test-deps
+	$(BIN)/ruff check src services tests benchmarks
+	$(BIN)/ruff format --check src services tests benchmarks
+	$(BIN)/mypy -p eskit -p bank_accounts
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check src services tests benchmarks
+
+typecheck: $(VENV)/.test-deps
+	$(BIN)/mypy -p eskit -p bank_accounts
+
+unit: $(VENV)/.test-deps
+	$(BIN)/pytest -q -m unit
+
+bench: $(VENV)/.bench-deps
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(VENV)/.bench-deps
+	$(BIN)/python benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis eskit.db eskit.db-wal eskit.db-shm

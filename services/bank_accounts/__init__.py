@@ -1,0 +1,33 @@
+"""The bank-account reference service: open accounts, deposit, withdraw, change e-mail."""
+
+from bank_accounts.app import build_handler, registry
+from bank_accounts.commands import ChangeEmail, DepositMoney, OpenAccount, WithdrawMoney
+from bank_accounts.domain import (
+    AccountOpened,
+    BankAccount,
+    EmailChanged,
+    InsufficientFundsError,
+    InvalidAmountError,
+    InvalidEmailError,
+    MoneyDeposited,
+    MoneyWithdrawn,
+    PaymentConflictError,
+)
+
+__all__ = [
+    "AccountOpened",
+    "BankAccount",
+    "ChangeEmail",
+    "DepositMoney",
+    "EmailChanged",
+    "InsufficientFundsError",
+    "InvalidAmountError",
+    "InvalidEmailError",
+    "MoneyDeposited",
+    "MoneyWithdrawn",
+    "OpenAccount",
+    "PaymentConflictError",
+    "WithdrawMoney",
+    "build_handler",
+    "registry",
+]

@@ -1,0 +1,14 @@
+"""The application layer: repository, command handling, metadata."""
+
+from eskit.app.handling import CommandHandler, CommandResult
+from eskit.app.metadata import EventMetadata, command_metadata
+from eskit.app.repository import HistoryEntry, Repository
+
+__all__ = [
+    "CommandHandler",
+    "CommandResult",
+    "EventMetadata",
+    "HistoryEntry",
+    "Repository",
+    "command_metadata",
+]

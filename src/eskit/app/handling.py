@@ -1,0 +1,147 @@
+"""Command handling: load, decide, append; retried on conflicts, idempotent by command id."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from eskit.app.metadata import command_metadata
+from eskit.app.repository import Repository
+from eskit.domain.aggregate import Aggregate
+from eskit.domain.commands import Command
+from eskit.domain.ids import derive_uuid7
+from eskit.errors import ConcurrencyError, DomainError, DuplicateEventError, NotFoundError
+from eskit.store.records import NO_STREAM
+
+__all__ = ["CommandHandler", "CommandResult"]
+
+A = TypeVar("A", bound=Aggregate)
+C = TypeVar("C", bound=Command)
+
+Creator = Callable[[Any], A]
+Updater = Callable[[A, Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a handled command did: the aggregate's version and the position of its last event.
+
+    ``deduplicated`` is true when the command id had been handled before and this answer
+    repeats that first outcome.
+    """
+
+    aggregate_id: str
+    version: int
+    position: int
+    deduplicated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    creates: bool
+    fn: Callable[..., Any]
+
+
+class CommandHandler(Generic[A]):
+    """Routes commands of one aggregate type to their decision functions.
+
+    ``@handler.creates(OpenAccount)`` marks a function ``(command) -> aggregate`` that makes a
+    new aggregate; ``@handler.updates(DepositMoney)`` marks ``(aggregate, command) -> None``
+    that calls the aggregate's methods. :meth:`handle` loads, decides and appends; on a
+    ConcurrencyError it reloads and decides again, at most ``max_attempts`` times in all.
+
+    Every event gets an id derived from the command id, so handling the same command twice
+    appends once: the second call returns the first outcome with ``deduplicated=True``, even
+    if deciding again would now break a rule (a repeated withdrawal, say).
+    """
+
+    def __init__(self, repository: Repository[A], *, max_attempts: int = 5) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.repository = repository
+        self.max_attempts = max_attempts
+        self._routes: dict[type[Command], _Route] = {}
+
+    def creates(self, command_type: type[C]) -> Callable[[Callable[[C], A]], Callable[[C], A]]:
+        """Register the function that makes a new aggregate from ``command_type``."""
+
+        def register(fn: Callable[[C], A]) -> Callable[[C], A]:
+            self._add(command_type, _Route(True, fn))
+            return fn
+
+        return register
+
+    def updates(
+        self, command_type: type[C]
+    ) -> Callable[[Callable[[A, C], None]], Callable[[A, C], None]]:
+        """Register the function that applies ``command_type`` to a loaded aggregate."""
+
+        def register(fn: Callable[[A, C], None]) -> Callable[[A, C], None]:
+            self._add(command_type, _Route(False, fn))
+            return fn
+
+        return register
+
+    def _add(self, command_type: type[Command], route: _Route) -> None:
+        if command_type in self._routes:
+            raise ValueError(f"{command_type.__name__} already has a handler")
+        self._routes[command_type] = route
+
+    async def handle(
+        self, command: Command, metadata: Mapping[str, Any] | None = None
+    ) -> CommandResult:
+        """Handle ``command``; raises its domain errors, NotFoundError or ConcurrencyError."""
+        route = self._routes.get(type(command))
+        if route is None:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        meta = command_metadata(command, metadata)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await self._attempt(route, command, meta)
+            except ConcurrencyError:
+                earlier = await self._earlier_outcome(command)
+                if earlier is not None:
+                    return earlier
+                if route.creates or attempt == self.max_attempts:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.002 * attempt))  # spread retrying writers
+            except (DomainError, NotFoundError, DuplicateEventError):
+                earlier = await self._earlier_outcome(command)
+                if earlier is not None:
+                    return earlier
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, route: _Route, command: Command, meta: dict[str, Any]
+    ) -> CommandResult:
+        if route.creates:
+            aggregate: A = route.fn(command)
+            expected: Any = NO_STREAM
+        else:
+            aggregate = await self.repository.load(command.aggregate_id)
+            route.fn(aggregate, command)
+            expected = None
+        ids = [derive_uuid7(command.command_id, i) for i in range(len(aggregate.pending_events))]
+        result = await self.repository.save(
+            aggregate, metadata=meta, event_ids=ids, expected_version=expected
+        )
+        return CommandResult(aggregate.id, result.version, result.position, result.deduplicated)
+
+    async def _earlier_outcome(self, command: Command) -> CommandResult | None:
+        """The outcome of an earlier handling of this command id, if there was one."""
+        store = self.repository.store
+        found = await store.find_events([derive_uuid7(command.command_id, 0)])
+        if not found:
+            return None
+        first = found[0]
+        causation = str(command.command_id)
+        last = first
+        for record in await store.read_stream(first.stream_id, from_version=first.version + 1):
+            if record.metadata.get("causation_id") != causation:
+                break
+            last = record
+        return CommandResult(first.stream_id, last.version, last.position, deduplicated=True)

@@ -1,0 +1,51 @@
+"""Event metadata: who caused an event, in answer to what, within which trace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from eskit.domain.commands import Command
+
+__all__ = ["EventMetadata", "command_metadata"]
+
+
+class EventMetadata(TypedDict, total=False):
+    """The keys eskit writes into each event's metadata; callers may add their own."""
+
+    correlation_id: str
+    """Shared by everything one request set off (the HTTP request id, for instance)."""
+    causation_id: str
+    """The id of the command (or event) that directly caused this event."""
+    command_type: str
+    actor: str
+    """Who asked: a user, an API key name, a service."""
+    traceparent: str
+    """W3C trace context of the span that wrote the event, when tracing is on."""
+    tracestate: str
+
+
+def command_metadata(command: Command, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Metadata for the events of ``command``: the caller's, plus causation and correlation.
+
+    The causation id is always the command id; the correlation id is the caller's if given,
+    else the command id, so a chain of commands can be followed from its first request.
+    """
+    metadata: dict[str, Any] = dict(given or {})
+    metadata["causation_id"] = str(command.command_id)
+    metadata["command_type"] = type(command).__name__
+    metadata.setdefault("correlation_id", str(command.command_id))
+    _add_trace_context(metadata)
+    return metadata
+
+
+def _add_trace_context(metadata: dict[str, Any]) -> None:
+    try:
+        from opentelemetry import propagate
+    except ImportError:
+        return
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    for key in ("traceparent", "tracestate"):
+        if key in carrier:
+            metadata.setdefault(key, carrier[key])

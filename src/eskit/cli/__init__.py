@@ -1,0 +1,1 @@
+"""The ``eskit`` command."""

@@ -1,0 +1,139 @@
+"""Repository behaviour, the same on every adapter."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from bank_accounts import BankAccount, registry
+from eskit.app import Repository
+from eskit.errors import ConcurrencyError, NotFoundError, UnknownEventTypeError
+from eskit.store import ANY, EventStoreBackend, Snapshot
+
+pytestmark = pytest.mark.integration
+
+
+def opened(account_id: str = "acc-1", balance: int = 100) -> BankAccount:
+    return BankAccount.open(
+        account_id,
+        email="a@example.com",
+        address="1 Road",
+        first_name="A",
+        last_name="B",
+        balance=balance,
+    )
+
+
+async def saved_with_deposits(repo: Repository[BankAccount], deposits: int) -> BankAccount:
+    account = opened()
+    for n in range(deposits):
+        account.deposit(10, f"p{n}")
+    await repo.save(account)
+    return account
+
+
+async def test_load_returns_the_state_folded_from_the_events(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry)
+    await saved_with_deposits(repo, 3)
+    account = await repo.load("acc-1")
+    assert account.balance == 130
+    assert account.version == 4
+    assert account.pending_events == ()
+
+
+async def test_loading_a_missing_aggregate_raises_not_found(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry)
+    with pytest.raises(NotFoundError, match="nope"):
+        await repo.load("nope")
+
+
+async def test_saving_a_stale_aggregate_raises_and_writes_nothing(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry)
+    await saved_with_deposits(repo, 0)
+    first, second = await repo.load("acc-1"), await repo.load("acc-1")
+    first.deposit(5, "x")
+    await repo.save(first)
+    second.deposit(7, "y")
+    with pytest.raises(ConcurrencyError):
+        await repo.save(second)
+    assert (await repo.load("acc-1")).balance == 105
+
+
+async def test_a_snapshot_is_stored_every_n_events(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry, snapshot_every=5)
+    await saved_with_deposits(repo, 11)
+    snapshot = await store.load_snapshot("acc-1")
+    assert snapshot is not None
+    assert snapshot.version == 12
+    assert snapshot.state["balance"] == 210
+
+
+async def test_snapshot_load_equals_full_replay(store: EventStoreBackend) -> None:
+    with_snapshots = Repository(store, BankAccount, registry, snapshot_every=4)
+    account = await saved_with_deposits(with_snapshots, 9)
+    account.deposit(1, "last")
+    await with_snapshots.save(account)
+    replayed = await Repository(store, BankAccount, registry).load("acc-1")
+    assert (await with_snapshots.load("acc-1")).model_dump() == replayed.model_dump()
+
+
+async def test_a_snapshot_of_an_outdated_schema_is_ignored(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry, snapshot_every=100)
+    await saved_with_deposits(repo, 2)
+    stale = Snapshot("acc-1", "BankAccount", 3, 0, {"balance": 999_999})
+    await store.save_snapshot(stale)
+    assert (await repo.load("acc-1")).balance == 120
+
+
+async def test_time_travel_by_version(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry, snapshot_every=2)
+    await saved_with_deposits(repo, 5)
+    assert (await repo.load("acc-1", at_version=1)).balance == 100
+    assert (await repo.load("acc-1", at_version=3)).balance == 120
+    with pytest.raises(NotFoundError, match="version 7 does not exist"):
+        await repo.load("acc-1", at_version=7)
+    with pytest.raises(NotFoundError):
+        await repo.load("acc-1", at_version=0)
+
+
+async def test_time_travel_by_time(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry)
+    before = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    await saved_with_deposits(repo, 1)
+    await asyncio.sleep(0.01)
+    middle = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    account = await repo.load("acc-1")
+    account.deposit(1000, "later")
+    await repo.save(account)
+    assert (await repo.load("acc-1", as_of=middle)).balance == 110
+    with pytest.raises(NotFoundError, match="nothing recorded"):
+        await repo.load("acc-1", as_of=before)
+
+
+async def test_history_lists_every_event_with_its_record(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry)
+    await saved_with_deposits(repo, 2)
+    history = await repo.history("acc-1")
+    assert [h.record.version for h in history] == [1, 2, 3]
+    assert [type(h.event).__name__ for h in history] == [
+        "AccountOpened",
+        "MoneyDeposited",
+        "MoneyDeposited",
+    ]
+
+
+async def test_an_unknown_event_type_in_a_stream_fails_loudly(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry)
+    await saved_with_deposits(repo, 0)
+    from eskit.domain import Event
+
+    class Mystery(Event):
+        event_type = "bank_accounts.Mystery"
+
+    result = await store.append("acc-1", [Mystery()], expected_version=ANY)
+    with pytest.raises(UnknownEventTypeError) as caught:
+        await repo.load("acc-1")
+    assert caught.value.event_type == "bank_accounts.Mystery"
+    assert caught.value.position == result.position

@@ -1,0 +1,28 @@
+import uuid
+
+import pytest
+
+from eskit.domain import derive_uuid7, uuid7
+
+pytestmark = pytest.mark.unit
+
+
+def test_uuid7_has_version_7_and_rfc_variant() -> None:
+    value = uuid7()
+    assert value.version == 7
+    assert value.variant == uuid.RFC_4122
+
+
+def test_uuid7_values_strictly_increase_within_a_process() -> None:
+    values = [uuid7() for _ in range(10_000)]
+    assert values == sorted(values)
+    assert len(set(values)) == len(values)
+
+
+def test_derived_ids_are_stable_distinct_and_keep_the_base_timestamp() -> None:
+    base = uuid7()
+    first, second = derive_uuid7(base, 0), derive_uuid7(base, 1)
+    assert derive_uuid7(base, 0) == first
+    assert first != second
+    assert first.version == 7
+    assert first.int >> 80 == base.int >> 80
