@@ -127,12 +127,14 @@ class PostgresEventStore:
         max_connections: int = 16,
         connect_timeout_s: float = 10.0,
         acquire_timeout_s: float = 30.0,
+        reconnect_attempts: int = 2,
     ) -> None:
         self.url = normalize_postgres_url(url)
         self.min_connections = min_connections
         self.max_connections = max_connections
         self.connect_timeout_s = connect_timeout_s
         self.acquire_timeout_s = acquire_timeout_s
+        self.reconnect_attempts = reconnect_attempts
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
     @classmethod
@@ -202,9 +204,20 @@ class PostgresEventStore:
             raise StoreUnavailableError(f"PostgreSQL failed: {exc}") from exc
 
     async def _fetch(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        async with self.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return await cur.fetchall()
+        # A pooled connection may have died (server restart, killed backend). Every
+        # statement sent here is safe to repeat: reads are pure and appends carry their
+        # event ids, so a repeat of an append that did commit is recognised and not
+        # written twice. So try again, on a fresh connection, before giving up.
+        for attempt in range(self.reconnect_attempts + 1):
+            try:
+                async with self.connection() as conn:
+                    cur = await conn.execute(sql, params)
+                    return await cur.fetchall()
+            except StoreUnavailableError as exc:
+                broken = isinstance(exc.__cause__, psycopg.OperationalError)
+                if not broken or attempt == self.reconnect_attempts:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- schema ----------------------------------------------------------------------
 

@@ -1,0 +1,69 @@
+"""The eskit command, run in-process against real stores."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eskit.cli.main import app
+from eskit.testing.postgres import PostgresServer
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    with postgres_server.database(migrated=False) as url:
+        yield url
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def test_migrate_creates_the_postgres_schema_once(empty_postgres_url: str) -> None:
+    code, out = invoke("migrate", "--database-url", empty_postgres_url)
+    assert code == 0, out
+    assert "applied 0001_events_and_snapshots" in out
+    code, out = invoke("migrate", "--database-url", empty_postgres_url)
+    assert (code, "up to date" in out) == (0, True)
+
+
+def test_demo_then_streams_list_and_show_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/demo.db"
+    code, out = invoke("demo", "--database-url", url, "--accounts", "3", "--operations", "20")
+    assert code == 0, out
+    assert "3 accounts, 20 payments" in out
+    code, out = invoke("streams", "list", "--database-url", url)
+    assert code == 0, out
+    assert "3 stream(s)" in out
+    stream_id = next(line.split()[1] for line in out.splitlines() if "BankAccount" in line)
+    code, out = invoke("streams", "show", stream_id, "--database-url", url, "--metadata")
+    assert code == 0, out
+    assert "bank_accounts.AccountOpened v1" in out
+    assert "causation_id" in out
+
+
+def test_demo_runs_on_postgres(postgres_url: str) -> None:
+    code, out = invoke(
+        "demo", "--database-url", postgres_url, "--accounts", "2", "--operations", "5"
+    )
+    assert code == 0, out
+    code, out = invoke("store", "horizon", "--database-url", postgres_url)
+    assert code == 0, out
+    assert "held back: 0" in out
+
+
+def test_showing_a_missing_stream_fails(tmp_path: Path) -> None:
+    code, out = invoke("streams", "show", "nope", "--database-url", f"sqlite:///{tmp_path}/x.db")
+    assert code == 1
+    assert "not found" in out
+
+
+def test_an_unusable_database_url_is_reported_not_raised() -> None:
+    code, out = invoke("migrate", "--database-url", "mysql://nowhere/db")
+    assert code == 1
+    assert "unsupported database URL" in out
