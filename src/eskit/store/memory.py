@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime
@@ -196,6 +197,8 @@ class InMemoryEventStore:
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """See SnapshotStore.save_snapshot."""
         current = self._snapshots.get(snapshot.stream_id)
+        if snapshot.recorded_at is None:
+            snapshot = dataclasses.replace(snapshot, recorded_at=datetime.now(UTC))
         if current is None or current.version <= snapshot.version:
             self._snapshots[snapshot.stream_id] = snapshot
 

@@ -59,30 +59,43 @@ _HORIZON = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 _EVENT_ID_KEY = "eskit_events_event_id_key"
 _STREAM_VERSION_KEY = "eskit_events_stream_version_key"
 _ANY_RETRIES = 50
+_UNCHECKED = (ExpectedState.ANY, ExpectedState.STREAM_EXISTS)
 
-_APPEND = """
-WITH current AS (
-    SELECT coalesce(max(version), 0) AS version FROM eskit_events WHERE stream_id = %(stream)s
-)
+# One event per append is the common case: scalar parameters cost far less to send than
+# arrays, so it has its own statement; larger appends unnest arrays in one round trip.
+_APPEND_ONE = """
 INSERT INTO eskit_events ({columns})
-SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal,
-       %(stream)s,
-       coalesce(nullif(%(stream_type)s, ''),
-                (SELECT stream_type FROM eskit_events WHERE stream_id = %(stream)s AND version = 1),
-                ''),
-       current.version + e.ordinal,
-       e.id, e.type, e.schema_version, e.data, e.metadata, now()
-FROM current,
-     unnest(%(ids)s::uuid[], %(types)s::text[], %(schema_versions)s::int[],
-            %(data)s::jsonb[], %(metadata)s::jsonb[])
+SELECT (pg_current_xact_id()::text::bigint << 16) + 1, %s,
+       coalesce((SELECT stream_type FROM eskit_events WHERE stream_id = %s AND version = 1),
+                %s),
+       current.version + 1, %s, %s, %s, %s::jsonb, %s::jsonb, now()
+FROM (SELECT coalesce(max(version), 0) AS version FROM eskit_events WHERE stream_id = %s) current
+WHERE {condition}
+RETURNING position, version
+"""
+_APPEND_MANY = """
+INSERT INTO eskit_events ({columns})
+SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal, %s,
+       coalesce((SELECT stream_type FROM eskit_events WHERE stream_id = %s AND version = 1),
+                %s),
+       current.version + e.ordinal, e.id, e.type, e.schema_version, e.data, e.metadata, now()
+FROM (SELECT coalesce(max(version), 0) AS version FROM eskit_events WHERE stream_id = %s) current,
+     unnest(%s::uuid[], %s::text[], %s::int[], %s::jsonb[], %s::jsonb[])
      WITH ORDINALITY AS e(id, type, schema_version, data, metadata, ordinal)
 WHERE {condition}
 RETURNING position, version
 """
+_CONDITIONS: dict[object, str] = {
+    "exact": "current.version = %s",
+    ExpectedState.STREAM_EXISTS: "current.version > 0",
+    ExpectedState.ANY: "true",
+}
 _APPEND_SQL = {
-    "exact": _APPEND.format(columns=_COLUMNS, condition="current.version = %(expected)s"),
-    ExpectedState.STREAM_EXISTS: _APPEND.format(columns=_COLUMNS, condition="current.version > 0"),
-    ExpectedState.ANY: _APPEND.format(columns=_COLUMNS, condition="true"),
+    (many, mode): (_APPEND_MANY if many else _APPEND_ONE).format(
+        columns=_COLUMNS, condition=condition
+    )
+    for many in (False, True)
+    for mode, condition in _CONDITIONS.items()
 }
 
 _BLOCKERS = """
@@ -176,6 +189,8 @@ class PostgresEventStore:
     @staticmethod
     async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
         set_json_loads(orjson.loads, conn)
+        # times come back in the session's zone: make that UTC whatever the server says
+        await conn.execute("SET TIME ZONE 'UTC'")
 
     async def close(self) -> None:
         """Close the pool. Idempotent."""
@@ -260,22 +275,26 @@ class PostgresEventStore:
         batch = encode_events(events, metadata)
         if not batch:
             return await self._append_nothing(stream_id, expected_version)
-        params = {
-            "stream": stream_id,
-            "stream_type": stream_type,
-            "ids": [e.event_id for e in batch],
-            "types": [e.event_type for e in batch],
-            "schema_versions": [e.schema_version for e in batch],
-            "data": [e.data for e in batch],
-            "metadata": [e.metadata for e in batch],
-            "expected": 0,
-        }
-        if isinstance(expected_version, int):
-            sql, params["expected"] = _APPEND_SQL["exact"], expected_version
-        elif expected_version is ExpectedState.NO_STREAM:
-            sql = _APPEND_SQL["exact"]
+        head = [stream_id, stream_id, stream_type]
+        if len(batch) == 1:
+            (one,) = batch
+            row = [one.event_id, one.event_type, one.schema_version, one.data, one.metadata]
+            params: list[Any] = [*head, *row, stream_id]
         else:
-            sql = _APPEND_SQL[expected_version]
+            columns = [
+                [e.event_id for e in batch],
+                [e.event_type for e in batch],
+                [e.schema_version for e in batch],
+                [e.data for e in batch],
+                [e.metadata for e in batch],
+            ]
+            params = [*head, stream_id, *columns]
+        if isinstance(expected_version, int) or expected_version is ExpectedState.NO_STREAM:
+            mode: object = "exact"
+            params.append(0 if expected_version is ExpectedState.NO_STREAM else expected_version)
+        else:
+            mode = expected_version
+        sql = _APPEND_SQL[(len(batch) > 1, mode)]
         for _ in range(_ANY_RETRIES):
             result = await self._try_append(stream_id, batch, expected_version, sql, params)
             if result is not None:
@@ -288,15 +307,15 @@ class PostgresEventStore:
         batch: list[EncodedEvent],
         expected: ExpectedVersion,
         sql: str,
-        params: dict[str, Any],
+        params: list[Any],
     ) -> AppendResult | None:
-        """One attempt; None means "lost a race under ANY, try again"."""
+        """One attempt; None means "lost a race that allows another try"."""
         try:
             rows = await self._fetch(sql, params)
         except pg_errors.UniqueViolation as exc:
             constraint = exc.diag.constraint_name
-            if constraint == _STREAM_VERSION_KEY and expected is ExpectedState.ANY:
-                return None
+            if constraint == _STREAM_VERSION_KEY and expected in _UNCHECKED:
+                return None  # no version was promised: take the next one
             outcome = original_outcome(stream_id, batch, await self._find(batch))
             if outcome is not None:
                 return outcome
@@ -414,7 +433,8 @@ class PostgresEventStore:
             "FROM eskit_events s CROSS JOIN LATERAL ("
             "  SELECT version, recorded_at FROM eskit_events e WHERE e.stream_id = s.stream_id "
             "  ORDER BY version DESC LIMIT 1) last "
-            "WHERE s.version = 1 AND s.position > %s"
+            "WHERE s.version = 1 AND s.position > %s AND s.position < "
+            f"{_HORIZON}"
         )
         params: list[Any] = [after]
         if stream_type:
