@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pydantic_core import PydanticCustomError
 
 from eskit.domain import Aggregate, Event, applies
@@ -137,12 +137,9 @@ class EmailChanged(Event):
 # -- aggregate -----------------------------------------------------------------------
 
 
-class Payment(BaseModel):
-    """A payment already applied to the account, kept to recognise repeats."""
-
-    model_config = ConfigDict(frozen=True)
-    kind: Literal["deposit", "withdrawal"]
-    amount: int
+PaymentKind = Literal["deposit", "withdrawal"]
+Payment = tuple[PaymentKind, int]
+"""A payment already applied to the account (kind, amount), kept to recognise repeats."""
 
 
 class BankAccount(Aggregate):
@@ -218,8 +215,8 @@ class BankAccount(Aggregate):
         seen = self.payments.get(payment_id)
         if seen is None:
             return False
-        if seen.kind != kind or seen.amount != amount:
-            raise PaymentConflictError(payment_id, f"as a {seen.kind} of {seen.amount}")
+        if seen != (kind, amount):
+            raise PaymentConflictError(payment_id, f"as a {seen[0]} of {seen[1]}")
         return True
 
     # -- state changes ---------------------------------------------------------------
@@ -237,12 +234,12 @@ class BankAccount(Aggregate):
     @applies(MoneyDeposited)
     def _deposited(self, event: MoneyDeposited) -> None:
         self.balance += event.amount
-        self.payments[event.payment_id] = Payment(kind="deposit", amount=event.amount)
+        self.payments[event.payment_id] = ("deposit", event.amount)
 
     @applies(MoneyWithdrawn)
     def _withdrawn(self, event: MoneyWithdrawn) -> None:
         self.balance -= event.amount
-        self.payments[event.payment_id] = Payment(kind="withdrawal", amount=event.amount)
+        self.payments[event.payment_id] = ("withdrawal", event.amount)
 
     @applies(EmailChanged)
     def _email_changed(self, event: EmailChanged) -> None:

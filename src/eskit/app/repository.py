@@ -15,7 +15,14 @@ from eskit.domain.ids import uuid7
 from eskit.domain.registry import EventRegistry
 from eskit.errors import NotFoundError
 from eskit.store.port import EventStoreBackend
-from eskit.store.records import AppendResult, ExpectedVersion, NewEvent, Snapshot, StoredEvent
+from eskit.store.records import (
+    AppendResult,
+    EventPayload,
+    ExpectedVersion,
+    NewEvent,
+    Snapshot,
+    StoredEvent,
+)
 
 __all__ = ["HistoryEntry", "Repository"]
 
@@ -81,7 +88,7 @@ class Repository(Generic[A]):
             aggregate = self.aggregate_type.from_snapshot(
                 aggregate_id, snapshot.version, snapshot.state
             )
-        records = await self.store.read_stream(
+        records = await self.store.read_payloads(
             aggregate_id, from_version=aggregate.version + 1, to_version=at_version, until=as_of
         )
         self._fold(aggregate, records)
@@ -100,7 +107,7 @@ class Repository(Generic[A]):
         """Whether the aggregate's stream has any event."""
         return await self.store.stream_exists(aggregate_id)
 
-    def _fold(self, aggregate: A, records: Sequence[StoredEvent]) -> None:
+    def _fold(self, aggregate: A, records: Sequence[EventPayload]) -> None:
         decode = self.registry.decode
         aggregate.apply_all(
             decode(r.event_type, r.schema_version, r.data, position=r.position) for r in records

@@ -16,6 +16,7 @@ from eskit.store.expected import check_expected_version, validate_expected_versi
 from eskit.store.idempotency import original_outcome
 from eskit.store.records import (
     AppendResult,
+    EventPayload,
     ExpectedVersion,
     Metadata,
     NewEvent,
@@ -106,6 +107,23 @@ class InMemoryEventStore:
             if e.version >= from_version
             and (to_version is None or e.version <= to_version)
             and (until is None or e.recorded_at <= until)
+        ]
+
+    async def read_payloads(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[EventPayload]:
+        """See EventStore.read_payloads."""
+        events = await self.read_stream(
+            stream_id, from_version=from_version, to_version=to_version, until=until
+        )
+        return [
+            EventPayload(e.position, e.version, e.event_type, e.schema_version, e.data)
+            for e in events
         ]
 
     async def read_batch(

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 from eskit.domain.events import Event
 from eskit.store.records import (
     AppendResult,
+    EventPayload,
     ExpectedVersion,
     Metadata,
     NewEvent,
@@ -59,6 +60,17 @@ class EventStore(Protocol):
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """Events of one stream in version order, optionally bounded by version or record time."""
+        ...
+
+    async def read_payloads(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[EventPayload]:
+        """Like read_stream, but only what folding events into state needs: loads are faster."""
         ...
 
     async def read_batch(

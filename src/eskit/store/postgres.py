@@ -38,6 +38,7 @@ from eskit.store.idempotency import original_outcome
 from eskit.store.migrations import migrations_for
 from eskit.store.records import (
     AppendResult,
+    EventPayload,
     ExpectedState,
     ExpectedVersion,
     HorizonBlocker,
@@ -113,6 +114,27 @@ SELECT NULL, p.database, p.owner, 'prepared transaction ' || p.gid, 'prepared',
 FROM running r JOIN pg_prepared_xacts p ON p.transaction::text::bigint = r.xid %% 4294967296
 ORDER BY 6 DESC NULLS LAST
 """
+
+
+_PAYLOAD = "position, version, event_type, schema_version, data"
+
+
+def _stream_query(
+    columns: str,
+    stream_id: str,
+    from_version: int,
+    to_version: int | None,
+    until: datetime | None,
+) -> tuple[str, list[Any]]:
+    sql = f"SELECT {columns} FROM eskit_events WHERE stream_id = %s AND version >= %s"
+    params: list[Any] = [stream_id, from_version]
+    if to_version is not None:
+        sql += " AND version <= %s"
+        params.append(to_version)
+    if until is not None:
+        sql += " AND recorded_at <= %s"
+        params.append(until)
+    return sql + " ORDER BY version", params
 
 
 def normalize_postgres_url(url: str) -> str:
@@ -355,16 +377,20 @@ class PostgresEventStore:
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """See EventStore.read_stream."""
-        sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE stream_id = %s AND version >= %s"
-        params: list[Any] = [stream_id, from_version]
-        if to_version is not None:
-            sql += " AND version <= %s"
-            params.append(to_version)
-        if until is not None:
-            sql += " AND recorded_at <= %s"
-            params.append(until)
-        sql += " ORDER BY version"
+        sql, params = _stream_query(_COLUMNS, stream_id, from_version, to_version, until)
         return [StoredEvent(*row) for row in await self._fetch(sql, params)]
+
+    async def read_payloads(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[EventPayload]:
+        """See EventStore.read_payloads."""
+        sql, params = _stream_query(_PAYLOAD, stream_id, from_version, to_version, until)
+        return [EventPayload(*row) for row in await self._fetch(sql, params)]
 
     async def read_batch(
         self,

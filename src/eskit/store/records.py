@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from eskit.domain.events import Event
 from eskit.domain.ids import uuid7
@@ -17,6 +17,7 @@ __all__ = [
     "NO_STREAM",
     "STREAM_EXISTS",
     "AppendResult",
+    "EventPayload",
     "ExpectedState",
     "ExpectedVersion",
     "HorizonBlocker",
@@ -84,6 +85,16 @@ class StoredEvent:
     data: dict[str, Any]
     metadata: dict[str, Any]
     recorded_at: datetime
+
+
+class EventPayload(NamedTuple):
+    """The part of a stored event that rebuilding an aggregate needs, and no more."""
+
+    position: int
+    version: int
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from eskit.store.idempotency import original_outcome
 from eskit.store.migrations import migrations_for
 from eskit.store.records import (
     AppendResult,
+    EventPayload,
     ExpectedVersion,
     Metadata,
     NewEvent,
@@ -49,6 +50,27 @@ _COLUMNS = (
     "position, stream_id, stream_type, version, event_id, event_type, "
     "schema_version, data, metadata, recorded_at"
 )
+
+
+_PAYLOAD = "position, version, event_type, schema_version, data"
+
+
+def _stream_query(
+    columns: str,
+    stream_id: str,
+    from_version: int,
+    to_version: int | None,
+    until: datetime | None,
+) -> tuple[str, list[Any]]:
+    sql = f"SELECT {columns} FROM eskit_events WHERE stream_id = ? AND version >= ?"
+    params: list[Any] = [stream_id, from_version]
+    if to_version is not None:
+        sql += " AND version <= ?"
+        params.append(to_version)
+    if until is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(_timestamp(until))
+    return sql + " ORDER BY version", params
 
 
 def _timestamp(moment: datetime) -> str:
@@ -330,16 +352,25 @@ class SQLiteEventStore:
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """See EventStore.read_stream."""
-        sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE stream_id = ? AND version >= ?"
-        params: list[Any] = [stream_id, from_version]
-        if to_version is not None:
-            sql += " AND version <= ?"
-            params.append(to_version)
-        if until is not None:
-            sql += " AND recorded_at <= ?"
-            params.append(_timestamp(until))
-        sql += " ORDER BY version"
+        sql, params = _stream_query(_COLUMNS, stream_id, from_version, to_version, until)
         return await self._read(lambda c: [_event(r) for r in c.execute(sql, params)])
+
+    async def read_payloads(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[EventPayload]:
+        """See EventStore.read_payloads."""
+        sql, params = _stream_query(_PAYLOAD, stream_id, from_version, to_version, until)
+        loads = orjson.loads
+        return await self._read(
+            lambda c: [
+                EventPayload(p, v, t, s, loads(d)) for p, v, t, s, d in c.execute(sql, params)
+            ]
+        )
 
     async def read_batch(
         self,
