@@ -194,6 +194,7 @@ class InMemoryEventStore:
                     len(stream),
                     first.recorded_at,
                     stream[-1].recorded_at,
+                    first.position,
                 )
             )
             if len(out) >= limit:
@@ -202,7 +203,15 @@ class InMemoryEventStore:
 
     async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
         """See EventStore.find_events."""
-        return [self._by_id[i] for i in event_ids if isinstance(i, uuid.UUID) and i in self._by_id]
+        found = []
+        for given in event_ids:
+            try:
+                event_id = given if isinstance(given, uuid.UUID) else uuid.UUID(str(given))
+            except ValueError:
+                continue
+            if event_id in self._by_id:
+                found.append(self._by_id[event_id])
+        return found
 
     async def read_horizon(self) -> ReadHorizon:
         """Nothing ever holds readers back in memory."""

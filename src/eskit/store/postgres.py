@@ -455,7 +455,8 @@ class PostgresEventStore:
     ) -> list[StreamInfo]:
         """See EventStore.list_streams; ``after`` is the position of a stream's first event."""
         sql = (
-            "SELECT s.stream_id, s.stream_type, last.version, s.recorded_at, last.recorded_at "
+            "SELECT s.stream_id, s.stream_type, last.version, s.recorded_at, last.recorded_at, "
+            "s.position "
             "FROM eskit_events s CROSS JOIN LATERAL ("
             "  SELECT version, recorded_at FROM eskit_events e WHERE e.stream_id = s.stream_id "
             "  ORDER BY version DESC LIMIT 1) last "
@@ -505,8 +506,10 @@ class PostgresEventStore:
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """See SnapshotStore.save_snapshot."""
         await self._fetch(
-            "INSERT INTO eskit_snapshots (stream_id, stream_type, version, schema_version, state) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (stream_id) DO UPDATE SET "
+            "INSERT INTO eskit_snapshots "
+            "(stream_id, stream_type, version, schema_version, state, recorded_at) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb, coalesce(%s, now())) "
+            "ON CONFLICT (stream_id) DO UPDATE SET "
             "stream_type = excluded.stream_type, version = excluded.version, "
             "schema_version = excluded.schema_version, state = excluded.state, "
             "recorded_at = excluded.recorded_at "
@@ -517,6 +520,7 @@ class PostgresEventStore:
                 snapshot.version,
                 snapshot.schema_version,
                 json_dumps(snapshot.state),
+                snapshot.recorded_at,
             ),
         )
 

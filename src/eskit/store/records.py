@@ -126,13 +126,18 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class StreamInfo:
-    """A stream's identity, current version and first and last write times."""
+    """A stream's identity, current version and first and last write times.
+
+    ``first_position`` is the global position of its first event: pass the last one of a
+    page as ``after`` to :meth:`EventStore.list_streams` for the next page.
+    """
 
     stream_id: str
     stream_type: str
     version: int
     created_at: datetime
     updated_at: datetime
+    first_position: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -302,7 +302,7 @@ class SQLiteEventStore:
         if not batch:
             return AppendResult(stream_id, current, last_in_stream)
         now = _timestamp(datetime.now(UTC))
-        kind = known_type or stream_type
+        kind = stream_type if known_type is None else known_type
         rows = [
             (
                 last_position + i + 1,
@@ -430,7 +430,7 @@ class SQLiteEventStore:
     ) -> list[StreamInfo]:
         """See EventStore.list_streams; ``after`` is the position of a stream's first event."""
         sql = (
-            "SELECT s.stream_id, s.stream_type, s.recorded_at, "
+            "SELECT s.stream_id, s.stream_type, s.recorded_at, s.position, "
             "(SELECT max(version) FROM eskit_events e WHERE e.stream_id = s.stream_id), "
             "(SELECT recorded_at FROM eskit_events e WHERE e.stream_id = s.stream_id "
             " ORDER BY version DESC LIMIT 1) "
@@ -444,7 +444,9 @@ class SQLiteEventStore:
         params.append(limit)
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [
-            StreamInfo(r[0], r[1], r[3], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[4]))
+            StreamInfo(
+                r[0], r[1], r[4], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[5]), r[3]
+            )
             for r in rows
         ]
 

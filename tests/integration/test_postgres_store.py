@@ -1,0 +1,60 @@
+"""PostgreSQL adapter behaviour that the shared contract suite cannot set up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from eskit.domain.events import Event
+from eskit.store import NO_STREAM, Snapshot
+from eskit.store.postgres import PostgresEventStore
+
+pytestmark = pytest.mark.integration
+
+
+class Happened(Event):
+    n: int
+
+
+@pytest.fixture
+async def store_in_india(postgres_url: str) -> AsyncIterator[PostgresEventStore]:
+    """A store on a database whose sessions default to a time zone other than UTC."""
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        await conn.execute(f"ALTER DATABASE {conn.info.dbname} SET timezone TO 'Asia/Kolkata'")
+    async with PostgresEventStore.open(postgres_url) as store:
+        yield store
+
+
+async def test_recorded_at_is_utc_whatever_the_session_time_zone(
+    store_in_india: PostgresEventStore,
+) -> None:
+    await store_in_india.append("s", [Happened(n=1)], expected_version=NO_STREAM)
+
+    (event,) = await store_in_india.read_stream("s")
+
+    assert event.recorded_at.utcoffset() == timedelta(0)
+
+
+async def test_stream_times_are_utc_whatever_the_session_time_zone(
+    store_in_india: PostgresEventStore,
+) -> None:
+    await store_in_india.append("s", [Happened(n=1)], expected_version=NO_STREAM)
+
+    (info,) = await store_in_india.list_streams()
+
+    assert info.created_at.utcoffset() == info.updated_at.utcoffset() == timedelta(0)
+
+
+async def test_snapshot_time_is_utc_whatever_the_session_time_zone(
+    store_in_india: PostgresEventStore,
+) -> None:
+    await store_in_india.save_snapshot(Snapshot("s", "t", 1, 1, {}))
+
+    snapshot = await store_in_india.load_snapshot("s")
+
+    assert snapshot is not None
+    assert snapshot.recorded_at is not None
+    assert snapshot.recorded_at.utcoffset() == timedelta(0)
