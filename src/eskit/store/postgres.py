@@ -28,7 +28,6 @@ import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_loads
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from eskit.domain.events import Event
 from eskit.errors import ConcurrencyError, ConfigurationError, StoreUnavailableError
@@ -36,6 +35,7 @@ from eskit.store.encoding import EncodedEvent, encode_events, json_dumps
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
 from eskit.store.migrations import migrations_for
+from eskit.store.pg_pool import ConnectionPool
 from eskit.store.records import (
     AppendResult,
     EventPayload,
@@ -64,36 +64,42 @@ _UNCHECKED = (ExpectedState.ANY, ExpectedState.STREAM_EXISTS)
 
 # One event per append is the common case: scalar parameters cost far less to send than
 # arrays, so it has its own statement; larger appends unnest arrays in one round trip.
+# The last event of the stream gives both its version and its type (every event of a
+# stream carries the type of its first one): one index probe checks the expected version.
+_CURRENT = """
+(SELECT 1) AS one LEFT JOIN LATERAL (
+    SELECT version, stream_type FROM eskit_events WHERE stream_id = %(stream)s
+    ORDER BY version DESC LIMIT 1
+) AS last ON true"""
 _APPEND_ONE = """
 INSERT INTO eskit_events ({columns})
-SELECT (pg_current_xact_id()::text::bigint << 16) + 1, %s,
-       coalesce((SELECT stream_type FROM eskit_events WHERE stream_id = %s AND version = 1),
-                %s),
-       current.version + 1, %s, %s, %s, %s::jsonb, %s::jsonb, now()
-FROM (SELECT coalesce(max(version), 0) AS version FROM eskit_events WHERE stream_id = %s) current
+SELECT (pg_current_xact_id()::text::bigint << 16) + 1, %(stream)s,
+       coalesce(last.stream_type, %(stream_type)s), coalesce(last.version, 0) + 1,
+       %(id)s, %(type)s, %(schema_version)s, %(data)s::jsonb, %(metadata)s::jsonb, now()
+FROM {current}
 WHERE {condition}
 RETURNING position, version
 """
 _APPEND_MANY = """
 INSERT INTO eskit_events ({columns})
-SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal, %s,
-       coalesce((SELECT stream_type FROM eskit_events WHERE stream_id = %s AND version = 1),
-                %s),
-       current.version + e.ordinal, e.id, e.type, e.schema_version, e.data, e.metadata, now()
-FROM (SELECT coalesce(max(version), 0) AS version FROM eskit_events WHERE stream_id = %s) current,
-     unnest(%s::uuid[], %s::text[], %s::int[], %s::jsonb[], %s::jsonb[])
+SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal, %(stream)s,
+       coalesce(last.stream_type, %(stream_type)s), coalesce(last.version, 0) + e.ordinal, e.id, e.type, e.schema_version, e.data, e.metadata,
+       now()
+FROM {current},
+     unnest(%(id)s::uuid[], %(type)s::text[], %(schema_version)s::int[],
+            %(data)s::jsonb[], %(metadata)s::jsonb[])
      WITH ORDINALITY AS e(id, type, schema_version, data, metadata, ordinal)
 WHERE {condition}
 RETURNING position, version
 """
 _CONDITIONS: dict[object, str] = {
-    "exact": "current.version = %s",
-    ExpectedState.STREAM_EXISTS: "current.version > 0",
+    "exact": "coalesce(last.version, 0) = %(expected)s",
+    ExpectedState.STREAM_EXISTS: "last.version IS NOT NULL",
     ExpectedState.ANY: "true",
 }
 _APPEND_SQL = {
     (many, mode): (_APPEND_MANY if many else _APPEND_ONE).format(
-        columns=_COLUMNS, condition=condition
+        columns=_COLUMNS, current=_CURRENT, condition=condition
     )
     for many in (False, True)
     for mode, condition in _CONDITIONS.items()
@@ -170,7 +176,7 @@ class PostgresEventStore:
         self.connect_timeout_s = connect_timeout_s
         self.acquire_timeout_s = acquire_timeout_s
         self.reconnect_attempts = reconnect_attempts
-        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._pool: ConnectionPool | None = None
 
     @classmethod
     @asynccontextmanager
@@ -189,21 +195,19 @@ class PostgresEventStore:
         """Open the pool, waiting until its first connections are up."""
         if self._pool is not None:
             return
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+        pool = ConnectionPool(
             self.url,
             min_size=self.min_connections,
             max_size=self.max_connections,
-            kwargs={"autocommit": True, "connect_timeout": int(self.connect_timeout_s)},
+            connect_timeout_s=self.connect_timeout_s,
+            acquire_timeout_s=self.acquire_timeout_s,
             configure=self._configure,
-            timeout=self.acquire_timeout_s,
-            open=False,
-            name="eskit",
         )
         try:
-            await pool.open(wait=True, timeout=self.connect_timeout_s)
-        except (PoolTimeout, psycopg.OperationalError) as exc:
+            await pool.open()
+        except BaseException:
             await pool.close()
-            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+            raise
         self._pool = pool
         if migrate:
             await self.migrate()
@@ -235,8 +239,6 @@ class PostgresEventStore:
         try:
             async with self._pool.connection() as conn:
                 yield conn
-        except PoolTimeout as exc:
-            raise StoreUnavailableError(f"no PostgreSQL connection available: {exc}") from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"PostgreSQL failed: {exc}") from exc
 
@@ -297,23 +299,29 @@ class PostgresEventStore:
         batch = encode_events(events, metadata)
         if not batch:
             return await self._append_nothing(stream_id, expected_version)
-        head = [stream_id, stream_id, stream_type]
+        params: dict[str, Any] = {"stream": stream_id, "stream_type": stream_type}
         if len(batch) == 1:
             (one,) = batch
-            row = [one.event_id, one.event_type, one.schema_version, one.data, one.metadata]
-            params: list[Any] = [*head, *row, stream_id]
+            params.update(
+                id=one.event_id,
+                type=one.event_type,
+                schema_version=one.schema_version,
+                data=one.data,
+                metadata=one.metadata,
+            )
         else:
-            columns = [
-                [e.event_id for e in batch],
-                [e.event_type for e in batch],
-                [e.schema_version for e in batch],
-                [e.data for e in batch],
-                [e.metadata for e in batch],
-            ]
-            params = [*head, stream_id, *columns]
+            params.update(
+                id=[e.event_id for e in batch],
+                type=[e.event_type for e in batch],
+                schema_version=[e.schema_version for e in batch],
+                data=[e.data for e in batch],
+                metadata=[e.metadata for e in batch],
+            )
         if isinstance(expected_version, int) or expected_version is ExpectedState.NO_STREAM:
             mode: object = "exact"
-            params.append(0 if expected_version is ExpectedState.NO_STREAM else expected_version)
+            params["expected"] = (
+                0 if expected_version is ExpectedState.NO_STREAM else expected_version
+            )
         else:
             mode = expected_version
         sql = _APPEND_SQL[(len(batch) > 1, mode)]
@@ -329,7 +337,7 @@ class PostgresEventStore:
         batch: list[EncodedEvent],
         expected: ExpectedVersion,
         sql: str,
-        params: list[Any],
+        params: dict[str, Any],
     ) -> AppendResult | None:
         """One attempt; None means "lost a race that allows another try"."""
         try:
