@@ -40,6 +40,7 @@ from eskit.store.records import (
     StoredEvent,
     StreamInfo,
 )
+from eskit.store.sqlite_writer import Discard, SQLiteWriter
 
 __all__ = ["SQLiteEventStore"]
 
@@ -107,10 +108,9 @@ class SQLiteEventStore:
         self.path = Path(path)
         self.synchronous = synchronous
         self.busy_timeout_s = busy_timeout_s
-        self._writer_pool: ThreadPoolExecutor | None = None
+        self._writer: SQLiteWriter | None = None
         self._reader_pool: ThreadPoolExecutor | None = None
         self._readers = readers
-        self._writer: sqlite3.Connection | None = None
         self._local = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -129,12 +129,13 @@ class SQLiteEventStore:
             await store.close()
 
     async def start(self, *, migrate: bool = True) -> None:
-        """Open the writer connection and thread pools; apply migrations if asked."""
-        if self._writer_pool is not None:
+        """Start the writer thread and reader pool; apply migrations if asked."""
+        if self._writer is not None:
             return
-        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="eskit-sqlite-writer")
+        writer = SQLiteWriter(self._connect)
+        await asyncio.to_thread(writer.start)
+        self._writer = writer
         self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="eskit-sqlite")
-        self._writer = await self._write(self._connect)
         if migrate:
             await self.migrate()
 
@@ -155,15 +156,12 @@ class SQLiteEventStore:
         return conn
 
     async def close(self) -> None:
-        """Close connections and stop the threads. Idempotent."""
-        writer_pool, reader_pool = self._writer_pool, self._reader_pool
-        if writer_pool is None or reader_pool is None:
+        """Finish queued writes, close connections and stop the threads. Idempotent."""
+        writer, reader_pool = self._writer, self._reader_pool
+        if writer is None or reader_pool is None:
             return
-        self._writer_pool = self._reader_pool = None
-        writer = self._writer
-        if writer is not None:
-            await asyncio.get_running_loop().run_in_executor(writer_pool, writer.close)
-        writer_pool.shutdown(wait=True)
+        self._writer = self._reader_pool = None
+        await writer.stop()
         reader_pool.shutdown(wait=True)
         with self._connections_lock:
             for conn in self._reader_connections:
@@ -179,10 +177,10 @@ class SQLiteEventStore:
 
     # -- thread plumbing ---------------------------------------------------------------
 
-    async def _write(self, fn: Callable[[], T]) -> T:
-        if self._writer_pool is None:
+    def _writer_thread(self) -> SQLiteWriter:
+        if self._writer is None:
             raise StoreUnavailableError("the SQLite store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, fn)
+        return self._writer
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._reader_pool is None:
@@ -201,19 +199,14 @@ class SQLiteEventStore:
                 self._reader_connections.append(conn)
         return conn
 
-    def _writer_conn(self) -> sqlite3.Connection:
-        if self._writer is None:
-            raise StoreUnavailableError("the SQLite store is closed")
-        return self._writer
-
     # -- schema ----------------------------------------------------------------------
 
     async def migrate(self) -> list[str]:
         """Apply pending migrations in one transaction each."""
-        return await self._write(self._migrate)
+        return await self._writer_thread().alone(self._migrate)
 
-    def _migrate(self) -> list[str]:
-        conn = self._writer_conn()
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> list[str]:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS eskit_migrations ("
             "number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -252,28 +245,21 @@ class SQLiteEventStore:
         """See EventStore.append."""
         validate_expected_version(expected_version)
         batch = encode_events(events, metadata)
-        return await self._write(
-            lambda: self._append(stream_id, batch, expected_version, stream_type)
+        return await self._writer_thread().transaction(
+            lambda conn: self._append(conn, stream_id, batch, expected_version, stream_type)
         )
 
     def _append(
         self,
+        conn: sqlite3.Connection,
         stream_id: str,
         batch: list[EncodedEvent],
         expected: ExpectedVersion,
         stream_type: str,
     ) -> AppendResult:
-        conn = self._writer_conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = self._append_in_transaction(conn, stream_id, batch, expected, stream_type)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        result = self._append_in_transaction(conn, stream_id, batch, expected, stream_type)
         if result.deduplicated:
-            conn.execute("ROLLBACK")
-        else:
-            conn.execute("COMMIT")
+            raise Discard(result)  # roll back whatever part of the batch got in
         return result
 
     def _append_in_transaction(
@@ -284,13 +270,13 @@ class SQLiteEventStore:
         expected: ExpectedVersion,
         stream_type: str,
     ) -> AppendResult:
-        current, last_in_stream, known_type, last_position = conn.execute(
-            "SELECT coalesce(max(version), 0), coalesce(max(position), 0), "
-            "(SELECT stream_type FROM eskit_events WHERE stream_id = ?1 AND version = 1), "
-            "(SELECT coalesce(max(position), 0) FROM eskit_events) "
-            "FROM eskit_events WHERE stream_id = ?1",
+        # one index probe for the stream's last event, one for the log's end (rowid max)
+        last = conn.execute(
+            "SELECT version, position, stream_type FROM eskit_events WHERE stream_id = ? "
+            "ORDER BY version DESC LIMIT 1",
             (stream_id,),
         ).fetchone()
+        current, last_in_stream, known_type = last if last else (0, 0, None)
         try:
             check_expected_version(stream_id, expected, current)
         except ConcurrencyError:
@@ -301,6 +287,9 @@ class SQLiteEventStore:
             return outcome
         if not batch:
             return AppendResult(stream_id, current, last_in_stream)
+        (last_position,) = conn.execute(
+            "SELECT coalesce(max(position), 0) FROM eskit_events"
+        ).fetchone()
         now = _timestamp(datetime.now(UTC))
         kind = stream_type if known_type is None else known_type
         rows = [
@@ -475,8 +464,7 @@ class SQLiteEventStore:
             _timestamp(snapshot.recorded_at or datetime.now(UTC)),
         )
 
-        def save() -> None:
-            conn = self._writer_conn()
+        def save(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO eskit_snapshots VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (stream_id) DO UPDATE SET stream_type = excluded.stream_type, "
@@ -486,7 +474,7 @@ class SQLiteEventStore:
                 row,
             )
 
-        await self._write(save)
+        await self._writer_thread().transaction(save)
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """See SnapshotStore.load_snapshot."""
