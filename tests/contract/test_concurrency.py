@@ -238,3 +238,35 @@ async def test_concurrent_appends_to_distinct_streams_get_distinct_positions(
     assert len(stored) == WRITERS * 5 * 2
     assert len(set(positions)) == len(positions)
     assert {p for r in results for p in r} <= set(positions)
+
+
+async def test_concurrent_appends_succeed_or_fail_each_on_their_own(
+    store: EventStoreBackend,
+) -> None:
+    # stores may commit concurrent appends together; each must still stand alone
+    for n in range(WRITERS):
+        await store.append(f"acc-{n}", [tick(n, 0)], expected_version=NO_STREAM)
+    retried = [tick(99, n) for n in range(WRITERS)]
+    for n in range(0, WRITERS, 4):
+        await store.append(f"acc-{n}", [retried[n]], expected_version=1)
+    start = asyncio.Barrier(WRITERS)
+
+    async def writer(n: int) -> str:
+        await start.wait()
+        if n % 4 == 0:  # the retry of an append that already succeeded
+            result = await store.append(f"acc-{n}", [retried[n]], expected_version=1)
+            return "deduplicated" if result.deduplicated else "written twice"
+        expected = 1 if n % 4 == 1 else 5  # 5 is stale: the stream is at 1
+        try:
+            await store.append(f"acc-{n}", [tick(n, 1), tick(n, 2)], expected_version=expected)
+        except ConcurrencyError:
+            return "conflict"
+        return "written"
+
+    outcomes = await run_all([writer(n) for n in range(WRITERS)])
+
+    expected_outcomes = ["deduplicated", "written", "conflict", "conflict"] * (WRITERS // 4)
+    assert outcomes == expected_outcomes
+    for n in range(WRITERS):
+        versions = [e.version for e in await store.read_stream(f"acc-{n}")]
+        assert versions == {0: [1, 2], 1: [1, 2, 3]}.get(n % 4, [1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -58,3 +59,15 @@ async def test_snapshot_time_is_utc_whatever_the_session_time_zone(
     assert snapshot is not None
     assert snapshot.recorded_at is not None
     assert snapshot.recorded_at.utcoffset() == timedelta(0)
+
+
+async def test_concurrent_appends_to_distinct_streams_share_statements(postgres_url: str) -> None:
+    async with PostgresEventStore.open(postgres_url, max_connections=4) as store:
+        await asyncio.gather(
+            *(store.append(f"s{n}", [Happened(n=n)], expected_version=NO_STREAM) for n in range(64))
+        )
+        combiner = store._combiner
+        assert combiner is not None
+        assert combiner.appends == 64
+        assert combiner.statements < 64
+        assert len([e async for e in store.read_all()]) == 64

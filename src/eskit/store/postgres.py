@@ -35,6 +35,7 @@ from eskit.store.encoding import EncodedEvent, encode_events, json_dumps
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
 from eskit.store.migrations import migrations_for
+from eskit.store.pg_combining import COMBINED_APPEND, AppendCombiner, combined_append
 from eskit.store.pg_pool import ConnectionPool
 from eskit.store.records import (
     AppendResult,
@@ -60,6 +61,7 @@ _HORIZON = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 _EVENT_ID_KEY = "eskit_events_event_id_key"
 _STREAM_VERSION_KEY = "eskit_events_stream_version_key"
 _ANY_RETRIES = 50
+_COMBINE_UP_TO = 100  # larger appends gain nothing from sharing a statement
 _UNCHECKED = (ExpectedState.ANY, ExpectedState.STREAM_EXISTS)
 
 # One event per append is the common case: scalar parameters cost far less to send than
@@ -104,6 +106,8 @@ _APPEND_SQL = {
     for many in (False, True)
     for mode, condition in _CONDITIONS.items()
 }
+
+_COMBINED_APPEND = COMBINED_APPEND.format(columns=_COLUMNS)
 
 _BLOCKERS = """
 WITH snap AS (SELECT pg_current_snapshot() AS s),
@@ -169,6 +173,8 @@ class PostgresEventStore:
         connect_timeout_s: float = 10.0,
         acquire_timeout_s: float = 30.0,
         reconnect_attempts: int = 2,
+        combine_appends: bool = True,
+        combine_senders: int = 4,
     ) -> None:
         self.url = normalize_postgres_url(url)
         self.min_connections = min_connections
@@ -176,7 +182,10 @@ class PostgresEventStore:
         self.connect_timeout_s = connect_timeout_s
         self.acquire_timeout_s = acquire_timeout_s
         self.reconnect_attempts = reconnect_attempts
+        self.combine_appends = combine_appends
+        self.combine_senders = combine_senders
         self._pool: ConnectionPool | None = None
+        self._combiner: AppendCombiner | None = None
 
     @classmethod
     @asynccontextmanager
@@ -209,6 +218,12 @@ class PostgresEventStore:
             await pool.close()
             raise
         self._pool = pool
+        if self.combine_appends:
+            self._combiner = AppendCombiner(
+                lambda p: self._append_alone(p.stream_id, p.events, p.expected, p.stream_type),
+                lambda appends: self._fetch(_COMBINED_APPEND, combined_append(appends)),
+                max_senders=min(self.max_connections, self.combine_senders),
+            )
         if migrate:
             await self.migrate()
 
@@ -299,6 +314,17 @@ class PostgresEventStore:
         batch = encode_events(events, metadata)
         if not batch:
             return await self._append_nothing(stream_id, expected_version)
+        if self._combiner is not None and len(batch) <= _COMBINE_UP_TO:
+            return await self._combiner.append(stream_id, batch, expected_version, stream_type)
+        return await self._append_alone(stream_id, batch, expected_version, stream_type)
+
+    async def _append_alone(
+        self,
+        stream_id: str,
+        batch: list[EncodedEvent],
+        expected_version: ExpectedVersion,
+        stream_type: str,
+    ) -> AppendResult:
         params: dict[str, Any] = {"stream": stream_id, "stream_type": stream_type}
         if len(batch) == 1:
             (one,) = batch

@@ -1,0 +1,249 @@
+"""Client-side group commit for PostgreSQL appends.
+
+Concurrent appends from one process to *different* streams are sent as one statement, one
+transaction and one WAL flush, instead of one each: the server does the same version check
+per append (each append is written whole or not at all, independently of the others), and
+every caller gets its own result or error. An append that is alone goes straight through,
+so a single writer pays nothing for this.
+
+A few appends are "senders" at a time: a sender takes the appends queued so far (at most
+one per stream), runs them together and resolves their futures; the others wait. If the
+combined statement fails as a whole (two processes raced on a stream, a reused event id),
+each append of it is retried alone, which sorts out who won and who gets which error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from eskit.store.encoding import MAX_EVENTS_PER_APPEND, EncodedEvent
+from eskit.store.records import AppendResult, ExpectedState, ExpectedVersion
+
+__all__ = ["AppendCombiner", "PendingAppend", "combined_append"]
+
+
+@dataclass(slots=True)
+class PendingAppend:
+    """One caller's append, waiting for a sender."""
+
+    stream_id: str
+    events: list[EncodedEvent]
+    expected: ExpectedVersion
+    stream_type: str
+    future: asyncio.Future[AppendResult] = field(repr=False)
+
+
+_MODE = {ExpectedState.ANY: 1, ExpectedState.STREAM_EXISTS: 2, ExpectedState.NO_STREAM: 0}
+
+COMBINED_APPEND = """
+WITH request AS (
+    SELECT * FROM unnest(%(r_stream)s::text[], %(r_type)s::text[], %(r_mode)s::int[],
+                         %(r_expected)s::bigint[], %(r_first)s::int[])
+         WITH ORDINALITY AS r(stream_id, stream_type, mode, expected, first_ordinal, request)
+), accepted AS (
+    SELECT r.request, r.stream_id, r.first_ordinal,
+           coalesce(last.stream_type, r.stream_type) AS stream_type,
+           coalesce(last.version, 0) AS version
+    FROM request r LEFT JOIN LATERAL (
+        SELECT version, stream_type FROM eskit_events WHERE stream_id = r.stream_id
+        ORDER BY version DESC LIMIT 1
+    ) last ON true
+    WHERE CASE r.mode WHEN 0 THEN coalesce(last.version, 0) = r.expected
+                      WHEN 1 THEN true
+                      ELSE last.version IS NOT NULL END
+)
+INSERT INTO eskit_events ({columns})
+SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal, a.stream_id, a.stream_type,
+       a.version + e.ordinal - a.first_ordinal + 1,
+       e.id, e.type, e.schema_version, e.data, e.metadata, now()
+FROM unnest(%(id)s::uuid[], %(type)s::text[], %(schema_version)s::int[],
+            %(data)s::jsonb[], %(metadata)s::jsonb[], %(request)s::int[])
+     WITH ORDINALITY AS e(id, type, schema_version, data, metadata, request, ordinal)
+JOIN accepted a ON a.request = e.request
+RETURNING stream_id, position, version
+"""
+
+
+def combined_append(appends: Sequence[PendingAppend]) -> dict[str, Any]:
+    """Parameters of COMBINED_APPEND for ``appends`` (distinct streams)."""
+    params: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "r_stream",
+            "r_type",
+            "r_mode",
+            "r_expected",
+            "r_first",
+            "id",
+            "type",
+            "schema_version",
+            "data",
+            "metadata",
+            "request",
+        )
+    }
+    ordinal = 1
+    for number, pending in enumerate(appends, start=1):
+        expected = pending.expected
+        params["r_stream"].append(pending.stream_id)
+        params["r_type"].append(pending.stream_type)
+        params["r_mode"].append(0 if isinstance(expected, int) else _MODE[expected])
+        params["r_expected"].append(expected if isinstance(expected, int) else 0)
+        params["r_first"].append(ordinal)
+        for event in pending.events:
+            params["id"].append(event.event_id)
+            params["type"].append(event.event_type)
+            params["schema_version"].append(event.schema_version)
+            params["data"].append(event.data)
+            params["metadata"].append(event.metadata)
+            params["request"].append(number)
+        ordinal += len(pending.events)
+    return params
+
+
+RunAlone = Callable[[PendingAppend], Awaitable[AppendResult]]
+RunCombined = Callable[[Sequence[PendingAppend]], Awaitable[list[tuple[Any, ...]]]]
+
+
+class AppendCombiner:
+    """Queues concurrent appends and sends them in combined statements."""
+
+    def __init__(
+        self,
+        run_alone: RunAlone,
+        run_combined: RunCombined,
+        *,
+        max_senders: int = 4,
+        max_appends: int = 256,
+        max_events: int = 8192,
+    ) -> None:
+        self._run_alone = run_alone
+        self._run_combined = run_combined
+        self._max_senders = max_senders
+        self._max_appends = max_appends
+        self._max_events = min(max_events, MAX_EVENTS_PER_APPEND)
+        self._queue: deque[PendingAppend] = deque()
+        self._senders = 0
+        self._background: set[asyncio.Task[None]] = set()
+        self.statements = 0
+        """Statements sent so far (combined or alone); with ``appends``, shows the sharing."""
+        self.appends = 0
+        """Appends sent so far."""
+
+    async def append(
+        self,
+        stream_id: str,
+        events: list[EncodedEvent],
+        expected: ExpectedVersion,
+        stream_type: str,
+    ) -> AppendResult:
+        """Append through the queue; same outcome as appending alone."""
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        mine = PendingAppend(stream_id, events, expected, stream_type, future)
+        self._queue.append(mine)
+        if self._senders < self._max_senders:
+            self._senders += 1
+            try:
+                while not future.done() and self._queue:
+                    await self._send_safely(self._take())
+            finally:
+                self._senders -= 1
+                self._keep_draining()
+        return await future
+
+    def _keep_draining(self) -> None:
+        # callers that queued while every sender was busy wait on their futures only:
+        # someone must go on sending for them
+        if self._queue and self._senders < self._max_senders:
+            self._senders += 1
+            task = asyncio.get_running_loop().create_task(self._drain())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await self._send_safely(self._take())
+        finally:
+            self._senders -= 1
+            self._keep_draining()
+
+    def _take(self) -> list[PendingAppend]:
+        """The oldest queued appends, one per stream, within the size limits."""
+        taken: list[PendingAppend] = []
+        skipped: list[PendingAppend] = []
+        streams: set[str] = set()
+        events = 0
+        while self._queue and len(taken) < self._max_appends:
+            pending = self._queue.popleft()
+            if pending.future.done():
+                continue  # its caller was cancelled
+            too_big = taken and events + len(pending.events) > self._max_events
+            if pending.stream_id in streams or too_big:
+                skipped.append(pending)
+                continue
+            taken.append(pending)
+            streams.add(pending.stream_id)
+            events += len(pending.events)
+        self._queue.extendleft(reversed(skipped))
+        return taken
+
+    async def _send_safely(self, appends: list[PendingAppend]) -> None:
+        # a failure is delivered to the futures of the appends it concerns; the sender
+        # itself goes on (its own append may still be queued, and may still succeed)
+        with contextlib.suppress(Exception):
+            await self._send(appends)
+
+    async def _send(self, appends: list[PendingAppend]) -> None:
+        if not appends:
+            return
+        self.statements += 1
+        self.appends += len(appends)
+        if len(appends) == 1:
+            await self._one(appends[0])
+            return
+        try:
+            rows = await self._run_combined(appends)
+        except psycopg.errors.IntegrityError:
+            rows = None  # a race or a reused id somewhere: let each append find out alone
+        except BaseException as exc:
+            for pending in appends:
+                _fail(pending.future, exc)
+            raise
+        written = {} if rows is None else _results_by_stream(rows)
+        for pending in appends:
+            result = written.get(pending.stream_id)
+            if result is None:
+                await self._one(pending)  # refused by its check: conflict or a retry
+            elif not pending.future.done():
+                pending.future.set_result(result)
+
+    async def _one(self, pending: PendingAppend) -> None:
+        try:
+            result = await self._run_alone(pending)
+        except Exception as exc:
+            _fail(pending.future, exc)
+        else:
+            if not pending.future.done():
+                pending.future.set_result(result)
+
+
+def _fail(future: asyncio.Future[AppendResult], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+def _results_by_stream(rows: list[tuple[Any, ...]]) -> dict[str, AppendResult]:
+    last: dict[str, tuple[int, int]] = {}
+    for stream_id, position, version in rows:
+        seen = last.get(stream_id)
+        if seen is None or version > seen[1]:
+            last[stream_id] = (position, version)
+    return {s: AppendResult(s, v, p) for s, (p, v) in last.items()}
