@@ -1,0 +1,196 @@
+"""The result table, the targets and the headline (always the last line)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from common import Row
+
+__all__ = ["headline", "print_report"]
+
+WORKLOADS = ("append x1", "batch x100", "load", "read-all")
+ROLE_ORDER = {"eskit": 0, "raw": 1, "peer": 2}
+BACKEND_ORDER = {"postgres": 0, "sqlite": 1}
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: Row
+    raw: Row | None
+    peer: Row | None
+
+    @property
+    def vs_raw(self) -> float | None:
+        """Throughput as a fraction of raw's, or time as a fraction of raw's."""
+        if self.raw is None:
+            return None
+        return self.row.median / self.raw.median
+
+    @property
+    def vs_peer(self) -> float | None:
+        """How many times faster than eventsourcing (throughput ratio or inverse time ratio)."""
+        if self.peer is None:
+            return None
+        if self.row.higher_is_better:
+            return self.row.median / self.peer.median
+        return self.peer.median / self.row.median
+
+
+def _cells(rows: Iterable[Row]) -> list[Cell]:
+    rows = [r for r in rows if r.samples]
+    groups: dict[tuple[str, str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.workload, row.backend, row.case), []).append(row)
+    cells: list[Cell] = []
+    for group in groups.values():
+        raw = next((r for r in group if r.role == "raw" and r.is_reference), None)
+        peers = {r.pair: r for r in group if r.role == "peer" and r.is_reference}
+        for row in sorted(group, key=lambda r: ROLE_ORDER[r.role]):
+            peer = peers.get(row.pair, peers.get("")) if row.role == "eskit" else None
+            cells.append(Cell(row, raw, peer))
+    workload_rank = {w: i for i, w in enumerate(WORKLOADS)}
+    first_seen = {id(c.row): i for i, c in enumerate(cells)}
+    return sorted(
+        cells,
+        key=lambda c: (
+            workload_rank.get(c.row.workload, 99),
+            BACKEND_ORDER[c.row.backend],
+            first_seen[id(c.row)],
+        ),
+    )
+
+
+def _value(value: float, unit: str) -> str:
+    if unit == "ev/s":
+        return f"{value:,.0f}"
+    return f"{value:,.3f}" if value < 10 else f"{value:,.1f}"
+
+
+def _spread(row: Row) -> str:
+    low, high = min(row.samples), max(row.samples)
+    return f"{_value(low, row.unit)}-{_value(high, row.unit)}"
+
+
+def _vs_raw(cell: Cell) -> str:
+    ratio = cell.vs_raw
+    if ratio is None:
+        return "-"
+    if cell.row.role == "raw":
+        return "100%"
+    return f"{ratio:.0%}" + ("" if cell.row.higher_is_better else " time")
+
+
+def _vs_peer(cell: Cell) -> str:
+    ratio = cell.vs_peer
+    return "" if ratio is None else f"{ratio:.1f}x"
+
+
+def print_report(rows: list[Row], *, title: str, console: Console | None = None) -> None:
+    console = console or Console(width=max(shutil.get_terminal_size().columns, 150))
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("workload", "backend", "case", "contender"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("median", justify="right", no_wrap=True)
+    table.add_column("unit", no_wrap=True)
+    table.add_column("min-max", justify="right", no_wrap=True)
+    table.add_column("vs raw", justify="right", no_wrap=True)
+    table.add_column("x eventsourcing", justify="right", no_wrap=True)
+    previous: tuple[str, str] | None = None
+    for cell in _cells(rows):
+        row = cell.row
+        key = (row.workload, row.backend)
+        if previous is not None and key != previous:
+            table.add_section()
+        previous = key
+        style = "bold" if row.role == "eskit" else ("dim" if row.role == "peer" else "")
+        table.add_row(
+            row.workload,
+            row.backend,
+            row.case,
+            row.contender,
+            _value(row.median, row.unit),
+            row.unit,
+            _spread(row),
+            _vs_raw(cell),
+            _vs_peer(cell),
+            style=style,
+        )
+    console.print(table)
+    console.print(
+        "vs raw: ev/s as % of raw's (higher is better); ms as % of raw's time (lower is better)\n"
+        "x eventsourcing: how many times faster eskit is than eventsourcing (same pair)",
+        highlight=False,
+    )
+    for line in _targets(rows):
+        console.print(line, highlight=False)
+
+
+def _find(rows: list[Row], workload: str, backend: str, case: str, contender: str) -> Row | None:
+    for row in rows:
+        if not row.samples:
+            continue
+        if (row.workload, row.backend, row.case) == (workload, backend, case) and (
+            row.contender == contender
+        ):
+            return row
+    return None
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def _targets(rows: list[Row]) -> list[str]:
+    lines: list[str] = []
+    for backend in ("postgres", "sqlite"):
+        raw_name = "raw psycopg" if backend == "postgres" else "raw sqlite3"
+        long_case, short_case = "10,000 events", "10 events"
+        plain = _find(rows, "load", backend, long_case, "eskit")
+        raw = _find(rows, "load", backend, long_case, raw_name)
+        if plain and raw:
+            ratio = plain.median / raw.median
+            lines.append(
+                f"target {backend} load 10,000 events, no snapshot, within 2x raw: "
+                f"{plain.median:.1f} ms = {ratio:.2f}x {raw_name} ({raw.median:.1f} ms): "
+                f"{_verdict(ratio <= 2)}"
+            )
+        snap = _find(rows, "load", backend, long_case, "eskit + snapshot")
+        short = _find(rows, "load", backend, short_case, "eskit")
+        if snap and short:
+            ratio = snap.median / short.median
+            lines.append(
+                f"target {backend} load 10,000 events with snapshot within 2x a 10-event load: "
+                f"{snap.median:.2f} ms = {ratio:.1f}x {short.median:.2f} ms: {_verdict(ratio <= 2)}"
+            )
+        reads = [r for r in rows if r.workload == "read-all" and r.backend == backend and r.samples]
+        best = next((r for r in reads if r.role == "eskit" and r.is_reference), None)
+        raw_read = next((r for r in reads if r.role == "raw"), None)
+        if best and raw_read:
+            ratio = best.median / raw_read.median
+            lines.append(
+                f"target {backend} read-all >= 80% of raw and >= 100,000 ev/s: "
+                f"{best.contender} {best.median:,.0f} ev/s = {ratio:.0%} of {raw_read.contender}: "
+                f"{_verdict(ratio >= 0.8 and best.median >= 100_000)}"
+            )
+    return lines
+
+
+def headline(rows: list[Row]) -> str:
+    """``HEADLINE postgres append@16: eskit N ev/s = P% of raw psycopg, Mx eventsourcing``."""
+    case = "16 writers"
+    eskit = _find(rows, "append x1", "postgres", case, "eskit")
+    raw = _find(rows, "append x1", "postgres", case, "raw psycopg")
+    peer = _find(rows, "append x1", "postgres", case, "eventsourcing 9.5")
+    if not (eskit and raw and peer and eskit.samples and raw.samples and peer.samples):
+        return "HEADLINE postgres append@16: not measured in this run"
+    return (
+        f"HEADLINE postgres append@16: eskit {eskit.median:,.0f} ev/s = "
+        f"{eskit.median / raw.median:.0%} of raw psycopg, "
+        f"{eskit.median / peer.median:.1f}x eventsourcing"
+    )
