@@ -85,12 +85,13 @@ class Aggregate(BaseModel):
     def apply_all(self, events: Iterable[Event]) -> None:
         """Fold a sequence of events, in order."""
         handlers = self._handlers
+        state = self.__dict__  # bumps the version without pydantic's __setattr__ per event
         for event in events:
             handler = handlers.get(type(event))
             if handler is None:
                 raise TypeError(f"{type(self).__name__} has no handler for {type(event).__name__}")
             handler(self, event)
-            self.version += 1
+            state["version"] += 1
 
     def record(self, *events: Event) -> None:
         """Apply new events and keep them as pending, to be stored by the repository."""

@@ -23,16 +23,18 @@ _counter = 0
 def uuid7() -> uuid.UUID:
     """Return a new UUIDv7, greater than every one this process made before."""
     global _last_ms, _counter
+    random_bits = int.from_bytes(os.urandom(10))  # one system call for both random parts
     with _lock:
         ms = time.time_ns() // 1_000_000
         if ms > _last_ms:
-            _last_ms, _counter = ms, int.from_bytes(os.urandom(2)) & 0x3FF
+            # start low in the counter's range, so a busy millisecond has room to count
+            _last_ms, _counter = ms, (random_bits >> 64) & 0x3FF
         else:
             _counter += 1
             if _counter > 0xFFF:  # counter spent: borrow the next millisecond
                 _last_ms, _counter = _last_ms + 1, 0
         ms, counter = _last_ms, _counter
-    rand_b = int.from_bytes(os.urandom(8)) & 0x3FFF_FFFF_FFFF_FFFF
+    rand_b = random_bits & 0x3FFF_FFFF_FFFF_FFFF
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand_b
     return uuid.UUID(int=value)
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from eskit.domain.events import Event
+from eskit.domain.ids import uuid7
 from eskit.store.records import Metadata, NewEvent
 
 __all__ = ["MAX_EVENTS_PER_APPEND", "EncodedEvent", "encode_events", "json_dumps"]
@@ -46,18 +47,21 @@ def encode_events(
             f"an append holds at most {MAX_EVENTS_PER_APPEND} events, got {len(events)}"
         )
     base = dict(metadata) if metadata else {}
+    base_json = json_dumps(base)  # shared by every event that brings no metadata of its own
     encoded: list[EncodedEvent] = []
     for item in events:
-        new = item if isinstance(item, NewEvent) else NewEvent(item)
-        event = new.event
-        meta = _merge(base, new.metadata)
+        if isinstance(item, NewEvent):
+            event, event_id = item.event, item.event_id
+            meta = json_dumps(_merge(base, item.metadata)) if item.metadata else base_json
+        else:
+            event, event_id, meta = item, uuid7(), base_json
         encoded.append(
             EncodedEvent(
-                event_id=new.event_id,
-                event_type=event.event_type,
-                schema_version=event.schema_version,
-                data=event.__pydantic_serializer__.to_json(event).decode(),
-                metadata=json_dumps(meta),
+                event_id,
+                event.event_type,
+                event.schema_version,
+                event.__pydantic_serializer__.to_json(event).decode(),
+                meta,
             )
         )
     if len({e.event_id for e in encoded}) != len(encoded):

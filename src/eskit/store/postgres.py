@@ -412,7 +412,7 @@ class PostgresEventStore:
     ) -> list[StoredEvent]:
         """See EventStore.read_stream."""
         sql, params = _stream_query(_COLUMNS, stream_id, from_version, to_version, until)
-        return [StoredEvent(*row) for row in await self._fetch(sql, params)]
+        return list(map(StoredEvent._make, await self._fetch(sql, params)))
 
     async def read_payloads(
         self,
@@ -424,7 +424,7 @@ class PostgresEventStore:
     ) -> list[EventPayload]:
         """See EventStore.read_payloads."""
         sql, params = _stream_query(_PAYLOAD, stream_id, from_version, to_version, until)
-        return [EventPayload(*row) for row in await self._fetch(sql, params)]
+        return list(map(EventPayload._make, await self._fetch(sql, params)))
 
     async def read_batch(
         self,
@@ -445,7 +445,7 @@ class PostgresEventStore:
             params.append(list(event_types))
         sql += " ORDER BY position LIMIT %s"
         params.append(limit)
-        return [StoredEvent(*row) for row in await self._fetch(sql, params)]
+        return list(map(StoredEvent._make, await self._fetch(sql, params)))
 
     async def read_all(
         self,
@@ -513,7 +513,7 @@ class PostgresEventStore:
             f"SELECT {_COLUMNS} FROM eskit_events WHERE event_id = ANY(%s::uuid[])",
             ([str(i) for i in event_ids],),
         )
-        return [StoredEvent(*row) for row in rows]
+        return list(map(StoredEvent._make, rows))
 
     async def read_horizon(self) -> ReadHorizon:
         """The read horizon, the committed events beyond it and the transactions holding it."""
