@@ -69,6 +69,14 @@ class Aggregate(BaseModel):
             handlers[event_type] = value
         cls._handlers = handlers
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # State changes only inside event handlers, many thousands of times per load, and
+        # is never validated on assignment: write fields straight into the instance.
+        if name in type(self).__pydantic_fields__:
+            self.__dict__[name] = value
+        else:
+            super().__setattr__(name, value)
+
     @classmethod
     def handled_events(cls) -> list[type[Event]]:
         """The event classes this aggregate knows how to apply."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from eskit.domain.events import Event
@@ -74,18 +75,29 @@ class EventRegistry:
         self,
         event_type: str,
         schema_version: int,
-        data: dict[str, Any],
+        data: dict[str, Any] | str | bytes,
         *,
         position: int | None = None,
     ) -> Event:
-        """Build the domain event from stored data, upcasting older schema versions first."""
+        """Build the domain event from stored data (a dict or JSON text).
+
+        Older schema versions are upcast first. Raises UnknownEventTypeError or
+        EventSchemaError, naming the type and the position.
+        """
         cls = self._classes.get(event_type)
         if cls is not None and schema_version == cls.schema_version:
-            try:  # the hot path of every load: the validator itself, no classmethod layers
-                event: Event = cls.__pydantic_validator__.validate_python(data)
+            # the hot path of every load: the validator itself, parsing JSON as it checks
+            validator = cls.__pydantic_validator__
+            try:
+                if isinstance(data, dict):
+                    event: Event = validator.validate_python(data)
+                else:
+                    event = validator.validate_json(data)
             except ValidationError as exc:
                 raise _schema_error(event_type, exc, position) from exc
             return event
+        if not isinstance(data, dict):
+            data = _parse(data, event_type, position)
         cls = self.class_for(event_type, position=position)
         if schema_version != cls.schema_version:
             data = self._upcasters.lift(
@@ -99,6 +111,16 @@ class EventRegistry:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise _schema_error(event_type, exc, position) from exc
+
+
+def _parse(data: str | bytes, event_type: str, position: int | None) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise EventSchemaError(event_type, f"stored data is not JSON: {exc}", position) from exc
+    if not isinstance(parsed, dict):
+        raise EventSchemaError(event_type, "stored data is not a JSON object", position)
+    return parsed
 
 
 def _schema_error(event_type: str, exc: ValidationError, position: int | None) -> EventSchemaError:

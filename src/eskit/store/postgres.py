@@ -126,7 +126,7 @@ ORDER BY 6 DESC NULLS LAST
 """
 
 
-_PAYLOAD = "position, version, event_type, schema_version, data"
+_PAYLOAD = "position, version, event_type, schema_version, data::text"
 
 
 def _stream_query(

@@ -88,13 +88,17 @@ class StoredEvent(NamedTuple):
 
 
 class EventPayload(NamedTuple):
-    """The part of a stored event that rebuilding an aggregate needs, and no more."""
+    """The part of a stored event that rebuilding an aggregate needs, and no more.
+
+    ``data`` may still be JSON text: the event class's validator parses and checks it in
+    one pass, which is cheaper than building a dict first.
+    """
 
     position: int
     version: int
     event_type: str
     schema_version: int
-    data: dict[str, Any]
+    data: dict[str, Any] | str
 
 
 @dataclass(frozen=True, slots=True)

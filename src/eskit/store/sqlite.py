@@ -354,12 +354,7 @@ class SQLiteEventStore:
     ) -> list[EventPayload]:
         """See EventStore.read_payloads."""
         sql, params = _stream_query(_PAYLOAD, stream_id, from_version, to_version, until)
-        loads = orjson.loads
-        return await self._read(
-            lambda c: [
-                EventPayload(p, v, t, s, loads(d)) for p, v, t, s, d in c.execute(sql, params)
-            ]
-        )
+        return await self._read(lambda c: list(map(EventPayload._make, c.execute(sql, params))))
 
     async def read_batch(
         self,
