@@ -6,7 +6,8 @@ written in big batches (eskit: one ``append`` per stream; raw: COPY; eventsourci
 
 * eskit: ``async for event in store.read_all(batch_size=b)`` for a few ``b``;
 * raw: keyset pages ``WHERE position > %s ORDER BY position LIMIT %s`` of the same
-  columns, JSON decoded (psycopg + orjson, or sqlite3 + orjson); best page size shown;
+  columns, decoded into the same Python values (psycopg + orjson; sqlite3 + orjson, with
+  ids and times parsed as psycopg's loaders do); best page size shown;
 * eventsourcing: ``recorder.select_notifications`` page after page, each state decoded
   with the application's transcoder (JSON); best page size shown.
 """
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,14 +129,16 @@ def _raw_sqlite(path: Path, stack: ExitStack, total: int, batches: tuple[int, ..
     for start in range(0, len(rows), 10_000):
         db.insert(rows[start : start + 10_000])
     sql = _RAW_PAGE.format(mark="?")
-    loads = orjson.loads
+    loads, uuid_, fromiso = orjson.loads, uuid.UUID, datetime.fromisoformat
 
     def scan(page: int) -> int:
         conn = db.connection()
         count, after = 0, 0
         while True:
+            # sqlite3 hands ids and times over as text, where psycopg's own loaders give
+            # UUID and datetime objects: decode them too, so both raws deliver the same values
             got = [
-                (p, s, st, v, e, t, sv, loads(d), loads(m), r)
+                (p, s, st, v, uuid_(e), t, sv, loads(d), loads(m), fromiso(r))
                 for p, s, st, v, e, t, sv, d, m, r in conn.execute(sql, (after, page))
             ]
             count += len(got)

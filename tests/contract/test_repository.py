@@ -137,3 +137,10 @@ async def test_an_unknown_event_type_in_a_stream_fails_loudly(store: EventStoreB
         await repo.load("acc-1")
     assert caught.value.event_type == "bank_accounts.Mystery"
     assert caught.value.position == result.position
+
+
+async def test_snapshots_can_be_turned_off(store: EventStoreBackend) -> None:
+    repo = Repository(store, BankAccount, registry, snapshot_every=2, snapshots=False)
+    await saved_with_deposits(repo, 5)
+    assert await store.load_snapshot("acc-1") is None
+    assert (await repo.load("acc-1")).balance == 150

@@ -45,7 +45,8 @@ class Repository(Generic[A]):
     ``snapshot_schema_version`` (an outdated one is ignored) and applies the later events.
     Saving appends the pending events with the version the aggregate was loaded at as the
     expected version, and stores a snapshot each time the stream crosses a multiple of
-    ``snapshot_every``.
+    ``snapshot_every`` (the aggregate's own setting unless given; ``snapshots=False`` turns
+    snapshots off, for writing and for loading).
     """
 
     def __init__(
@@ -55,11 +56,13 @@ class Repository(Generic[A]):
         registry: EventRegistry | None = None,
         *,
         snapshot_every: int | None = None,
+        snapshots: bool = True,
     ) -> None:
         self.store = store
         self.aggregate_type = aggregate_type
         self.registry = registry or EventRegistry(aggregate_type.handled_events())
-        self.snapshot_every = snapshot_every or aggregate_type.snapshot_every
+        every = snapshot_every if snapshot_every is not None else aggregate_type.snapshot_every
+        self.snapshot_every = every if snapshots else None
         if self.snapshot_every is not None and self.snapshot_every < 1:
             raise ValueError("snapshot_every must be at least 1")
 
