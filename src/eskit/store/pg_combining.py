@@ -19,7 +19,7 @@ import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 
@@ -108,6 +108,8 @@ def combined_append(appends: Sequence[PendingAppend]) -> dict[str, Any]:
     return params
 
 
+_NO_FUTURE: asyncio.Future[AppendResult] = cast("asyncio.Future[AppendResult]", None)
+
 RunAlone = Callable[[PendingAppend], Awaitable[AppendResult]]
 RunCombined = Callable[[Sequence[PendingAppend]], Awaitable[list[tuple[Any, ...]]]]
 
@@ -145,6 +147,18 @@ class AppendCombiner:
         stream_type: str,
     ) -> AppendResult:
         """Append through the queue; same outcome as appending alone."""
+        if not self._queue and self._senders == 0:
+            # nothing else in flight: no one to share with, so no queue and no future
+            self._senders += 1
+            self.statements += 1
+            self.appends += 1
+            try:
+                return await self._run_alone(
+                    PendingAppend(stream_id, events, expected, stream_type, _NO_FUTURE)
+                )
+            finally:
+                self._senders -= 1
+                self._keep_draining()
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         mine = PendingAppend(stream_id, events, expected, stream_type, future)
         self._queue.append(mine)

@@ -54,6 +54,10 @@ _COLUMNS = (
 
 
 _PAYLOAD = "position, version, event_type, schema_version, data"
+_INSERT = (
+    "INSERT INTO eskit_events (stream_id, stream_type, version, event_id, event_type, "
+    "schema_version, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _stream_query(
@@ -287,14 +291,10 @@ class SQLiteEventStore:
             return outcome
         if not batch:
             return AppendResult(stream_id, current, last_in_stream)
-        (last_position,) = conn.execute(
-            "SELECT coalesce(max(position), 0) FROM eskit_events"
-        ).fetchone()
         now = _timestamp(datetime.now(UTC))
         kind = stream_type if known_type is None else known_type
         rows = [
             (
-                last_position + i + 1,
                 stream_id,
                 kind,
                 current + i + 1,
@@ -307,17 +307,20 @@ class SQLiteEventStore:
             )
             for i, e in enumerate(batch)
         ]
+        # SQLite numbers the rows (max rowid + 1, under the write lock): no query needed
         try:
-            conn.executemany(
-                f"INSERT INTO eskit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            if len(rows) == 1:
+                last_position = conn.execute(_INSERT, rows[0]).lastrowid
+            else:
+                conn.executemany(_INSERT, rows)
+                (last_position,) = conn.execute("SELECT last_insert_rowid()").fetchone()
         except sqlite3.IntegrityError as exc:
             outcome = original_outcome(stream_id, batch, self._find(conn, batch))
             if outcome is None:
                 raise DuplicateEventError("?", f"integrity error: {exc}") from exc
             return outcome
-        return AppendResult(stream_id, current + len(batch), last_position + len(batch))
+        assert last_position is not None
+        return AppendResult(stream_id, current + len(batch), last_position)
 
     @staticmethod
     def _find(conn: sqlite3.Connection, batch: list[EncodedEvent]) -> list[StoredEvent]:
