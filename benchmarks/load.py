@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from bank_accounts import BankAccount, registry
+from bank_accounts import BankAccount, MoneyDeposited, registry
 from common import (
     Backend,
     Loop,
@@ -40,6 +40,7 @@ from common import (
 )
 from es_peer import PUT_CHUNK, EsAccount, EsBank, new_account, postgres_env, sqlite_env
 from eskit.app import Repository
+from eskit.domain import applies
 from eskit.store import SQLiteEventStore
 from eskit.store.port import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
@@ -54,6 +55,18 @@ class ReplayAccount(BankAccount):
     back to the class default of 100, so the switch has to be on the class)."""
 
     snapshot_every = None  # type: ignore[assignment]
+
+
+class LedgerAccount(BankAccount):
+    """BankAccount without its memory of payment ids: a state of constant size.
+
+    The reference account remembers every payment id (exact idempotency), so its
+    snapshot grows with the stream; this one measures the snapshot mechanism itself.
+    """
+
+    @applies(MoneyDeposited)
+    def _deposited(self, event: MoneyDeposited) -> None:
+        self.balance += event.amount
 
 
 def tail_for(length: int) -> int:
@@ -86,12 +99,13 @@ def _timed(reps: int, load: Callable[[], object]) -> float:
 def _eskit(loop: Loop, store: EventStoreBackend, lengths: tuple[int, ...]) -> list[Contender]:
     replay = Repository(store, ReplayAccount, registry)
     plain, snap = Contender("eskit", "eskit"), Contender("eskit + snapshot", "eskit", "snapshot")
+    ledger = Contender("eskit + snapshot, constant state", "eskit")
 
-    async def build(length: int) -> str:
+    async def build(length: int, kind: type[BankAccount] = BankAccount) -> str:
         stream_id = f"acct-{length}-{uuid.uuid4().hex[:8]}"
         head = length - tail_for(length)
-        writer = Repository(store, BankAccount, registry, snapshot_every=head)
-        account = BankAccount.open(stream_id, **opened_data(length))
+        writer = Repository(store, kind, registry, snapshot_every=head)
+        account = kind.open(stream_id, **opened_data(length))
         for v in range(1, head):
             account.deposit(**_deposit(v))
         await writer.save(account)  # crosses snapshot_every: a snapshot at version `head`
@@ -120,7 +134,11 @@ def _eskit(loop: Loop, store: EventStoreBackend, lengths: tuple[int, ...]) -> li
         assert snapshot.version == length - tail_for(length)
         plain.probes[length] = probe_for(replay, stream_id, length)
         snap.probes[length] = probe_for(snapshots, stream_id, length)
-    return [plain, snap]
+        ledger_id = loop.run(build(length, LedgerAccount))
+        ledger.probes[length] = probe_for(
+            Repository(store, LedgerAccount, registry), ledger_id, length
+        )
+    return [plain, snap, ledger]
 
 
 def _deposit(version: int) -> dict[str, Any]:
