@@ -144,3 +144,25 @@ async def test_snapshots_can_be_turned_off(store: EventStoreBackend) -> None:
     await saved_with_deposits(repo, 5)
     assert await store.load_snapshot("acc-1") is None
     assert (await repo.load("acc-1")).balance == 150
+
+
+async def test_read_since_snapshot_returns_the_snapshot_and_the_later_events(
+    store: EventStoreBackend,
+) -> None:
+    repo = Repository(store, BankAccount, registry, snapshot_every=4)
+    await saved_with_deposits(repo, 4)  # versions 1..5, crossing 4: a snapshot at 5
+    account = await repo.load("acc-1")
+    account.deposit(1, "later")
+    await repo.save(account)
+
+    snapshot, later = await store.read_since_snapshot("acc-1", schema_version=1)
+    assert snapshot is not None
+    assert snapshot.version == 5
+    assert [e.version for e in later] == [6]
+
+    outdated, everything = await store.read_since_snapshot("acc-1", schema_version=2)
+    assert outdated is None
+    assert [e.version for e in everything] == [1, 2, 3, 4, 5, 6]
+
+    nothing, none = await store.read_since_snapshot("missing", schema_version=1)
+    assert (nothing, none) == (None, [])

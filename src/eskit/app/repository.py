@@ -82,18 +82,27 @@ class Repository(Generic[A]):
             raise NotFoundError(
                 self.aggregate_type.stream_type, aggregate_id, f"no version {at_version}"
             )
-        snapshot = None if as_of is not None else await self._usable_snapshot(aggregate_id)
-        if snapshot is not None and at_version is not None and snapshot.version > at_version:
-            snapshot = None
+        if at_version is None and as_of is None and self.snapshot_every is not None:
+            # the common case, a command's load: snapshot and later events in one read
+            snapshot, records = await self.store.read_since_snapshot(
+                aggregate_id, schema_version=self.aggregate_type.snapshot_schema_version
+            )
+        else:
+            snapshot = None if as_of is not None else await self._usable_snapshot(aggregate_id)
+            if snapshot is not None and at_version is not None and snapshot.version > at_version:
+                snapshot = None
+            records = await self.store.read_payloads(
+                aggregate_id,
+                from_version=snapshot.version + 1 if snapshot else 1,
+                to_version=at_version,
+                until=as_of,
+            )
         if snapshot is None:
             aggregate = self.aggregate_type(id=aggregate_id)
         else:
             aggregate = self.aggregate_type.from_snapshot(
                 aggregate_id, snapshot.version, snapshot.state
             )
-        records = await self.store.read_payloads(
-            aggregate_id, from_version=aggregate.version + 1, to_version=at_version, until=as_of
-        )
         self._fold(aggregate, records)
         if aggregate.version == 0:
             detail = f"nothing recorded by {as_of.isoformat()}" if as_of else ""

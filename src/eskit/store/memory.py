@@ -229,6 +229,16 @@ class InMemoryEventStore:
         if current is None or current.version <= snapshot.version:
             self._snapshots[snapshot.stream_id] = snapshot
 
+    async def read_since_snapshot(
+        self, stream_id: str, *, schema_version: int
+    ) -> tuple[Snapshot | None, list[EventPayload]]:
+        """See EventStoreBackend.read_since_snapshot."""
+        snapshot = self._snapshots.get(stream_id)
+        if snapshot is not None and snapshot.schema_version != schema_version:
+            snapshot = None
+        after = snapshot.version if snapshot else 0
+        return snapshot, await self.read_payloads(stream_id, from_version=after + 1)
+
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """See SnapshotStore.load_snapshot."""
         return self._snapshots.get(stream_id)

@@ -150,3 +150,13 @@ class SnapshotStore(Protocol):
 @runtime_checkable
 class EventStoreBackend(EventStore, SnapshotStore, Protocol):
     """What every adapter of eskit provides: the event store and the snapshot store."""
+
+    async def read_since_snapshot(
+        self, stream_id: str, *, schema_version: int
+    ) -> tuple[Snapshot | None, list[EventPayload]]:
+        """The stream's snapshot (if one of ``schema_version`` exists) and the events after it.
+
+        Read together, in one round trip where the backend allows: loading an aggregate
+        costs one query, snapshot or not.
+        """
+        ...

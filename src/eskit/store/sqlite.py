@@ -476,16 +476,35 @@ class SQLiteEventStore:
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """See SnapshotStore.load_snapshot."""
-        sql = (
-            "SELECT stream_id, stream_type, version, schema_version, state, recorded_at "
-            "FROM eskit_snapshots WHERE stream_id = ?"
-        )
-        row = await self._read(lambda c: c.execute(sql, (stream_id,)).fetchone())
-        if row is None:
-            return None
-        return Snapshot(
-            row[0], row[1], row[2], row[3], orjson.loads(row[4]), datetime.fromisoformat(row[5])
-        )
+        return await self._read(lambda c: _snapshot(c, stream_id))
+
+    async def read_since_snapshot(
+        self, stream_id: str, *, schema_version: int
+    ) -> tuple[Snapshot | None, list[EventPayload]]:
+        """See EventStoreBackend.read_since_snapshot: both reads in one trip to a reader."""
+
+        def read(conn: sqlite3.Connection) -> tuple[Snapshot | None, list[EventPayload]]:
+            snapshot = _snapshot(conn, stream_id)
+            if snapshot is not None and snapshot.schema_version != schema_version:
+                snapshot = None
+            after = snapshot.version if snapshot else 0
+            sql, params = _stream_query(_PAYLOAD, stream_id, after + 1, None, None)
+            return snapshot, list(map(EventPayload._make, conn.execute(sql, params)))
+
+        return await self._read(read)
+
+
+def _snapshot(conn: sqlite3.Connection, stream_id: str) -> Snapshot | None:
+    row = conn.execute(
+        "SELECT stream_id, stream_type, version, schema_version, state, recorded_at "
+        "FROM eskit_snapshots WHERE stream_id = ?",
+        (stream_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return Snapshot(
+        row[0], row[1], row[2], row[3], orjson.loads(row[4]), datetime.fromisoformat(row[5])
+    )
 
 
 def _statements(script: str) -> list[str]:
