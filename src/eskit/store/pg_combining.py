@@ -23,6 +23,7 @@ from typing import Any, cast
 
 import psycopg
 
+from eskit.errors import StoreUnavailableError
 from eskit.store.encoding import MAX_EVENTS_PER_APPEND, EncodedEvent
 from eskit.store.records import AppendResult, ExpectedState, ExpectedVersion
 
@@ -227,9 +228,19 @@ class AppendCombiner:
             rows = await self._run_combined(appends)
         except psycopg.errors.IntegrityError:
             rows = None  # a race or a reused id somewhere: let each append find out alone
-        except BaseException as exc:
+        except Exception as exc:
             for pending in appends:
                 _fail(pending.future, exc)
+            raise
+        except BaseException:
+            # the sender's own task was cancelled mid-statement: the others were not, and
+            # must not hear "cancelled"; their appends may or may not have been written
+            interrupted = StoreUnavailableError(
+                "the statement carrying this append was interrupted; retrying the same "
+                "append is safe, its event ids are recognised if it was written"
+            )
+            for pending in appends:
+                _fail(pending.future, interrupted)
             raise
         written = {} if rows is None else _results_by_stream(rows)
         for pending in appends:
