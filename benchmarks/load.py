@@ -45,7 +45,16 @@ from eskit.store import SQLiteEventStore
 from eskit.store.port import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
 from pg_server import Cluster
-from raw import DEPOSITED, OPENED, RawSQLite, pg_bulk_insert, pg_connect, pg_create_table, rows_for
+from raw import (
+    DEPOSITED,
+    OPENED,
+    RawSQLite,
+    checkpoint_file,
+    pg_bulk_insert,
+    pg_connect,
+    pg_create_table,
+    rows_for,
+)
 
 __all__ = ["run"]
 
@@ -284,6 +293,8 @@ def run(
             contenders += _eventsourcing(
                 sqlite_env(es_path), sqlite_env(es_path, snapshots=True), stack, lengths
             )
+            for path in (tmp / "load-eskit.db", tmp / "load-raw.db", es_path):
+                checkpoint_file(path)
         note(f"{backend} load: streams written")
         rows: dict[tuple[int, str], Row] = {}
         for length in lengths:

@@ -30,6 +30,7 @@ __all__ = [
     "PG_INSERT",
     "SQLITE_INSERT",
     "RawSQLite",
+    "checkpoint_file",
     "pg_bulk_insert",
     "pg_connect",
     "pg_create_table",
@@ -175,3 +176,16 @@ class RawSQLite:
         for conn in self._all:
             conn.close()
         self._all.clear()
+
+
+def checkpoint_file(path: Path) -> None:
+    """Move a SQLite file's write-ahead log into the file, as SQLite does every 1,000 pages.
+
+    Every contender's file gets this after its preload, so each is read in the same state
+    (reading pages still in the log costs more: about 2x for a fresh 10,000-event stream).
+    """
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        conn.close()

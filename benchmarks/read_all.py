@@ -45,7 +45,16 @@ from eskit.store import SQLiteEventStore
 from eskit.store.port import EventStore
 from eskit.store.postgres import PostgresEventStore
 from pg_server import Cluster
-from raw import DEPOSITED, OPENED, RawSQLite, pg_bulk_insert, pg_connect, pg_create_table, rows_for
+from raw import (
+    DEPOSITED,
+    OPENED,
+    RawSQLite,
+    checkpoint_file,
+    pg_bulk_insert,
+    pg_connect,
+    pg_create_table,
+    rows_for,
+)
 
 __all__ = ["run"]
 
@@ -214,6 +223,8 @@ def run(
             contenders.append(
                 _eventsourcing(sqlite_env(tmp / "readall-es.db"), stack, total, other_batches)
             )
+            for name in ("readall-eskit.db", "readall-raw.db", "readall-es.db"):
+                checkpoint_file(tmp / name)
         note(f"{backend} read-all: {total:,} events written per contender")
         samples: dict[tuple[str, int], list[float]] = {}
         for c in contenders:
