@@ -14,6 +14,7 @@ from eskit.domain.events import Event
 from eskit.store.encoding import encode_events
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
+from eskit.store.reading import read_in_batches
 from eskit.store.records import (
     AppendResult,
     EventPayload,
@@ -146,7 +147,7 @@ class InMemoryEventStore:
                 break
         return out
 
-    async def read_all(
+    def read_all(
         self,
         *,
         after: int = 0,
@@ -155,15 +156,13 @@ class InMemoryEventStore:
         event_types: Collection[str] | None = None,
     ) -> AsyncIterator[StoredEvent]:
         """See EventStore.read_all."""
-        while True:
-            batch = await self.read_batch(
-                after=after, limit=batch_size, stream_types=stream_types, event_types=event_types
-            )
-            for event in batch:
-                yield event
-            if len(batch) < batch_size:
-                return
-            after = batch[-1].position
+        return read_in_batches(
+            self.read_batch,
+            after=after,
+            batch_size=batch_size,
+            stream_types=stream_types,
+            event_types=event_types,
+        )
 
     async def stream_version(self, stream_id: str) -> int:
         """See EventStore.stream_version."""

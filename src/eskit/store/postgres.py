@@ -37,6 +37,7 @@ from eskit.store.idempotency import original_outcome
 from eskit.store.migrations import migrations_for
 from eskit.store.pg_combining import COMBINED_APPEND, AppendCombiner, combined_append
 from eskit.store.pg_pool import ConnectionPool
+from eskit.store.reading import read_in_batches, stream_query
 from eskit.store.records import (
     AppendResult,
     EventPayload,
@@ -141,24 +142,6 @@ ORDER BY 6 DESC NULLS LAST
 
 
 _PAYLOAD = "position, version, event_type, schema_version, data::text"
-
-
-def _stream_query(
-    columns: str,
-    stream_id: str,
-    from_version: int,
-    to_version: int | None,
-    until: datetime | None,
-) -> tuple[str, list[Any]]:
-    sql = f"SELECT {columns} FROM eskit_events WHERE stream_id = %s AND version >= %s"
-    params: list[Any] = [stream_id, from_version]
-    if to_version is not None:
-        sql += " AND version <= %s"
-        params.append(to_version)
-    if until is not None:
-        sql += " AND recorded_at <= %s"
-        params.append(until)
-    return sql + " ORDER BY version", params
 
 
 def normalize_postgres_url(url: str) -> str:
@@ -425,7 +408,7 @@ class PostgresEventStore:
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """See EventStore.read_stream."""
-        sql, params = _stream_query(_COLUMNS, stream_id, from_version, to_version, until)
+        sql, params = stream_query(_COLUMNS, stream_id, from_version, to_version, until, mark="%s")
         return list(map(StoredEvent._make, await self._fetch(sql, params)))
 
     async def read_payloads(
@@ -437,7 +420,7 @@ class PostgresEventStore:
         until: datetime | None = None,
     ) -> list[EventPayload]:
         """See EventStore.read_payloads."""
-        sql, params = _stream_query(_PAYLOAD, stream_id, from_version, to_version, until)
+        sql, params = stream_query(_PAYLOAD, stream_id, from_version, to_version, until, mark="%s")
         return list(map(EventPayload._make, await self._fetch(sql, params)))
 
     async def read_batch(
@@ -461,7 +444,7 @@ class PostgresEventStore:
         params.append(limit)
         return list(map(StoredEvent._make, await self._fetch(sql, params)))
 
-    async def read_all(
+    def read_all(
         self,
         *,
         after: int = 0,
@@ -470,15 +453,13 @@ class PostgresEventStore:
         event_types: Collection[str] | None = None,
     ) -> AsyncIterator[StoredEvent]:
         """See EventStore.read_all."""
-        while True:
-            batch = await self.read_batch(
-                after=after, limit=batch_size, stream_types=stream_types, event_types=event_types
-            )
-            for event in batch:
-                yield event
-            if len(batch) < batch_size:
-                return
-            after = batch[-1].position
+        return read_in_batches(
+            self.read_batch,
+            after=after,
+            batch_size=batch_size,
+            stream_types=stream_types,
+            event_types=event_types,
+        )
 
     async def stream_version(self, stream_id: str) -> int:
         """See EventStore.stream_version."""

@@ -29,6 +29,7 @@ from eskit.store.encoding import EncodedEvent, encode_events, json_dumps
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
 from eskit.store.migrations import migrations_for
+from eskit.store.reading import read_in_batches, stream_query
 from eskit.store.records import (
     AppendResult,
     EventPayload,
@@ -58,24 +59,6 @@ _INSERT = (
     "INSERT INTO eskit_events (stream_id, stream_type, version, event_id, event_type, "
     "schema_version, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-def _stream_query(
-    columns: str,
-    stream_id: str,
-    from_version: int,
-    to_version: int | None,
-    until: datetime | None,
-) -> tuple[str, list[Any]]:
-    sql = f"SELECT {columns} FROM eskit_events WHERE stream_id = ? AND version >= ?"
-    params: list[Any] = [stream_id, from_version]
-    if to_version is not None:
-        sql += " AND version <= ?"
-        params.append(to_version)
-    if until is not None:
-        sql += " AND recorded_at <= ?"
-        params.append(_timestamp(until))
-    return sql + " ORDER BY version", params
 
 
 def _timestamp(moment: datetime) -> str:
@@ -354,7 +337,9 @@ class SQLiteEventStore:
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """See EventStore.read_stream."""
-        sql, params = _stream_query(_COLUMNS, stream_id, from_version, to_version, until)
+        sql, params = stream_query(
+            _COLUMNS, stream_id, from_version, to_version, until, mark="?", time_value=_timestamp
+        )
         return await self._read(lambda c: [_event(r) for r in c.execute(sql, params)])
 
     async def read_payloads(
@@ -366,7 +351,9 @@ class SQLiteEventStore:
         until: datetime | None = None,
     ) -> list[EventPayload]:
         """See EventStore.read_payloads."""
-        sql, params = _stream_query(_PAYLOAD, stream_id, from_version, to_version, until)
+        sql, params = stream_query(
+            _PAYLOAD, stream_id, from_version, to_version, until, mark="?", time_value=_timestamp
+        )
         return await self._read(lambda c: list(map(EventPayload._make, c.execute(sql, params))))
 
     async def read_batch(
@@ -389,7 +376,7 @@ class SQLiteEventStore:
         params.append(limit)
         return await self._read(lambda c: [_event(r) for r in c.execute(sql, params)])
 
-    async def read_all(
+    def read_all(
         self,
         *,
         after: int = 0,
@@ -398,15 +385,13 @@ class SQLiteEventStore:
         event_types: Collection[str] | None = None,
     ) -> AsyncIterator[StoredEvent]:
         """See EventStore.read_all."""
-        while True:
-            batch = await self.read_batch(
-                after=after, limit=batch_size, stream_types=stream_types, event_types=event_types
-            )
-            for event in batch:
-                yield event
-            if len(batch) < batch_size:
-                return
-            after = batch[-1].position
+        return read_in_batches(
+            self.read_batch,
+            after=after,
+            batch_size=batch_size,
+            stream_types=stream_types,
+            event_types=event_types,
+        )
 
     async def stream_version(self, stream_id: str) -> int:
         """See EventStore.stream_version."""
@@ -498,7 +483,9 @@ class SQLiteEventStore:
             if snapshot is not None and snapshot.schema_version != schema_version:
                 snapshot = None
             after = snapshot.version if snapshot else 0
-            sql, params = _stream_query(_PAYLOAD, stream_id, after + 1, None, None)
+            sql, params = stream_query(
+                _PAYLOAD, stream_id, after + 1, None, None, mark="?", time_value=_timestamp
+            )
             return snapshot, list(map(EventPayload._make, conn.execute(sql, params)))
 
         return await self._read(read)
