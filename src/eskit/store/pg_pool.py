@@ -80,11 +80,11 @@ class ConnectionPool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """Lend a connection for one or more autocommit statements."""
-        conn, born = await self._acquire()
+        conn, born = await self.acquire()
         try:
             yield conn
         finally:
-            await self._release(conn, born)
+            await self.release(conn, born)
 
     async def _connect(self) -> tuple[Connection, float]:
         try:
@@ -97,7 +97,8 @@ class ConnectionPool:
             await self._configure(conn)
         return conn, time.monotonic()
 
-    async def _acquire(self) -> tuple[Connection, float]:
+    async def acquire(self) -> tuple[Connection, float]:
+        """A connection and its birth time; give both back to :meth:`release`."""
         if self._closed:
             raise StoreUnavailableError("the connection pool is closed")
         while self._idle:
@@ -124,7 +125,8 @@ class ConnectionPool:
                 f"({self.max_size} in use)"
             ) from exc
 
-    async def _release(self, conn: Connection, born: float) -> None:
+    async def release(self, conn: Connection, born: float) -> None:
+        """Take a connection back; a broken or expired one is closed and replaced on demand."""
         healthy = (
             not self._closed
             and not conn.closed

@@ -258,16 +258,32 @@ class PostgresEventStore:
         # A pooled connection may have died (server restart, killed backend). Every
         # statement sent here is safe to repeat: reads are pure and appends carry their
         # event ids, so a repeat of an append that did commit is recognised and not
-        # written twice. So try again, on a fresh connection, before giving up.
+        # written twice. So try again, on a fresh connection, before giving up. (The pool
+        # is used without context managers: this is the path of every append.)
+        pool = self._pool
+        if pool is None:
+            raise StoreUnavailableError("the PostgreSQL store is not open")
         for attempt in range(self.reconnect_attempts + 1):
+            last = attempt == self.reconnect_attempts
             try:
-                async with self.connection() as conn:
-                    cur = await conn.execute(sql, params)
-                    return await cur.fetchall()
+                conn, born = await pool.acquire()
             except StoreUnavailableError as exc:
-                broken = isinstance(exc.__cause__, psycopg.OperationalError)
-                if not broken or attempt == self.reconnect_attempts:
+                if last or not isinstance(exc.__cause__, psycopg.OperationalError):
                     raise
+                continue
+            try:
+                cur = await conn.execute(sql, params)
+                rows = await cur.fetchall()
+            except psycopg.OperationalError as exc:
+                await pool.release(conn, born)
+                if last:
+                    raise StoreUnavailableError(f"PostgreSQL failed: {exc}") from exc
+                continue
+            except BaseException:
+                await pool.release(conn, born)
+                raise
+            await pool.release(conn, born)
+            return rows
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- schema ----------------------------------------------------------------------
