@@ -14,7 +14,8 @@ transaction, which :meth:`PostgresEventStore.read_horizon` names (pid, age, quer
 
 Appends are one statement in autocommit mode: the version check, the insert and the
 commit cost one round trip. A concurrent append to the same stream collides on the unique
-``(stream_id, version)`` key and becomes a ConcurrencyError.
+``(stream_id, version)`` key and becomes a ConcurrencyError. Concurrent appends to distinct
+streams from one process share a statement and a commit (see ``pg_combining``).
 """
 
 from __future__ import annotations
@@ -159,7 +160,16 @@ def normalize_postgres_url(url: str) -> str:
 
 
 class PostgresEventStore:
-    """Event store and snapshot store on PostgreSQL, over a connection pool."""
+    """Event store and snapshot store on PostgreSQL, over a connection pool.
+
+    Options: ``min_connections``/``max_connections`` size the pool;
+    ``connect_timeout_s`` bounds opening a connection and ``acquire_timeout_s`` waiting for a
+    free one (both raise StoreUnavailableError); ``reconnect_attempts`` is how often a
+    statement is retried on a fresh connection after the old one died; with
+    ``combine_appends``, concurrent appends to distinct streams share statements, at most
+    ``combine_senders`` of them in flight. Nothing connects before :meth:`start` (or
+    ``async with PostgresEventStore.open(url)``).
+    """
 
     def __init__(
         self,
