@@ -71,3 +71,16 @@ def test_an_alias_reads_a_renamed_type() -> None:
     registry = EventRegistry([Renamed])
     registry.alias("test.OldName", "test.Renamed")
     assert registry.decode("test.OldName", 3, {"full_name": "x", "age": 1}).age == 1
+
+
+def test_stored_text_that_is_not_json_is_a_schema_error_naming_the_position() -> None:
+    registry = EventRegistry([Renamed])
+    with pytest.raises(EventSchemaError, match="position 5") as caught:
+        registry.decode("test.Renamed", 3, '{"full_name": ', position=5)
+    assert caught.value.event_type == "test.Renamed"
+
+
+def test_json_text_is_decoded_like_a_dict() -> None:
+    registry = EventRegistry([Renamed])
+    text = '{"full_name": "x", "age": 1}'
+    assert registry.decode("test.Renamed", 3, text) == Renamed(full_name="x", age=1)
