@@ -1,5 +1,6 @@
 """The eskit command, run in-process against real stores."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def test_demo_then_streams_list_and_show_on_sqlite(tmp_path: Path) -> None:
     code, out = invoke("streams", "list", "--database-url", url)
     assert code == 0, out
     assert "3 stream(s)" in out
-    stream_id = next(line.split()[1] for line in out.splitlines() if "BankAccount" in line)
+    stream_id = re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", out)[0]
     code, out = invoke("streams", "show", stream_id, "--database-url", url, "--metadata")
     assert code == 0, out
     assert "bank_accounts.AccountOpened v1" in out

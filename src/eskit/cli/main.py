@@ -85,14 +85,15 @@ def list_streams(
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         rows = await store.list_streams(limit=limit, after=after, stream_type=stream_type)
-        table = Table("stream", "type", "version", "created", "updated")
+        table = Table("type", "version", "created", "updated")
+        table.add_column("stream", no_wrap=True)  # ids are copied from here: never wrap them
         for s in rows:
             table.add_row(
-                s.stream_id,
                 s.stream_type,
                 str(s.version),
-                s.created_at.isoformat(timespec="milliseconds"),
-                s.updated_at.isoformat(timespec="milliseconds"),
+                s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                s.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+                s.stream_id,
             )
         console.print(table)
         console.print(f"{len(rows)} stream(s)")
