@@ -12,7 +12,11 @@ This module imports only the standard library, so every layer (the domain includ
     │   ├── UnknownEventTypeError    no class is registered for the stored type
     │   └── EventSchemaError         no way from the stored schema version to the current one
     ├── ConfigurationError           a setting (such as the database URL) is unusable
-    └── StoreUnavailableError        the event store cannot be reached
+    ├── StoreUnavailableError        the event store cannot be reached
+    ├── CheckpointMovedError         another runner advanced a subscription's checkpoint
+    ├── DocumentConflictError        a read-model document changed since it was read
+    ├── ProjectionNotFoundError      no projection of that name is registered
+    └── NotCaughtUpError             a read model did not reach a position within the bound
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "CheckpointMovedError",
+    "DocumentConflictError",
+    "NotCaughtUpError",
+    "ProjectionNotFoundError",
     "ConcurrencyError",
     "ConfigurationError",
     "DomainError",
@@ -142,3 +150,56 @@ class StoreUnavailableError(EskitError):
     """The event store could not be reached or failed below eskit; safe to retry later."""
 
     code = "store_unavailable"
+
+
+class CheckpointMovedError(EskitError):
+    """A subscription's checkpoint is no longer where this runner left it.
+
+    Another runner (a second worker, a rebuild that swapped its tables in) committed first;
+    this runner's batch was rolled back and it goes on from the new checkpoint.
+    """
+
+    code = "checkpoint_moved"
+
+    def __init__(self, name: str, expected: int) -> None:
+        super().__init__(f"checkpoint of {name!r} moved away from position {expected}")
+        self.name = name
+        self.expected = expected
+
+
+class DocumentConflictError(EskitError):
+    """A read-model document changed after it was read: the write was refused whole."""
+
+    code = "document_conflict"
+
+    def __init__(self, collection: str, ids: Sequence[str]) -> None:
+        shown = ", ".join(ids[:5]) + (" …" if len(ids) > 5 else "")
+        super().__init__(f"{collection}: documents changed concurrently: {shown}")
+        self.collection = collection
+        self.ids = list(ids)
+
+
+class ProjectionNotFoundError(EskitError):
+    """No projection of this name is registered."""
+
+    code = "projection_not_found"
+
+    def __init__(self, name: str, known: Sequence[str] = ()) -> None:
+        hint = f" (known: {', '.join(known)})" if known else ""
+        super().__init__(f"no projection named {name!r}{hint}")
+        self.name = name
+
+
+class NotCaughtUpError(EskitError):
+    """A read model did not reach the asked position before the time bound ran out."""
+
+    code = "not_caught_up"
+
+    def __init__(self, name: str, wanted: int, reached: int, timeout_s: float) -> None:
+        super().__init__(
+            f"projection {name!r} reached position {reached}, not {wanted}, within {timeout_s:g} s"
+        )
+        self.name = name
+        self.wanted = wanted
+        self.reached = reached
+        self.timeout_s = timeout_s

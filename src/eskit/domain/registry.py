@@ -64,6 +64,10 @@ class EventRegistry:
         """Every registered type name."""
         return sorted(self._classes)
 
+    def stored_names(self, event_type: str) -> list[str]:
+        """``event_type`` and every old name that is read as it (its aliases)."""
+        return [event_type, *(old for old, new in self._aliases.items() if new == event_type)]
+
     def class_for(self, event_type: str, *, position: int | None = None) -> type[Event]:
         """Return the class stored under ``event_type``; raises UnknownEventTypeError."""
         cls = self._classes.get(self._aliases.get(event_type, event_type))

@@ -15,6 +15,7 @@ from eskit.store.encoding import encode_events
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
 from eskit.store.reading import read_in_batches
+from eskit.store.signal import AppendSignal
 from eskit.store.records import (
     AppendResult,
     EventPayload,
@@ -39,6 +40,8 @@ class InMemoryEventStore:
         self._by_id: dict[uuid.UUID, StoredEvent] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._lock = asyncio.Lock()
+        self.appended = AppendSignal()
+        """Fired after every append that commits."""
 
     async def __aenter__(self) -> InMemoryEventStore:
         return self
@@ -87,6 +90,7 @@ class InMemoryEventStore:
             self._log.extend(stored)
             self._streams[stream_id] = stream + stored
             self._by_id.update((e.event_id, e) for e in stored)
+            self.appended.fire(stored[-1].position)
             return AppendResult(stream_id, stored[-1].version, stored[-1].position)
 
     @staticmethod

@@ -37,8 +37,10 @@ from eskit.store.expected import check_expected_version, validate_expected_versi
 from eskit.store.idempotency import original_outcome
 from eskit.store.migrations import migrations_for
 from eskit.store.pg_combining import COMBINED_APPEND, AppendCombiner, combined_append
+from eskit.store.pg_notify import CHANNEL, CommitNotifier
 from eskit.store.pg_pool import ConnectionPool
 from eskit.store.reading import read_in_batches, stream_query
+from eskit.store.signal import AppendSignal
 from eskit.store.records import (
     AppendResult,
     EventPayload,
@@ -159,6 +161,35 @@ def normalize_postgres_url(url: str) -> str:
     return f"postgresql://{rest}"
 
 
+def _append_statement(
+    stream_id: str, batch: list[EncodedEvent], expected: ExpectedVersion, stream_type: str
+) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {"stream": stream_id, "stream_type": stream_type}
+    if len(batch) == 1:
+        (one,) = batch
+        params.update(
+            id=one.event_id,
+            type=one.event_type,
+            schema_version=one.schema_version,
+            data=one.data,
+            metadata=one.metadata,
+        )
+    else:
+        params.update(
+            id=[e.event_id for e in batch],
+            type=[e.event_type for e in batch],
+            schema_version=[e.schema_version for e in batch],
+            data=[e.data for e in batch],
+            metadata=[e.metadata for e in batch],
+        )
+    if isinstance(expected, int) or expected is ExpectedState.NO_STREAM:
+        mode: object = "exact"
+        params["expected"] = 0 if expected is ExpectedState.NO_STREAM else expected
+    else:
+        mode = expected
+    return _APPEND_SQL[(len(batch) > 1, mode)], params
+
+
 class PostgresEventStore:
     """Event store and snapshot store on PostgreSQL, over a connection pool.
 
@@ -167,7 +198,8 @@ class PostgresEventStore:
     free one (both raise StoreUnavailableError); ``reconnect_attempts`` is how often a
     statement is retried on a fresh connection after the old one died; with
     ``combine_appends``, concurrent appends to distinct streams share statements, at most
-    ``combine_senders`` of them in flight. Nothing connects before :meth:`start` (or
+    ``combine_senders`` of them in flight; with ``notify``, listeners on the ``eskit_events``
+    channel hear of commits (see ``pg_notify``). Nothing connects before :meth:`start` (or
     ``async with PostgresEventStore.open(url)``).
     """
 
@@ -182,6 +214,7 @@ class PostgresEventStore:
         reconnect_attempts: int = 2,
         combine_appends: bool = True,
         combine_senders: int = 4,
+        notify: bool = True,
     ) -> None:
         self.url = normalize_postgres_url(url)
         self.min_connections = min_connections
@@ -193,6 +226,9 @@ class PostgresEventStore:
         self.combine_senders = combine_senders
         self._pool: ConnectionPool | None = None
         self._combiner: AppendCombiner | None = None
+        self.appended = AppendSignal()
+        """Fired after every append that commits through this object."""
+        self._notifier = CommitNotifier(self._notify) if notify else None
 
     @classmethod
     @asynccontextmanager
@@ -242,6 +278,8 @@ class PostgresEventStore:
 
     async def close(self) -> None:
         """Close the pool. Idempotent."""
+        if self._notifier is not None:
+            await self._notifier.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -263,6 +301,10 @@ class PostgresEventStore:
                 yield conn
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"PostgreSQL failed: {exc}") from exc
+
+    async def fetch(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Rows of one statement on a pooled autocommit connection (retried once it died)."""
+        return await self._fetch(sql, params)
 
     async def _fetch(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         # A pooled connection may have died (server restart, killed backend). Every
@@ -338,8 +380,21 @@ class PostgresEventStore:
         if not batch:
             return await self._append_nothing(stream_id, expected_version)
         if self._combiner is not None and len(batch) <= _COMBINE_UP_TO:
-            return await self._combiner.append(stream_id, batch, expected_version, stream_type)
-        return await self._append_alone(stream_id, batch, expected_version, stream_type)
+            result = await self._combiner.append(stream_id, batch, expected_version, stream_type)
+        else:
+            result = await self._append_alone(stream_id, batch, expected_version, stream_type)
+        if not result.deduplicated:
+            self.committed(result.position)
+        return result
+
+    def committed(self, position: int) -> None:
+        """Wake readers here and, through NOTIFY, in other processes: ``position`` committed."""
+        self.appended.fire(position)
+        if self._notifier is not None:
+            self._notifier.committed(position)
+
+    async def _notify(self, position: int) -> None:
+        await self._fetch("SELECT pg_notify(%s, %s)", (CHANNEL, str(position)))
 
     async def _append_alone(
         self,
@@ -348,37 +403,51 @@ class PostgresEventStore:
         expected_version: ExpectedVersion,
         stream_type: str,
     ) -> AppendResult:
-        params: dict[str, Any] = {"stream": stream_id, "stream_type": stream_type}
-        if len(batch) == 1:
-            (one,) = batch
-            params.update(
-                id=one.event_id,
-                type=one.event_type,
-                schema_version=one.schema_version,
-                data=one.data,
-                metadata=one.metadata,
-            )
-        else:
-            params.update(
-                id=[e.event_id for e in batch],
-                type=[e.event_type for e in batch],
-                schema_version=[e.schema_version for e in batch],
-                data=[e.data for e in batch],
-                metadata=[e.metadata for e in batch],
-            )
-        if isinstance(expected_version, int) or expected_version is ExpectedState.NO_STREAM:
-            mode: object = "exact"
-            params["expected"] = (
-                0 if expected_version is ExpectedState.NO_STREAM else expected_version
-            )
-        else:
-            mode = expected_version
-        sql = _APPEND_SQL[(len(batch) > 1, mode)]
+        sql, params = _append_statement(stream_id, batch, expected_version, stream_type)
         for _ in range(_ANY_RETRIES):
             result = await self._try_append(stream_id, batch, expected_version, sql, params)
             if result is not None:
                 return result
         raise ConcurrencyError(stream_id, expected_version)
+
+    async def append_within(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        stream_id: str,
+        events: Sequence[Event | NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        stream_type: str = "",
+        metadata: Metadata | None = None,
+    ) -> tuple[AppendResult, list[EncodedEvent]]:
+        """Append on ``conn``, inside the transaction it is in; the caller commits.
+
+        Returns the outcome and the encoded events (for inline projections). A retry of an
+        append that already committed returns its first outcome (``deduplicated``) and
+        writes nothing; a conflict raises ConcurrencyError and the caller must roll back.
+        Call :meth:`committed` with the position after the commit to wake readers.
+        """
+        validate_expected_version(expected_version)
+        batch = encode_events(events, metadata)
+        if not batch:
+            return await self._append_nothing(stream_id, expected_version), batch
+        sql, params = _append_statement(stream_id, batch, expected_version, stream_type)
+        try:
+            async with conn.transaction():  # a savepoint: a clash leaves the caller's work
+                cur = await conn.execute(sql, params)
+                rows = await cur.fetchall()
+        except pg_errors.UniqueViolation as exc:
+            outcome = original_outcome(stream_id, batch, await self._find(batch))
+            if outcome is not None:
+                return outcome, batch
+            raise ConcurrencyError(stream_id, expected_version) from exc
+        if rows:
+            last = max(rows)
+            return AppendResult(stream_id, last[1], last[0]), batch
+        outcome = original_outcome(stream_id, batch, await self._find(batch))
+        if outcome is not None:
+            return outcome, batch
+        raise ConcurrencyError(stream_id, expected_version, await self.stream_version(stream_id))
 
     async def _try_append(
         self,

@@ -41,6 +41,7 @@ from eskit.store.records import (
     StoredEvent,
     StreamInfo,
 )
+from eskit.store.signal import AppendSignal
 from eskit.store.sqlite_writer import Discard, SQLiteWriter
 
 __all__ = ["SQLiteEventStore"]
@@ -101,6 +102,8 @@ class SQLiteEventStore:
         self._local = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self.appended = AppendSignal()
+        """Fired after every append that commits through this object."""
 
     @classmethod
     @asynccontextmanager
@@ -176,6 +179,39 @@ class SQLiteEventStore:
             self._reader_pool, lambda: fn(self._reader())
         )
 
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in the writer thread, inside a write transaction (and savepoint).
+
+        If ``fn`` raises, its writes are rolled back and the error reaches the caller; the
+        caller hears of success only after COMMIT. Read models in this file use it, so that
+        their writes and checkpoints commit together.
+        """
+        return await self._writer_thread().transaction(fn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on a read-only connection in the reader pool."""
+        return await self._read(fn)
+
+    def append_within(
+        self,
+        conn: sqlite3.Connection,
+        stream_id: str,
+        events: Sequence[Event | NewEvent],
+        *,
+        expected_version: ExpectedVersion,
+        stream_type: str = "",
+        metadata: Metadata | None = None,
+    ) -> tuple[AppendResult, list[EncodedEvent]]:
+        """Append inside a transaction that :meth:`write` opened; the caller commits.
+
+        Returns the outcome and the encoded events (for inline projections). Raises like
+        :meth:`append`; a deduplicated outcome wrote nothing.
+        """
+        validate_expected_version(expected_version)
+        batch = encode_events(events, metadata)
+        result = self._append_in_transaction(conn, stream_id, batch, expected_version, stream_type)
+        return result, batch
+
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -242,9 +278,12 @@ class SQLiteEventStore:
         """See EventStore.append."""
         validate_expected_version(expected_version)
         batch = encode_events(events, metadata)
-        return await self._writer_thread().transaction(
+        result = await self._writer_thread().transaction(
             lambda conn: self._append(conn, stream_id, batch, expected_version, stream_type)
         )
+        if not result.deduplicated:
+            self.appended.fire(result.position)
+        return result
 
     def _append(
         self,

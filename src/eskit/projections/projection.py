@@ -1,0 +1,162 @@
+"""Projections: one handler per event type, folding the log into read models.
+
+::
+
+    class AccountsById(Projection):
+        name = "accounts_by_id"
+        read_models = (ACCOUNTS,)
+
+        @handles(AccountOpened)
+        async def opened(self, event: AccountOpened, ctx: ProjectionContext) -> None:
+            await ctx.writer(ACCOUNTS).put(ctx.record.stream_id, {"owner": event.owner})
+
+A projection only sees the event types it handles (its subscription filters the rest out);
+an event it handles but cannot decode stops it there, as any failing handler does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from eskit.domain.events import Event
+from eskit.domain.registry import EventRegistry
+from eskit.projections.readmodel import ReadModel, check_identifier
+from eskit.projections.session import Session
+from eskit.store.records import StoredEvent
+
+__all__ = ["Bindable", "Projection", "ProjectionContext", "handles"]
+
+E = TypeVar("E", bound=Event)
+W = TypeVar("W", covariant=True)
+Handler = Callable[[Any, Any, "ProjectionContext"], Awaitable[None]]
+_MARK = "__eskit_handles__"
+
+
+class Bindable(Protocol[W]):
+    """A read model definition whose writer has type ``W``."""
+
+    name: str
+
+    def bind(self, session: Session, base: str) -> W:
+        """The writer on ``base`` in ``session``."""
+        ...
+
+
+def handles(
+    event_type: type[E],
+) -> Callable[
+    [Callable[[Any, E, ProjectionContext], Awaitable[None]]],
+    Callable[[Any, E, ProjectionContext], Awaitable[None]],
+]:
+    """Mark an ``async`` method as the projection's handler of ``event_type``."""
+
+    def mark(
+        fn: Callable[[Any, E, ProjectionContext], Awaitable[None]],
+    ) -> Callable[[Any, E, ProjectionContext], Awaitable[None]]:
+        setattr(fn, _MARK, event_type)
+        return fn
+
+    return mark
+
+
+class ProjectionContext:
+    """What a handler gets besides its event: the stored record and the read-model writers."""
+
+    def __init__(self, session: Session, tables: dict[str, str] | None = None) -> None:
+        self.session = session
+        self.record: StoredEvent | None = None
+        """The stored event being handled (position, stream, version, metadata, time)."""
+        self._tables = tables or {}
+        self._writers: dict[str, Any] = {}
+
+    @property
+    def event(self) -> StoredEvent:
+        """The stored event being handled."""
+        assert self.record is not None, "no event is being handled"
+        return self.record
+
+    def writer(self, model: Bindable[W]) -> W:
+        """The writer of ``model`` for this transaction (the same one for the whole batch)."""
+        writer = self._writers.get(model.name)
+        if writer is None:
+            base = self._tables.get(model.name, model.name)
+            writer = self._writers[model.name] = model.bind(self.session, base)
+        return writer
+
+    async def flush(self) -> None:
+        """Write what every writer buffered."""
+        for writer in self._writers.values():
+            await writer.flush()
+
+
+class Projection:
+    """Base class of projections. Subclasses set ``name`` and ``read_models``.
+
+    ``stream_types`` limits the subscription to some streams (None: all). Override
+    :meth:`prefetch` to load what a batch's handlers will read in one query.
+    """
+
+    name: ClassVar[str]
+    read_models: ClassVar[Sequence[ReadModel]] = ()
+    stream_types: ClassVar[Sequence[str] | None] = None
+    _handlers: ClassVar[dict[str, str]] = {}
+    _classes: ClassVar[list[type[Event]]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers: dict[str, str] = {}
+        classes: list[type[Event]] = []
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                event_cls = getattr(value, _MARK, None)
+                if event_cls is None:
+                    continue
+                if event_cls.event_type in handlers and klass is cls:
+                    other = handlers[event_cls.event_type]
+                    if other != attr:
+                        raise TypeError(
+                            f"{cls.__name__} handles {event_cls.event_type} twice: "
+                            f"{other} and {attr}"
+                        )
+                handlers[event_cls.event_type] = attr
+                classes.append(event_cls)
+        cls._handlers = handlers
+        cls._classes = list(dict.fromkeys(classes))
+        if "name" in vars(cls):
+            check_identifier(cls.name)
+
+    def __init__(self, registry: EventRegistry | None = None) -> None:
+        self.registry = registry or EventRegistry(self._classes)
+        for event_cls in self._classes:
+            if event_cls.event_type not in self.registry:
+                self.registry.register(event_cls)
+
+    @property
+    def event_types(self) -> list[str]:
+        """The stored type names this projection reads (aliases of old names included)."""
+        names: list[str] = []
+        for event_type in self._handlers:
+            names += self.registry.stored_names(event_type)
+        return names
+
+    async def prefetch(self, ctx: ProjectionContext, events: Sequence[StoredEvent]) -> None:
+        """Load what handling ``events`` will read, before handling them (optional)."""
+
+    async def handle(self, ctx: ProjectionContext, record: StoredEvent) -> None:
+        """Decode ``record`` and run its handler."""
+        event = self.registry.decode(
+            record.event_type, record.schema_version, record.data, position=record.position
+        )
+        method = self._handlers.get(event.event_type)
+        if method is None:
+            return
+        ctx.record = record
+        await getattr(self, method)(event, ctx)
+
+    async def handle_batch(self, ctx: ProjectionContext, records: Sequence[StoredEvent]) -> None:
+        """Prefetch, handle each record in order, and flush the writers."""
+        await self.prefetch(ctx, records)
+        for record in records:
+            await self.handle(ctx, record)
+        await ctx.flush()
