@@ -39,3 +39,19 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         url = request.getfixturevalue("postgres_url")
         async with PostgresEventStore.open(url) as pg_store:
             yield pg_store
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def sql_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[EventStoreBackend]:
+    """The stores that hold read models beside their events: SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        async with SQLiteEventStore.open(tmp_path / "events.db") as sqlite_store:
+            yield sqlite_store
+    else:
+        from eskit.store.postgres import PostgresEventStore
+
+        url = request.getfixturevalue("postgres_url")
+        async with PostgresEventStore.open(url) as pg_store:
+            yield pg_store

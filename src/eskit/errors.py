@@ -26,11 +26,9 @@ from typing import Any
 
 __all__ = [
     "CheckpointMovedError",
-    "DocumentConflictError",
-    "NotCaughtUpError",
-    "ProjectionNotFoundError",
     "ConcurrencyError",
     "ConfigurationError",
+    "DocumentConflictError",
     "DomainError",
     "DuplicateEventError",
     "EskitError",
@@ -38,7 +36,9 @@ __all__ = [
     "EventSchemaError",
     "FieldError",
     "InvalidCommandError",
+    "NotCaughtUpError",
     "NotFoundError",
+    "ProjectionNotFoundError",
     "StoreUnavailableError",
     "UnknownEventTypeError",
 ]

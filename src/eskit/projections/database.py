@@ -12,7 +12,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from eskit.errors import ConfigurationError
-from eskit.projections.session import Dialect, Params, PostgresSession, Session, SQLiteSession, drive
+from eskit.projections.session import (
+    Dialect,
+    Params,
+    PostgresSession,
+    Session,
+    SQLiteSession,
+    drive,
+)
 from eskit.store.port import EventStoreBackend
 from eskit.store.signal import AppendSignal
 

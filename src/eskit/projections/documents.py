@@ -203,5 +203,3 @@ class DocumentWriter:
             )
             if changed != len(inserts):
                 raise DocumentConflictError(self.collection, [i[0] for i in inserts])
-
-

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from eskit.projections.session import Dialect, Session
 
-__all__ = ["BoundModel", "ReadModel", "SHADOW_SUFFIX", "table_exists", "unique_suffix"]
+__all__ = ["SHADOW_SUFFIX", "BoundModel", "ReadModel", "table_exists", "unique_suffix"]
 
 SHADOW_SUFFIX = "__rebuild"
 """Appended to a read model's table names while a rebuild fills them."""
@@ -67,6 +67,11 @@ async def table_exists(session: Session, table: str) -> bool:
 
 def check_identifier(name: str) -> str:
     """Table and column names are spliced into SQL: allow only plain identifiers."""
-    if not name or not name.replace("_", "a").isalnum() or not name[0].isalpha() or not name.isascii():
+    if (
+        not name
+        or not name.replace("_", "a").isalnum()
+        or not name[0].isalpha()
+        or not name.isascii()
+    ):
         raise ValueError(f"not a plain SQL identifier (letters, digits, _): {name!r}")
     return name

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from eskit.errors import ConfigurationError
 
-__all__ = ["Dialect", "Params", "PostgresSession", "Session", "SQLiteSession", "drive"]
+__all__ = ["Dialect", "Params", "PostgresSession", "SQLiteSession", "Session", "drive"]
 
 T = TypeVar("T")
 Dialect = Literal["sqlite", "postgres"]

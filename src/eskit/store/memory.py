@@ -15,7 +15,6 @@ from eskit.store.encoding import encode_events
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
 from eskit.store.reading import read_in_batches
-from eskit.store.signal import AppendSignal
 from eskit.store.records import (
     AppendResult,
     EventPayload,
@@ -27,6 +26,7 @@ from eskit.store.records import (
     StoredEvent,
     StreamInfo,
 )
+from eskit.store.signal import AppendSignal
 
 __all__ = ["InMemoryEventStore"]
 

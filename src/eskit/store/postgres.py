@@ -40,7 +40,6 @@ from eskit.store.pg_combining import COMBINED_APPEND, AppendCombiner, combined_a
 from eskit.store.pg_notify import CHANNEL, CommitNotifier
 from eskit.store.pg_pool import ConnectionPool
 from eskit.store.reading import read_in_batches, stream_query
-from eskit.store.signal import AppendSignal
 from eskit.store.records import (
     AppendResult,
     EventPayload,
@@ -54,6 +53,7 @@ from eskit.store.records import (
     StoredEvent,
     StreamInfo,
 )
+from eskit.store.signal import AppendSignal
 
 __all__ = ["PostgresEventStore", "normalize_postgres_url"]
 

@@ -28,15 +28,15 @@ class AppendSignal:
         if event is not None:
             event.set()
 
-    async def wait(self, seen: int, timeout: float | None) -> bool:
-        """Wait until the generation passes ``seen``; False if ``timeout`` ran out first."""
+    async def wait(self, seen: int, timeout_s: float | None) -> bool:
+        """Wait until the generation passes ``seen``; False if ``timeout_s`` ran out first."""
         if self.generation != seen:
             return True
         if self._event is None:
             self._event = asyncio.Event()
         event = self._event
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), timeout_s)
         except TimeoutError:
             return self.generation != seen
         return True

@@ -1,0 +1,269 @@
+"""Running projections in the background and answering "has it caught up yet?".
+
+A :class:`ProjectionRunner` keeps a task per projection. Each task handles batches while
+there are any, then sleeps until the store signals a commit: an append through the same
+store object, or (PostgreSQL) a ``NOTIFY`` from another process heard by the runner's
+listener. Polling every ``poll_interval_s`` is only the fallback for notices that cannot
+arrive (SQLite written by another process, a lost listener connection).
+
+Stop, start and restart in any order: stopping cancels between batches or rolls the
+current one back, and starting again resumes at the committed checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from eskit.errors import CheckpointMovedError, NotCaughtUpError, ProjectionNotFoundError
+from eskit.projections import checkpoints
+from eskit.projections.database import ReadDatabase, read_database
+from eskit.projections.lag import measure_lag
+from eskit.projections.projection import Projection
+from eskit.projections.schema import ensure_tables
+from eskit.projections.status import ProjectionStatus
+from eskit.projections.worker import HandlerFailedError, ProjectionWorker
+from eskit.store.port import EventStoreBackend
+
+__all__ = ["ProjectionRunner"]
+
+_log = logging.getLogger("eskit.projections")
+
+
+class ProjectionRunner:
+    """Runs projections against a store until stopped.
+
+    ``batch_size`` events per transaction; ``poll_interval_s`` bounds how long a caught-up
+    projection sleeps without a notice (default 1 s with PostgreSQL's LISTEN, 0.2 s on
+    SQLite, whose other writers cannot notify); a failing handler is retried after
+    ``retry_backoff_s``, doubling up to ``max_backoff_s``; a projection with events waiting
+    and no progress for ``stall_after_s`` reports itself stalled.
+    """
+
+    def __init__(
+        self,
+        store: EventStoreBackend,
+        projections: Sequence[Projection],
+        *,
+        batch_size: int = 500,
+        poll_interval_s: float | None = None,
+        retry_backoff_s: float = 0.1,
+        max_backoff_s: float = 30.0,
+        stall_after_s: float = 10.0,
+        listen: bool = True,
+    ) -> None:
+        self.store = store
+        self.db: ReadDatabase = read_database(store)
+        self.projections = {p.name: p for p in projections}
+        if len(self.projections) != len(projections):
+            raise ValueError("two projections share a name")
+        self.workers = {
+            p.name: ProjectionWorker(p, self.db, batch_size=batch_size) for p in projections
+        }
+        self.poll_interval_s = poll_interval_s or (1.0 if self.db.dialect == "postgres" else 0.2)
+        self.retry_backoff_s = retry_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.stall_after_s = stall_after_s
+        self.listen = listen
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._listener: Any = None
+
+    async def __aenter__(self) -> ProjectionRunner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def worker(self, name: str) -> ProjectionWorker:
+        """The worker of projection ``name``."""
+        worker = self.workers.get(name)
+        if worker is None:
+            raise ProjectionNotFoundError(name, sorted(self.workers))
+        return worker
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Create missing read-model tables and load every checkpoint (no tasks started)."""
+        for worker in self.workers.values():
+            await ensure_tables(self.db, worker.projection.read_models)
+            await worker.load()
+
+    async def start(self) -> None:
+        """Prepare, start listening (PostgreSQL) and start one task per projection."""
+        if self._tasks:
+            return
+        await self.prepare()
+        if self.listen and self.db.dialect == "postgres" and self._listener is None:
+            from eskit.projections.listener import PostgresListener
+
+            self._listener = PostgresListener(self.store.url, self.db.signal)  # type: ignore[attr-defined]
+            await self._listener.start()
+        loop = asyncio.get_running_loop()
+        for name, worker in self.workers.items():
+            self._tasks[name] = loop.create_task(self._run(worker), name=f"eskit-projection-{name}")
+
+    async def stop(self) -> None:
+        """Stop every task (a batch in progress rolls back) and the listener."""
+        tasks, self._tasks = list(self._tasks.values()), {}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the runner's tasks are running."""
+        return bool(self._tasks)
+
+    async def catch_up(self, name: str | None = None) -> None:
+        """Handle every waiting event now, in this task (raises what a handler raises)."""
+        for worker in [self.worker(name)] if name else self.workers.values():
+            await worker.catch_up()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _run(self, worker: ProjectionWorker) -> None:
+        signal = self.db.signal
+        delay = self.retry_backoff_s
+        while True:
+            seen = signal.generation
+            try:
+                if await worker.step():
+                    delay = self.retry_backoff_s
+                    continue
+            except HandlerFailedError as failure:
+                await worker.fail(failure)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+                continue
+            except CheckpointMovedError:
+                await self._reload(worker)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is unreachable: say so, back off, retry
+                worker.infrastructure_error = f"{type(exc).__name__}: {exc}"
+                _log.warning("%s cannot reach the store: %s", worker.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+                continue
+            delay = self.retry_backoff_s
+            worker.last_progress = time.monotonic()  # caught up counts as progress
+            await signal.wait(seen, self.poll_interval_s)
+
+    async def _reload(self, worker: ProjectionWorker) -> None:
+        with contextlib.suppress(Exception):
+            await worker.moved()
+
+    # -- waiting for a position (read-your-writes) ------------------------------------
+
+    async def wait_for(
+        self, position: int, *, names: Sequence[str] | None = None, timeout_s: float = 5.0
+    ) -> None:
+        """Return once every projection (or those ``names``) has handled up to ``position``.
+
+        Wakes on each committed batch, never on a timer. Raises NotCaughtUpError naming the
+        projection and how far it got once ``timeout_s`` has passed.
+        """
+        deadline = time.monotonic() + timeout_s
+        for name in names or list(self.workers):
+            worker = self.worker(name)
+            while worker.position < position:
+                seen = worker.progress.generation
+                if worker.position >= position:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not await worker.progress.wait(seen, remaining):
+                    if worker.position >= position:
+                        break
+                    raise NotCaughtUpError(name, position, worker.position, timeout_s)
+
+    async def wait_for_stream(
+        self,
+        stream_id: str,
+        version: int,
+        *,
+        names: Sequence[str] | None = None,
+        timeout_s: float = 5.0,
+    ) -> None:
+        """Like :meth:`wait_for`, for "version ``version`` of ``stream_id``"."""
+        position = await position_of(self.store, stream_id, version)
+        await self.wait_for(position, names=names, timeout_s=timeout_s)
+
+    # -- status -----------------------------------------------------------------------------
+
+    async def status(self) -> list[ProjectionStatus]:
+        """Every projection's position, lag, error and, when stalled, why."""
+        head = await self.store.last_position()
+        return [await self._status(worker, head) for worker in self.workers.values()]
+
+    async def _status(self, worker: ProjectionWorker, head: int) -> ProjectionStatus:
+        projection = worker.projection
+        stream_types = projection.stream_types
+        lag, age = await measure_lag(
+            self.db,
+            worker.position,
+            head,
+            event_types=projection.event_types,
+            stream_types=list(stream_types) if stream_types is not None else None,
+        )
+        stored = await checkpoints.load(self.db, worker.name)
+        reason = await self._stalled_reason(worker)
+        if not self.running:
+            state = "stopped"
+        elif worker.error:
+            state = "failing"
+        elif reason:
+            state = "stalled"
+        else:
+            state = "live" if lag == 0 else "catching_up"
+        return ProjectionStatus(
+            name=worker.name,
+            state=state,
+            position=worker.position,
+            head=head,
+            lag_events=lag,
+            lag_seconds=age,
+            error=worker.error or stored.error,
+            error_position=worker.error_position or stored.error_position,
+            error_count=stored.error_count,
+            stalled_reason=reason,
+            updated_at=stored.updated_at,
+        )
+
+    async def _stalled_reason(self, worker: ProjectionWorker) -> str | None:
+        if worker.error:
+            return f"a handler fails at position {worker.error_position}: {worker.error}"
+        if worker.infrastructure_error:
+            return f"cannot reach the store: {worker.infrastructure_error}"
+        listener = self._listener
+        if listener is not None and not listener.connected:
+            return f"lost the LISTEN connection ({listener.last_error}); polling meanwhile"
+        if time.monotonic() - worker.last_progress < self.stall_after_s:
+            return None
+        horizon = await self.store.read_horizon()
+        if horizon.pending_events and horizon.blockers:
+            oldest = horizon.blockers[0]
+            return (
+                f"{horizon.pending_events} committed events are held back by transaction "
+                f"pid {oldest.pid} ({oldest.state}, {oldest.age_s or 0:.0f} s): {oldest.query}"
+            )
+        return None
+
+
+async def position_of(store: EventStoreBackend, stream_id: str, version: int) -> int:
+    """The global position of version ``version`` of ``stream_id`` (NotFoundError if absent)."""
+    from eskit.errors import NotFoundError
+
+    events = await store.read_stream(stream_id, from_version=version, to_version=version)
+    if not events:
+        raise NotFoundError("stream", stream_id, f"no version {version}")
+    return events[0].position

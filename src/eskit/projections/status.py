@@ -1,0 +1,31 @@
+"""What an operator needs to know of a projection: where it is, how far behind, what is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["ProjectionStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    """A projection's state.
+
+    ``state`` is one of ``live`` (caught up), ``catching_up``, ``failing`` (a handler
+    raises at ``error_position``), ``stalled`` (events wait but nothing moves; see
+    ``stalled_reason``) or ``stopped``. ``lag_events`` counts the events it still has to
+    handle, ``lag_seconds`` how old the oldest of them is.
+    """
+
+    name: str
+    state: str
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    error: str | None = None
+    error_position: int | None = None
+    error_count: int = 0
+    stalled_reason: str | None = None
+    updated_at: datetime | None = None

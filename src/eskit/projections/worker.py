@@ -1,0 +1,174 @@
+"""Running one projection: read after the checkpoint, handle, commit with the checkpoint.
+
+Each batch is one transaction: the handlers' writes and the checkpoint's compare-and-set
+commit together or not at all, so every event takes effect exactly once, however often the
+process is killed. A handler that raises stops the projection *at that event*: the events
+before it in the batch are committed, the error is recorded where ``eskit projections
+status`` shows it, and the batch is retried with backoff until the handler succeeds or an
+operator parks the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from eskit.errors import CheckpointMovedError
+from eskit.projections import checkpoints
+from eskit.projections.database import ReadDatabase
+from eskit.projections.dead_letters import parked_positions
+from eskit.projections.projection import Projection, ProjectionContext
+from eskit.projections.session import Session
+from eskit.store.records import StoredEvent
+from eskit.store.signal import AppendSignal
+
+__all__ = ["HandlerFailedError", "ProjectionWorker"]
+
+_log = logging.getLogger("eskit.projections")
+
+
+class HandlerFailedError(Exception):
+    """A handler raised while handling ``record`` (the ``index``-th event of its batch)."""
+
+    def __init__(self, index: int, record: StoredEvent, cause: BaseException) -> None:
+        super().__init__(
+            f"{type(cause).__name__}: {cause} (event {record.event_type} at position "
+            f"{record.position}, stream {record.stream_id} version {record.version})"
+        )
+        self.index = index
+        self.record = record
+        self.cause = cause
+
+
+class ProjectionWorker:
+    """Keeps one projection up to date with the log. Used by ``ProjectionRunner``."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        db: ReadDatabase,
+        *,
+        checkpoint_name: str | None = None,
+        tables: dict[str, str] | None = None,
+        batch_size: int = 500,
+    ) -> None:
+        self.projection = projection
+        self.db = db
+        self.store = db.store
+        self.name = checkpoint_name or projection.name
+        self.tables = tables
+        self.batch_size = batch_size
+        self.position = 0
+        self.progress = AppendSignal()
+        """Fired after each committed batch (``progress.position`` = the checkpoint)."""
+        self.error: str | None = None
+        self.error_position: int | None = None
+        self.infrastructure_error: str | None = None
+        self.last_progress = time.monotonic()
+        self._parked: set[int] = set()
+        self._event_types = projection.event_types
+        stream_types = projection.stream_types
+        self._stream_types = list(stream_types) if stream_types is not None else None
+
+    async def load(self) -> None:
+        """Read the checkpoint and the parked events."""
+        self.position = (await checkpoints.load(self.db, self.name)).position
+        self.progress.fire(self.position)
+        self._parked = await parked_positions(self.db, self.name)
+
+    async def step(self) -> bool:
+        """Handle the next batch; False when there was nothing to do."""
+        head = await self.store.last_position()
+        batch = await self.store.read_batch(
+            after=self.position,
+            limit=self.batch_size,
+            stream_types=self._stream_types,
+            event_types=self._event_types,
+        )
+        # a short batch holds every matching event up to ``head`` (read before it): the
+        # checkpoint may move to ``head`` even when the last events were not ours
+        if len(batch) == self.batch_size:
+            target = batch[-1].position
+        else:
+            target = max(head, batch[-1].position if batch else 0)
+        if target <= self.position:
+            return False
+        await self._commit(self._without_parked(batch), target)
+        return True
+
+    def _without_parked(self, batch: list[StoredEvent]) -> list[StoredEvent]:
+        if not self._parked:
+            return batch
+        kept = []
+        for record in batch:
+            if record.position in self._parked:
+                _log.warning(
+                    "%s: skipping parked event %s at position %s",
+                    self.name,
+                    record.event_type,
+                    record.position,
+                )
+            else:
+                kept.append(record)
+        return kept
+
+    async def _commit(self, batch: Sequence[StoredEvent], target: int) -> None:
+        start = self.position
+        try:
+            await self.db.transaction(lambda s: self._apply(s, batch, start, target))
+        except HandlerFailedError as failure:
+            if failure.index > 0:  # keep the work before the poison event
+                before = batch[: failure.index]
+                done = before[-1].position
+                await self.db.transaction(lambda s: self._apply(s, before, start, done))
+                self._advanced(done)
+            raise
+        self._advanced(target)
+
+    async def _apply(
+        self, session: Session, batch: Sequence[StoredEvent], start: int, target: int
+    ) -> None:
+        ctx = ProjectionContext(session, self.tables)
+        projection = self.projection
+        await projection.prefetch(ctx, batch)
+        for index, record in enumerate(batch):
+            try:
+                await projection.handle(ctx, record)
+            except Exception as exc:
+                raise HandlerFailedError(index, record, exc) from exc
+        await ctx.flush()
+        await checkpoints.advance(session, self.name, start, target)
+
+    def _advanced(self, position: int) -> None:
+        self.position = position
+        self.error = self.error_position = self.infrastructure_error = None
+        self.last_progress = time.monotonic()
+        self.progress.fire(position)
+
+    async def fail(self, failure: HandlerFailedError) -> None:
+        """Record a handler's failure where operators look, and reload the parked events."""
+        self.error = str(failure)
+        self.error_position = failure.record.position
+        _log.error("%s stopped: %s", self.name, failure, exc_info=failure.cause)
+        try:
+            await checkpoints.record_error(
+                self.db, self.name, failure.record.position, str(failure)
+            )
+            self._parked = await parked_positions(self.db, self.name)
+        except Exception as exc:  # the store may be down as well; the status still shows it
+            _log.warning("%s: could not record the error: %s", self.name, exc)
+
+    async def moved(self) -> None:
+        """Another runner moved the checkpoint: go on from where it is now."""
+        _log.info("%s: checkpoint moved elsewhere; reloading", self.name)
+        await self.load()
+
+    async def catch_up(self) -> None:
+        """Handle batches until none is left (raises what a handler raised)."""
+        while True:
+            try:
+                if not await self.step():
+                    return
+            except CheckpointMovedError:
+                await self.moved()

@@ -1,0 +1,71 @@
+"""The projection runner on both backends: exactly once, in order, resumable, observable."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bank_accounts.app import build_handler
+from bank_accounts.commands import DepositMoney, OpenAccount, WithdrawMoney
+from bank_accounts.projections import ACCOUNTS, AccountsById
+from eskit.projections import ProjectionRunner, read_database
+from eskit.store import EventStoreBackend
+
+pytestmark = pytest.mark.integration
+
+
+def _open(account_id: str) -> OpenAccount:
+    return OpenAccount(
+        aggregate_id=account_id,
+        email=f"{account_id}@example.com",
+        address="1 Main St",
+        first_name="Ada",
+        last_name="Lovelace",
+        balance=100,
+    )
+
+
+async def test_documents_follow_commands(sql_store: EventStoreBackend) -> None:
+    handler = build_handler(sql_store)
+    async with ProjectionRunner(sql_store, [AccountsById()]) as runner:
+        await handler.handle(_open("acc-1"))
+        await handler.handle(DepositMoney(aggregate_id="acc-1", amount=50, payment_id="p1"))
+        result = await handler.handle(
+            WithdrawMoney(aggregate_id="acc-1", amount=30, payment_id="p2")
+        )
+        await runner.wait_for(result.position, timeout_s=5)
+        doc = await ACCOUNTS.get(runner.db, "acc-1")
+        assert doc is not None
+        assert doc.body["balance"] == 120
+        assert doc.body["version"] == 3
+
+
+async def test_restart_resumes_at_checkpoint(sql_store: EventStoreBackend) -> None:
+    handler = build_handler(sql_store)
+    for i in range(5):
+        await handler.handle(_open(f"acc-{i}"))
+    runner = ProjectionRunner(sql_store, [AccountsById()])
+    await runner.start()
+    head = await sql_store.last_position()
+    await runner.wait_for(head)
+    await runner.stop()
+    for i in range(5):
+        await handler.handle(DepositMoney(aggregate_id=f"acc-{i}", amount=1, payment_id="x"))
+    await runner.start()
+    await runner.wait_for(await sql_store.last_position())
+    await runner.stop()
+    await runner.stop()
+    docs = await ACCOUNTS.all(read_database(sql_store))
+    assert {k: v["balance"] for k, v in docs.items()} == {f"acc-{i}": 101 for i in range(5)}
+    statuses = await runner.status()
+    assert statuses[0].state == "stopped"
+    assert statuses[0].lag_events == 0
+
+
+async def test_wakes_without_polling(sql_store: EventStoreBackend) -> None:
+    handler = build_handler(sql_store)
+    async with ProjectionRunner(sql_store, [AccountsById()], poll_interval_s=30) as runner:
+        await asyncio.sleep(0.05)
+        result = await handler.handle(_open("acc-x"))
+        await runner.wait_for(result.position, timeout_s=2)
