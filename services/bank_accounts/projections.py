@@ -79,3 +79,8 @@ class AccountsById(Projection):
         doc["version"] = record.version
         doc["updated_at"] = record.recorded_at.isoformat()
         await docs.put(record.stream_id, doc)
+
+
+def projections() -> list[Projection]:
+    """Every projection of the service (``ESKIT_PROJECTIONS=bank_accounts.projections:projections``)."""
+    return [AccountsById()]

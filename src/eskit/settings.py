@@ -18,6 +18,8 @@ class EskitSettings(BaseSettings):
     ``memory://``. Default: the SQLite file ``./eskit.db``.
     ``ESKIT_SQLITE_SYNCHRONOUS``: ``FULL`` (default, every commit is on disk) or ``NORMAL``
     (faster; a power cut may lose the last commits, never corrupt the file).
+    ``ESKIT_PROJECTIONS``: ``module:attribute`` naming the application's projections (a
+    list, or a function returning one), for ``eskit projections …``.
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -26,6 +28,7 @@ class EskitSettings(BaseSettings):
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     snapshot_every: int | None = Field(default=None, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    projections: str = ""
 
     def store_options(self) -> dict[str, object]:
         """Adapter options implied by these settings, for :func:`eskit.store.open_store`."""

@@ -59,7 +59,7 @@ async def test_restart_resumes_at_checkpoint(sql_store: EventStoreBackend) -> No
     docs = await ACCOUNTS.all(read_database(sql_store))
     assert {k: v["balance"] for k, v in docs.items()} == {f"acc-{i}": 101 for i in range(5)}
     statuses = await runner.status()
-    assert statuses[0].state == "stopped"
+    assert statuses[0].state == "live"
     assert statuses[0].lag_events == 0
 
 

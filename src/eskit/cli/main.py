@@ -2,61 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from eskit.errors import EskitError
+from eskit.cli.common import DatabaseUrl, console, run_with_store
+from eskit.cli.projections import projections_app
 from eskit.settings import EskitSettings
-from eskit.store import EventStoreBackend, open_store
+from eskit.store import EventStoreBackend
 
 __all__ = ["app", "main"]
 
-T = TypeVar("T")
 app = typer.Typer(help="eskit: event sourcing and CQRS for Python.", no_args_is_help=True)
 streams = typer.Typer(help="Look at event streams.", no_args_is_help=True)
 store_app = typer.Typer(help="Look at the event store itself.", no_args_is_help=True)
 app.add_typer(streams, name="streams")
 app.add_typer(store_app, name="store")
-console = Console()
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", envvar="ESKIT_DATABASE_URL", help="Overrides the settings."),
-]
-
-
-def _settings(database_url: str | None) -> EskitSettings:
-    settings = EskitSettings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings
-
-
-def _run(
-    database_url: str | None,
-    work: Callable[[EventStoreBackend, EskitSettings], Awaitable[T]],
-    *,
-    migrate: bool | None = None,
-) -> T:
-    settings = _settings(database_url)
-
-    async def go() -> T:
-        async with open_store(
-            settings.database_url, migrate=migrate, **settings.store_options()
-        ) as store:
-            return await work(store, settings)
-
-    try:
-        return asyncio.run(go())
-    except EskitError as exc:
-        console.print(f"[red]error[/red] ({exc.code}): {exc}")
-        raise typer.Exit(1) from exc
+app.add_typer(projections_app, name="projections")
 
 
 @app.command()
@@ -66,7 +30,7 @@ def migrate(database_url: DatabaseUrl = None) -> None:
     async def work(store: EventStoreBackend, settings: EskitSettings) -> list[str]:
         return await store.migrate()
 
-    applied = _run(database_url, work, migrate=False)
+    applied = run_with_store(database_url, work, migrate=False)
     if applied:
         for name in applied:
             console.print(f"applied {name}")
@@ -98,7 +62,7 @@ def list_streams(
         console.print(table)
         console.print(f"{len(rows)} stream(s)")
 
-    _run(database_url, work)
+    run_with_store(database_url, work)
 
 
 @streams.command("show")
@@ -131,7 +95,7 @@ def show_stream(
         console.print(table)
         return 0
 
-    if _run(database_url, work):
+    if run_with_store(database_url, work):
         raise typer.Exit(1)
 
 
@@ -157,7 +121,7 @@ def horizon(database_url: DatabaseUrl = None) -> None:
                 )
             console.print(table)
 
-    _run(database_url, work)
+    run_with_store(database_url, work)
 
 
 @app.command()
@@ -170,7 +134,7 @@ def demo(
     """Open bank accounts, run deposits and withdrawals, and print the balances."""
     from eskit.cli.demo import run_demo
 
-    _run(
+    run_with_store(
         database_url,
         lambda store, settings: run_demo(
             store,

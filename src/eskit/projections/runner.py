@@ -217,9 +217,7 @@ class ProjectionRunner:
         )
         stored = await checkpoints.load(self.db, worker.name)
         reason = await self._stalled_reason(worker)
-        if not self.running:
-            state = "stopped"
-        elif worker.error:
+        if worker.error or (not self.running and stored.error):
             state = "failing"
         elif reason:
             state = "stalled"
@@ -240,6 +238,11 @@ class ProjectionRunner:
         )
 
     async def _stalled_reason(self, worker: ProjectionWorker) -> str | None:
+        if not self.running:  # another process may run it: judge by its checkpoint's age
+            stored = await checkpoints.load(self.db, worker.name)
+            if stored.error:
+                return f"a handler fails at position {stored.error_position}: {stored.error}"
+            return None
         if worker.error:
             return f"a handler fails at position {worker.error_position}: {worker.error}"
         if worker.infrastructure_error:

@@ -14,7 +14,7 @@ class ProjectionStatus:
 
     ``state`` is one of ``live`` (caught up), ``catching_up``, ``failing`` (a handler
     raises at ``error_position``), ``stalled`` (events wait but nothing moves; see
-    ``stalled_reason``) or ``stopped``. ``lag_events`` counts the events it still has to
+    ``stalled_reason``). ``lag_events`` counts the events it still has to
     handle, ``lag_seconds`` how old the oldest of them is.
     """
 

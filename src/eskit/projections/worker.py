@@ -66,7 +66,9 @@ class ProjectionWorker:
         self.error_position: int | None = None
         self.infrastructure_error: str | None = None
         self.last_progress = time.monotonic()
-        self._parked: set[int] = set()
+        self.events_handled = 0
+        """Events handled by this worker since it was made (parked ones excluded)."""
+        self.parked: set[int] = set()
         self._event_types = projection.event_types
         stream_types = projection.stream_types
         self._stream_types = list(stream_types) if stream_types is not None else None
@@ -75,7 +77,7 @@ class ProjectionWorker:
         """Read the checkpoint and the parked events."""
         self.position = (await checkpoints.load(self.db, self.name)).position
         self.progress.fire(self.position)
-        self._parked = await parked_positions(self.db, self.name)
+        self.parked |= await parked_positions(self.db, self.name)
 
     async def step(self) -> bool:
         """Handle the next batch; False when there was nothing to do."""
@@ -94,15 +96,17 @@ class ProjectionWorker:
             target = max(head, batch[-1].position if batch else 0)
         if target <= self.position:
             return False
-        await self._commit(self._without_parked(batch), target)
+        kept = self._without_parked(batch)
+        await self._commit(kept, target)
+        self.events_handled += len(kept)
         return True
 
     def _without_parked(self, batch: list[StoredEvent]) -> list[StoredEvent]:
-        if not self._parked:
+        if not self.parked:
             return batch
         kept = []
         for record in batch:
-            if record.position in self._parked:
+            if record.position in self.parked:
                 _log.warning(
                     "%s: skipping parked event %s at position %s",
                     self.name,
@@ -155,7 +159,7 @@ class ProjectionWorker:
             await checkpoints.record_error(
                 self.db, self.name, failure.record.position, str(failure)
             )
-            self._parked = await parked_positions(self.db, self.name)
+            self.parked |= await parked_positions(self.db, self.name)
         except Exception as exc:  # the store may be down as well; the status still shows it
             _log.warning("%s: could not record the error: %s", self.name, exc)
 

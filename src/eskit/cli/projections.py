@@ -1,0 +1,191 @@
+"""``eskit projections``: status, run, rebuild, park and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from eskit.cli.common import DatabaseUrl, console, run_with_store
+from eskit.errors import ConfigurationError, ProjectionNotFoundError
+from eskit.projections.dead_letters import dead_letters, park
+from eskit.projections.loading import load_projections
+from eskit.projections.projection import Projection
+from eskit.projections.rebuild import rebuild
+from eskit.projections.runner import ProjectionRunner
+from eskit.settings import EskitSettings
+from eskit.store import EventStoreBackend
+
+__all__ = ["projections_app"]
+
+projections_app = typer.Typer(help="Run and look after projections.", no_args_is_help=True)
+
+ProjectionsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--projections",
+        envvar="ESKIT_PROJECTIONS",
+        help="module:attribute naming the projections (a list or a function returning one).",
+    ),
+]
+
+
+def _projections(spec: str | None, settings: EskitSettings) -> list[Projection]:
+    spec = spec or settings.projections
+    if not spec:
+        raise ConfigurationError(
+            "no projections configured: pass --projections module:attribute "
+            "or set ESKIT_PROJECTIONS"
+        )
+    return load_projections(spec)
+
+
+def _pick(projections: list[Projection], names: list[str]) -> list[Projection]:
+    if not names:
+        return projections
+    known = {p.name: p for p in projections}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ProjectionNotFoundError(missing[0], sorted(known))
+    return [known[n] for n in names]
+
+
+@projections_app.command("status")
+def status(database_url: DatabaseUrl = None, projections: ProjectionsOption = None) -> None:
+    """Every projection's state, position, lag and last error."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        runner = ProjectionRunner(store, _projections(projections, settings))
+        await runner.prepare()
+        table = Table("projection", "state", "position", "lag (events)", "lag (s)", "error")
+        for s in await runner.status():
+            error = f"at {s.error_position}: {s.error}" if s.error else ""
+            table.add_row(
+                s.name,
+                s.state,
+                str(s.position),
+                str(s.lag_events),
+                f"{s.lag_seconds:.1f}",
+                error,
+            )
+        console.print(table)
+
+    run_with_store(database_url, work)
+
+
+@projections_app.command("run")
+def run(
+    names: Annotated[list[str] | None, typer.Argument(help="Only these projections.")] = None,
+    database_url: DatabaseUrl = None,
+    projections: ProjectionsOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 500,
+) -> None:
+    """Keep projections up to date until SIGINT or SIGTERM (a worker process)."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        chosen = _pick(_projections(projections, settings), names or [])
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with ProjectionRunner(store, chosen, batch_size=batch_size):
+            console.print(f"running {', '.join(p.name for p in chosen)}", highlight=False)
+            await stop.wait()
+        console.print("stopped")
+
+    run_with_store(database_url, work)
+
+
+@projections_app.command("rebuild")
+def rebuild_command(
+    name: str,
+    database_url: DatabaseUrl = None,
+    projections: ProjectionsOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
+) -> None:
+    """Rebuild NAME from the first event into shadow tables, then swap them in."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        (projection,) = _pick(_projections(projections, settings), [name])
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]} ev/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task(f"rebuilding {name}", total=None, rate="-")
+
+            def update(done: int, total: int) -> None:
+                elapsed = bar.tasks[0].elapsed or 0.0
+                rate = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
+                bar.update(task, completed=done, total=total, rate=rate)
+
+            result = await rebuild(store, projection, batch_size=batch_size, progress=update)
+        rate = result.events / result.seconds if result.seconds else 0.0
+        console.print(
+            f"rebuilt {name}: {result.events:,} events in {result.seconds:.1f} s "
+            f"({rate:,.0f} events/s), now at position {result.position}",
+            highlight=False,
+        )
+
+    run_with_store(database_url, work)
+
+
+@projections_app.command("park")
+def park_command(
+    name: str,
+    position: Annotated[int | None, typer.Option(help="Default: where NAME is failing.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Move the event NAME fails on into the dead letters, so NAME goes on without it."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        from eskit.projections.database import read_database
+
+        letter = await park(read_database(store), name, position)
+        console.print(
+            f"parked {letter.event_type} at position {letter.position} "
+            f"(stream {letter.stream_id}) for {name}: {letter.error}",
+            highlight=False,
+        )
+
+    run_with_store(database_url, work)
+
+
+@projections_app.command("dead-letters")
+def dead_letters_command(name: str | None = None, database_url: DatabaseUrl = None) -> None:
+    """List parked events, of NAME or of every projection."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        from eskit.projections.database import read_database
+
+        table = Table("projection", "position", "event", "stream", "parked at", "error")
+        for d in await dead_letters(read_database(store), name):
+            table.add_row(
+                d.projection,
+                str(d.position),
+                d.event_type,
+                d.stream_id,
+                d.parked_at.isoformat(timespec="seconds"),
+                d.error,
+            )
+        console.print(table)
+
+    run_with_store(database_url, work)

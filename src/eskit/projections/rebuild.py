@@ -1,0 +1,137 @@
+"""Rebuilding a read model from the first event, while the old one keeps answering queries.
+
+The projection runs from position 0 into shadow tables (``<table>__rebuild``) under a
+checkpoint of their own. When it has caught up, one transaction swaps them in: it locks
+the live tables, checks that the shadow is not behind the live checkpoint (else it catches
+up again), drops the live tables, renames the shadow ones into place and sets the live
+checkpoint to the shadow's. A runner of the live projection elsewhere notices that its
+checkpoint moved, rolls back its batch and goes on from the new position.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eskit.projections import checkpoints
+from eskit.projections.checkpoints import sql_for
+from eskit.projections.database import ReadDatabase, read_database
+from eskit.projections.lag import measure_lag
+from eskit.projections.projection import Projection
+from eskit.projections.readmodel import SHADOW_SUFFIX, table_exists
+from eskit.projections.schema import create_tables
+from eskit.projections.session import Session
+from eskit.projections.worker import ProjectionWorker
+from eskit.store.port import EventStoreBackend
+
+__all__ = ["RebuildResult", "rebuild"]
+
+Progress = Callable[[int, int], None]
+"""Called with (events handled so far, events to handle in all) after each batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildResult:
+    """What a rebuild did."""
+
+    name: str
+    events: int
+    position: int
+    seconds: float
+
+
+class _ShadowBehindError(Exception):
+    """The live projection moved past the shadow while it was catching up: catch up again."""
+
+
+async def rebuild(
+    store: EventStoreBackend,
+    projection: Projection,
+    *,
+    batch_size: int = 2000,
+    progress: Progress | None = None,
+) -> RebuildResult:
+    """Rebuild ``projection``'s read models from the first event and swap them in."""
+    started = time.perf_counter()
+    db = read_database(store)
+    shadow = {m.name: m.name + SHADOW_SUFFIX for m in projection.read_models}
+    name = projection.name
+    worker = ProjectionWorker(
+        projection, db, checkpoint_name=name + SHADOW_SUFFIX, tables=shadow, batch_size=batch_size
+    )
+    await db.transaction(lambda s: _fresh_shadow(s, projection, shadow, worker.name))
+    await worker.load()
+    worker.parked = await _parked_of(db, name)
+    total, _ = await measure_lag(
+        db,
+        0,
+        await store.last_position(),
+        event_types=projection.event_types,
+        stream_types=_stream_types(projection),
+    )
+    handled = 0
+    while True:
+        while True:
+            before = worker.events_handled
+            if not await worker.step():
+                break
+            handled += worker.events_handled - before
+            if progress is not None:
+                progress(handled, max(total, handled))
+        try:
+            await db.transaction(lambda s: _swap(s, projection, worker))
+        except _ShadowBehindError:
+            continue
+        break
+    return RebuildResult(name, handled, worker.position, time.perf_counter() - started)
+
+
+def _stream_types(projection: Projection) -> list[str] | None:
+    return list(projection.stream_types) if projection.stream_types is not None else None
+
+
+async def _parked_of(db: ReadDatabase, name: str) -> set[int]:
+    from eskit.projections.dead_letters import parked_positions
+
+    return await parked_positions(db, name)
+
+
+async def _drop(session: Session, tables: list[str]) -> None:
+    for table in reversed(tables):
+        if await table_exists(session, table):
+            await session.execute(f"DROP TABLE {table}")
+
+
+async def _fresh_shadow(
+    session: Session, projection: Projection, shadow: dict[str, str], checkpoint: str
+) -> None:
+    for model in projection.read_models:
+        await _drop(session, model.table_names(shadow[model.name]))
+    await create_tables(session, projection.read_models, shadow)
+    await checkpoints.reset(session, checkpoint, 0)
+
+
+async def _swap(session: Session, projection: Projection, worker: ProjectionWorker) -> None:
+    live_tables = [t for m in projection.read_models for t in m.table_names(m.name)]
+    if session.dialect == "postgres":
+        # tables first, then the checkpoint, in the order a live runner takes them
+        for table in live_tables:
+            if await table_exists(session, table):
+                await session.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    lock = " FOR UPDATE" if session.dialect == "postgres" else ""
+    rows = await session.fetch(
+        sql_for(session.dialect, f"SELECT position FROM eskit_checkpoints WHERE name = ?{lock}"),
+        (projection.name,),
+    )
+    if rows and int(rows[0][0]) > worker.position:
+        raise _ShadowBehindError
+    for model in projection.read_models:
+        await _drop(session, model.table_names(model.name))
+        shadow_tables = model.table_names(model.name + SHADOW_SUFFIX)
+        for old, new in zip(shadow_tables, model.table_names(model.name), strict=True):
+            await session.execute(f"ALTER TABLE {old} RENAME TO {new}")
+    await checkpoints.reset(session, projection.name, worker.position)
+    await session.execute(
+        sql_for(session.dialect, "DELETE FROM eskit_checkpoints WHERE name = ?"), (worker.name,)
+    )
