@@ -10,6 +10,7 @@ checkpoint moved, rolls back its batch and goes on from the new position.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,16 +73,20 @@ async def rebuild(
     )
     handled = 0
     while True:
+        moved = False
         while True:
             before = worker.events_handled
             if not await worker.step():
                 break
             handled += worker.events_handled - before
+            moved = True
             if progress is not None:
                 progress(handled, max(total, handled))
         try:
             await db.transaction(lambda s: _swap(s, projection, worker))
         except _ShadowBehindError:
+            if not moved:  # committed events readers may not see yet: let the horizon pass
+                await asyncio.sleep(0.05)
             continue
         break
     return RebuildResult(name, handled, worker.position, time.perf_counter() - started)
@@ -112,6 +117,22 @@ async def _fresh_shadow(
     await checkpoints.reset(session, checkpoint, 0)
 
 
+async def _newer_events(session: Session, projection: Projection, position: int) -> bool:
+    types = projection.event_types
+    if session.dialect == "postgres":
+        rows = await session.fetch(
+            "SELECT 1 FROM eskit_events WHERE position > %s AND event_type = ANY(%s) LIMIT 1",
+            (position, types),
+        )
+    else:
+        marks = ",".join("?" * len(types))
+        rows = await session.fetch(
+            f"SELECT 1 FROM eskit_events WHERE position > ? AND event_type IN ({marks}) LIMIT 1",
+            (position, *types),
+        )
+    return bool(rows)
+
+
 async def _swap(session: Session, projection: Projection, worker: ProjectionWorker) -> None:
     live_tables = [t for m in projection.read_models for t in m.table_names(m.name)]
     if session.dialect == "postgres":
@@ -126,6 +147,8 @@ async def _swap(session: Session, projection: Projection, worker: ProjectionWork
     )
     if rows and int(rows[0][0]) > worker.position:
         raise _ShadowBehindError
+    if await _newer_events(session, projection, worker.position):
+        raise _ShadowBehindError  # inline projections move no checkpoint: look at the log
     for model in projection.read_models:
         await _drop(session, model.table_names(model.name))
         shadow_tables = model.table_names(model.name + SHADOW_SUFFIX)

@@ -1,0 +1,116 @@
+"""Inline projections: updated in the append's transaction, visible right after a command."""
+
+from __future__ import annotations
+
+import pytest
+
+from bank_accounts.app import build_handler
+from bank_accounts.commands import DepositMoney, OpenAccount, WithdrawMoney
+from bank_accounts.domain import InsufficientFundsError, MoneyDeposited
+from bank_accounts.projections import ACCOUNTS, AccountsById
+from eskit.errors import ConcurrencyError
+from eskit.projections import Projection, ProjectionContext, handles
+from eskit.projections.inline import InlineProjections
+from eskit.projections.rebuild import rebuild
+from eskit.store import EventStoreBackend
+
+pytestmark = pytest.mark.integration
+
+
+def _open(account_id: str, balance: int = 100) -> OpenAccount:
+    return OpenAccount(
+        aggregate_id=account_id,
+        email=f"{account_id}@example.com",
+        address="1 Main St",
+        first_name="Ada",
+        last_name="Lovelace",
+        balance=balance,
+    )
+
+
+async def test_query_right_after_command_sees_it(sql_store: EventStoreBackend) -> None:
+    inline = InlineProjections(sql_store, [AccountsById()])
+    await inline.prepare()
+    handler = build_handler(inline)
+    await handler.handle(_open("a"))
+    await handler.handle(DepositMoney(aggregate_id="a", amount=5, payment_id="p"))
+    doc = await ACCOUNTS.get(inline.db, "a")
+    assert doc is not None
+    assert doc.body["balance"] == 105
+    assert doc.body["version"] == 2
+    with pytest.raises(InsufficientFundsError):
+        await handler.handle(WithdrawMoney(aggregate_id="a", amount=500, payment_id="q"))
+    doc = await ACCOUNTS.get(inline.db, "a")
+    assert doc is not None
+    assert doc.body["balance"] == 105
+
+
+class _Refuses(Projection):
+    name = "refuses_big_deposits"
+
+    @handles(MoneyDeposited)
+    async def deposited(self, event: MoneyDeposited, ctx: ProjectionContext) -> None:
+        if event.amount > 1000:
+            raise ValueError("too big for the read model")
+
+
+async def test_failing_inline_handler_refuses_the_append(sql_store: EventStoreBackend) -> None:
+    inline = InlineProjections(sql_store, [AccountsById(), _Refuses()])
+    await inline.prepare()
+    handler = build_handler(inline)
+    await handler.handle(_open("b"))
+    with pytest.raises(ValueError, match="too big"):
+        await handler.handle(DepositMoney(aggregate_id="b", amount=5000, payment_id="big"))
+    assert await sql_store.stream_version("b") == 1
+    doc = await ACCOUNTS.get(inline.db, "b")
+    assert doc is not None
+    assert doc.body["balance"] == 100
+
+
+async def test_conflict_rolls_back_read_model(sql_store: EventStoreBackend) -> None:
+    inline = InlineProjections(sql_store, [AccountsById()])
+    await inline.prepare()
+    handler = build_handler(inline)
+    await handler.handle(_open("c"))
+    with pytest.raises(ConcurrencyError):
+        await inline.append(
+            "c",
+            [MoneyDeposited(amount=1, currency="USD", payment_id="x")],
+            expected_version=0,
+            stream_type="BankAccount",
+        )
+    doc = await ACCOUNTS.get(inline.db, "c")
+    assert doc is not None
+    assert doc.body["version"] == 1
+
+
+async def test_retried_command_is_not_applied_twice(sql_store: EventStoreBackend) -> None:
+    inline = InlineProjections(sql_store, [AccountsById()])
+    await inline.prepare()
+    handler = build_handler(inline)
+    await handler.handle(_open("d"))
+    deposit = DepositMoney(aggregate_id="d", amount=7, payment_id="once")
+    await handler.handle(deposit)
+    await handler.handle(deposit)
+    doc = await ACCOUNTS.get(inline.db, "d")
+    assert doc is not None
+    assert doc.body["balance"] == 107
+
+
+async def test_rebuild_of_inline_projection(sql_store: EventStoreBackend) -> None:
+    inline = InlineProjections(sql_store, [AccountsById()])
+    await inline.prepare()
+    handler = build_handler(inline)
+    for i in range(30):
+        await handler.handle(_open(f"r{i}", balance=i))
+    before = await ACCOUNTS.all(inline.db)
+    result = await rebuild(sql_store, AccountsById(), batch_size=7)
+    assert result.events == 30
+    after = await ACCOUNTS.all(inline.db)
+    assert {k: v["balance"] for k, v in after.items()} == {
+        k: v["balance"] for k, v in before.items()
+    }
+    await handler.handle(DepositMoney(aggregate_id="r1", amount=1, payment_id="z"))
+    doc = await ACCOUNTS.get(inline.db, "r1")
+    assert doc is not None
+    assert doc.body["balance"] == 2
