@@ -1,0 +1,71 @@
+"""Account queries: the read model, its two fallbacks, and read-your-writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bank_accounts.app import build_handler
+from bank_accounts.commands import DepositMoney, OpenAccount
+from bank_accounts.projections import ACCOUNTS, AccountsById
+from bank_accounts.queries import AccountQueries
+from eskit.errors import NotCaughtUpError, NotFoundError
+from eskit.projections import ProjectionRunner
+from eskit.store import EventStoreBackend
+
+pytestmark = pytest.mark.integration
+
+
+def _open(account_id: str) -> OpenAccount:
+    return OpenAccount(
+        aggregate_id=account_id,
+        email=f"{account_id}@example.com",
+        address="1 Main St",
+        first_name="Ada",
+        last_name="Lovelace",
+        balance=10,
+    )
+
+
+async def test_missing_document_is_rebuilt_and_written_back(sql_store: EventStoreBackend) -> None:
+    handler = build_handler(sql_store)
+    queries = AccountQueries(sql_store, handler.repository)
+    runner = ProjectionRunner(sql_store, [AccountsById()])
+    await runner.prepare()  # tables exist, but nothing projects: the read model lags
+    await handler.handle(_open("a"))
+    await handler.handle(DepositMoney(aggregate_id="a", amount=5, payment_id="p"))
+    assert await ACCOUNTS.get(queries.db, "a") is None
+    doc = await queries.get("a")
+    assert doc["balance"] == 15
+    stored = await ACCOUNTS.get(queries.db, "a")
+    assert stored is not None
+    assert stored.body["balance"] == 15
+    # the projection catching up later skips what the written-back document holds
+    await runner.catch_up()
+    stored = await ACCOUNTS.get(queries.db, "a")
+    assert stored is not None
+    assert stored.body["balance"] == 15
+    assert stored.body["version"] == 2
+
+
+async def test_read_from_events_and_not_found(sql_store: EventStoreBackend) -> None:
+    handler = build_handler(sql_store)
+    queries = AccountQueries(sql_store, handler.repository)
+    await ProjectionRunner(sql_store, [AccountsById()]).prepare()
+    await handler.handle(_open("b"))
+    assert (await queries.get("b", source="events"))["balance"] == 10
+    with pytest.raises(NotFoundError):
+        await queries.get("nobody")
+    with pytest.raises(NotFoundError):
+        await queries.get("nobody", source="events")
+
+
+async def test_read_your_writes(sql_store: EventStoreBackend) -> None:
+    handler = build_handler(sql_store)
+    queries = AccountQueries(sql_store, handler.repository)
+    async with ProjectionRunner(sql_store, [AccountsById()]):
+        await handler.handle(_open("c"))
+        result = await handler.handle(DepositMoney(aggregate_id="c", amount=1, payment_id="x"))
+        doc = await queries.get("c", at_least_position=result.position)
+        assert doc["balance"] == 11
+    with pytest.raises(NotCaughtUpError):
+        await queries.get("c", at_least_position=result.position + 10**12, timeout_s=0.1)
