@@ -216,7 +216,7 @@ class ProjectionRunner:
             stream_types=list(stream_types) if stream_types is not None else None,
         )
         stored = await checkpoints.load(self.db, worker.name)
-        reason = await self._stalled_reason(worker)
+        reason = await self._stalled_reason(worker, lag)
         if worker.error or (not self.running and stored.error):
             state = "failing"
         elif reason:
@@ -237,12 +237,12 @@ class ProjectionRunner:
             updated_at=stored.updated_at,
         )
 
-    async def _stalled_reason(self, worker: ProjectionWorker) -> str | None:
-        if not self.running:  # another process may run it: judge by its checkpoint's age
+    async def _stalled_reason(self, worker: ProjectionWorker, lag: int) -> str | None:
+        if not self.running:  # another process may run it: judge by what is stored
             stored = await checkpoints.load(self.db, worker.name)
             if stored.error:
                 return f"a handler fails at position {stored.error_position}: {stored.error}"
-            return None
+            return await self._held_back()
         if worker.error:
             return f"a handler fails at position {worker.error_position}: {worker.error}"
         if worker.infrastructure_error:
@@ -250,16 +250,26 @@ class ProjectionRunner:
         listener = self._listener
         if listener is not None and not listener.connected:
             return f"lost the LISTEN connection ({listener.last_error}); polling meanwhile"
-        if time.monotonic() - worker.last_progress < self.stall_after_s:
-            return None
-        horizon = await self.store.read_horizon()
-        if horizon.pending_events and horizon.blockers:
-            oldest = horizon.blockers[0]
-            return (
-                f"{horizon.pending_events} committed events are held back by transaction "
-                f"pid {oldest.pid} ({oldest.state}, {oldest.age_s or 0:.0f} s): {oldest.query}"
-            )
+        held = await self._held_back()
+        if held:
+            return held
+        idle = time.monotonic() - worker.last_progress
+        if lag and idle >= self.stall_after_s:
+            return f"{lag} events wait but nothing was handled for {idle:.0f} s"
         return None
+
+    async def _held_back(self) -> str | None:
+        """Why committed events are invisible to readers, once that lasted ``stall_after_s``."""
+        horizon = await self.store.read_horizon()
+        if not (horizon.pending_events and horizon.blockers):
+            return None
+        oldest = horizon.blockers[0]
+        if (oldest.age_s or 0.0) < self.stall_after_s:
+            return None
+        return (
+            f"{horizon.pending_events} committed events are held back by transaction "
+            f"pid {oldest.pid} ({oldest.state}, {oldest.age_s or 0:.0f} s): {oldest.query}"
+        )
 
 
 async def position_of(store: EventStoreBackend, stream_id: str, version: int) -> int:

@@ -1,0 +1,113 @@
+"""Never silent: a projection that cannot move says why, and recovers by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import psycopg
+import pytest
+
+from bank_accounts.domain import AccountOpened
+from bank_accounts.projections import ACCOUNTS, AccountsById
+from eskit.projections import ProjectionRunner
+from eskit.store import EventStoreBackend
+from eskit.store.postgres import PostgresEventStore
+
+pytestmark = pytest.mark.integration
+
+
+def _opened(n: int = 0) -> AccountOpened:
+    return AccountOpened(
+        email=f"u{n}@example.com",
+        address="1 Main St",
+        first_name="Ada",
+        last_name="Lovelace",
+        balance=n,
+        currency="USD",
+        status="active",
+    )
+
+
+async def _state(runner: ProjectionRunner, wanted: str, timeout_s: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        (status,) = await runner.status()
+        if status.state == wanted or time.monotonic() > deadline:
+            return f"{status.state}: {status.stalled_reason}"
+        await asyncio.sleep(0.05)
+
+
+async def test_held_back_horizon_is_reported_then_passes(postgres_url: str) -> None:
+    async with (
+        PostgresEventStore.open(postgres_url) as store,
+        await psycopg.AsyncConnection.connect(postgres_url) as blocker,
+    ):
+        await blocker.execute("CREATE TABLE IF NOT EXISTS side (x int)")
+        await blocker.commit()
+        await blocker.execute("INSERT INTO side VALUES (1)")  # an open transaction with an xid
+        runner = ProjectionRunner(store, [AccountsById()], stall_after_s=0.3, poll_interval_s=0.1)
+        async with runner:
+            await store.append("a", [_opened()], expected_version=0, stream_type="BankAccount")
+            state = await _state(runner, "stalled")
+            assert state.startswith("stalled"), state
+            assert "held back by transaction pid" in state
+            assert "INSERT INTO side" in state
+            await blocker.rollback()
+            await runner.wait_for(await store.last_position(), timeout_s=5)
+            assert await ACCOUNTS.get(runner.db, "a") is not None
+            assert (await _state(runner, "live")).startswith("live")
+
+
+async def test_listener_reconnects_after_its_connection_is_killed(postgres_url: str) -> None:
+    # a long poll interval: only NOTIFY can wake the runner in time
+    async with (
+        PostgresEventStore.open(postgres_url) as reader_store,
+        PostgresEventStore.open(postgres_url) as writer_store,
+        ProjectionRunner(reader_store, [AccountsById()], poll_interval_s=60) as runner,
+    ):
+        r1 = await writer_store.append(
+            "b1", [_opened(1)], expected_version=0, stream_type="BankAccount"
+        )
+        await runner.wait_for(r1.position, timeout_s=5)
+        killed = await writer_store.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE query LIKE 'LISTEN%%' AND pid <> pg_backend_pid()"
+        )
+        assert killed == [(True,)]
+        listener = runner._listener
+        assert listener is not None
+        deadline = time.monotonic() + 10
+        while listener.connected and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        (status,) = await runner.status()
+        assert status.stalled_reason is None or "LISTEN" in status.stalled_reason
+        while not listener.connected and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        assert listener.connected, listener.last_error
+        r2 = await writer_store.append(
+            "b2", [_opened(2)], expected_version=0, stream_type="BankAccount"
+        )
+        await runner.wait_for(r2.position, timeout_s=5)
+
+
+async def test_stop_start_restart_in_any_order(sql_store: EventStoreBackend) -> None:
+    runner = ProjectionRunner(sql_store, [AccountsById()])
+    await runner.stop()  # stopping what never ran is fine
+    await runner.start()
+    await runner.start()  # starting twice too
+    r = await sql_store.append("c", [_opened()], expected_version=0, stream_type="BankAccount")
+    await runner.wait_for(r.position)
+    await runner.stop()
+    await runner.stop()
+    r = await sql_store.append("d", [_opened()], expected_version=0, stream_type="BankAccount")
+    other = ProjectionRunner(sql_store, [AccountsById()])
+    await other.start()  # a second runner object takes over where the first stopped
+    await other.wait_for(r.position)
+    await runner.start()  # and the first one comes back beside it
+    r = await sql_store.append("e", [_opened()], expected_version=0, stream_type="BankAccount")
+    await runner.wait_for(r.position)
+    await other.wait_for(r.position)
+    await other.stop()
+    await runner.stop()
+    assert await ACCOUNTS.count(runner.db) == 3
