@@ -9,6 +9,7 @@ from eskit.projections.documents import Document, DocumentCollection, DocumentWr
 from eskit.projections.projection import Projection, ProjectionContext, handles
 from eskit.projections.runner import ProjectionRunner, position_of
 from eskit.projections.status import ProjectionStatus
+from eskit.projections.subscription import Subscription
 
 __all__ = [
     "Document",
@@ -19,6 +20,7 @@ __all__ = [
     "ProjectionRunner",
     "ProjectionStatus",
     "ReadDatabase",
+    "Subscription",
     "handles",
     "position_of",
     "read_database",

@@ -26,6 +26,7 @@ from eskit.projections.lag import measure_lag
 from eskit.projections.projection import Projection
 from eskit.projections.schema import ensure_tables
 from eskit.projections.status import ProjectionStatus
+from eskit.projections.subscription import Subscription
 from eskit.projections.worker import HandlerFailedError, ProjectionWorker
 from eskit.store.port import EventStoreBackend
 
@@ -35,7 +36,7 @@ _log = logging.getLogger("eskit.projections")
 
 
 class ProjectionRunner:
-    """Runs projections against a store until stopped.
+    """Runs projections (and subscriptions) against a store until stopped.
 
     ``batch_size`` events per transaction; ``poll_interval_s`` bounds how long a caught-up
     projection sleeps without a notice (default 1 s with PostgreSQL's LISTEN, 0.2 s on
@@ -47,7 +48,7 @@ class ProjectionRunner:
     def __init__(
         self,
         store: EventStoreBackend,
-        projections: Sequence[Projection],
+        projections: Sequence[Projection | Subscription],
         *,
         batch_size: int = 500,
         poll_interval_s: float | None = None,
@@ -206,14 +207,12 @@ class ProjectionRunner:
         return [await self._status(worker, head) for worker in self.workers.values()]
 
     async def _status(self, worker: ProjectionWorker, head: int) -> ProjectionStatus:
-        projection = worker.projection
-        stream_types = projection.stream_types
         lag, age = await measure_lag(
             self.db,
             worker.position,
             head,
-            event_types=projection.event_types,
-            stream_types=list(stream_types) if stream_types is not None else None,
+            event_types=worker.event_types,
+            stream_types=worker.stream_types,
         )
         stored = await checkpoints.load(self.db, worker.name)
         reason = await self._stalled_reason(worker, lag)

@@ -20,6 +20,7 @@ from eskit.projections.database import ReadDatabase
 from eskit.projections.dead_letters import parked_positions
 from eskit.projections.projection import Projection, ProjectionContext
 from eskit.projections.session import Session
+from eskit.projections.subscription import Subscription
 from eskit.store.records import StoredEvent
 from eskit.store.signal import AppendSignal
 
@@ -46,7 +47,7 @@ class ProjectionWorker:
 
     def __init__(
         self,
-        projection: Projection,
+        projection: Projection | Subscription,
         db: ReadDatabase,
         *,
         checkpoint_name: str | None = None,
@@ -69,9 +70,9 @@ class ProjectionWorker:
         self.events_handled = 0
         """Events handled by this worker since it was made (parked ones excluded)."""
         self.parked: set[int] = set()
-        self._event_types = projection.event_types
-        stream_types = projection.stream_types
-        self._stream_types = list(stream_types) if stream_types is not None else None
+        event_types, stream_types = projection.event_types, projection.stream_types
+        self.event_types = list(event_types) if event_types is not None else None
+        self.stream_types = list(stream_types) if stream_types is not None else None
 
     async def load(self) -> None:
         """Read the checkpoint and the parked events."""
@@ -85,8 +86,8 @@ class ProjectionWorker:
         batch = await self.store.read_batch(
             after=self.position,
             limit=self.batch_size,
-            stream_types=self._stream_types,
-            event_types=self._event_types,
+            stream_types=self.stream_types,
+            event_types=self.event_types,
         )
         # a short batch holds every matching event up to ``head`` (read before it): the
         # checkpoint may move to ``head`` even when the last events were not ours
@@ -119,6 +120,9 @@ class ProjectionWorker:
 
     async def _commit(self, batch: Sequence[StoredEvent], target: int) -> None:
         start = self.position
+        if isinstance(self.projection, Subscription):
+            await self._deliver(self.projection, batch, start, target)
+            return
         try:
             await self.db.transaction(lambda s: self._apply(s, batch, start, target))
         except HandlerFailedError as failure:
@@ -130,11 +134,23 @@ class ProjectionWorker:
             raise
         self._advanced(target)
 
+    async def _deliver(
+        self, subscription: Subscription, batch: Sequence[StoredEvent], start: int, target: int
+    ) -> None:
+        if batch:
+            try:
+                await subscription.handler(batch)
+            except Exception as exc:
+                raise HandlerFailedError(0, batch[0], exc) from exc
+        await self.db.transaction(lambda s: checkpoints.advance(s, self.name, start, target))
+        self._advanced(target)
+
     async def _apply(
         self, session: Session, batch: Sequence[StoredEvent], start: int, target: int
     ) -> None:
         ctx = ProjectionContext(session, self.tables)
         projection = self.projection
+        assert isinstance(projection, Projection)
         await projection.prefetch(ctx, batch)
         for index, record in enumerate(batch):
             try:
