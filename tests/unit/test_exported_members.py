@@ -15,6 +15,7 @@ def test_all_names_exactly_what_the_package_exports() -> None:
         "settings",
         "store",
         "cli",
+        "projections",
         "testing",
     }
     assert set(eskit.__all__) - {"__version__"} == public

@@ -89,11 +89,11 @@ def normalize(column: str, kind: type, value: Any) -> Any:
     """
     if value is None:
         return None
-    if kind is bool or kind is str or is_json(kind):
-        ok = isinstance(value, kind)
-    else:
-        ok = isinstance(value, int | float if kind is float else kind)
+    if kind is float or kind is int:  # bool is an int to Python, but not to SQL
+        ok = isinstance(value, int | float if kind is float else int)
         ok = ok and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
     if not ok:
         raise TypeError(f"column {column!r} holds {kind.__name__}, not {value!r}")
     return _CHECKS.get(kind, _same)(column, value)
@@ -233,6 +233,8 @@ class Table:
         self.columns: dict[str, type] = {
             check_identifier(column): column_type(column, kind) for column, kind in columns.items()
         }
+        if len({column.lower() for column in self.columns}) != len(self.columns):
+            raise ValueError(f"table {self.name}: column names differ only in case")
         self.key: tuple[str, ...] = (key,) if isinstance(key, str) else tuple(key)
         self.indexes: tuple[tuple[str, ...], ...] = tuple(tuple(ix) for ix in indexes)
         self._check_columns("key", self.key)
@@ -336,8 +338,11 @@ class Table:
         """
         check_page(limit, offset)
         condition, params = self._where(db.dialect, where)
-        order = [order_term(self.column(order_by, "sort key"), descending)] if order_by else []
-        order += [order_term(c, descending and not order_by) for c in self.key]
+        order = []
+        if order_by is not None:
+            self.column(order_by, "sort key")
+            order.append(order_term(order_by, descending))
+        order += [order_term(c, descending and order_by is None) for c in self.key]
         mark = _mark(db)
         rows = await db.query(
             f"SELECT {', '.join(self.columns)} FROM {self.name}{condition} "
