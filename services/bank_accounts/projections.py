@@ -17,12 +17,27 @@ from bank_accounts.domain import (
     MoneyWithdrawn,
 )
 from eskit.projections import DocumentCollection, Projection, ProjectionContext, handles
+from eskit.projections.search import SearchIndex
 from eskit.store import StoredEvent
 
-__all__ = ["ACCOUNTS", "AccountsById", "account_document", "opened_document", "projections"]
+__all__ = [
+    "ACCOUNTS",
+    "ACCOUNT_SEARCH",
+    "AccountSearch",
+    "AccountsById",
+    "account_document",
+    "opened_document",
+    "projections",
+    "search_entry",
+]
 
 ACCOUNTS = DocumentCollection("bank_accounts_by_id")
 """Account documents: ``id`` is the account id."""
+
+ACCOUNT_SEARCH = SearchIndex(
+    "bank_accounts_search", text_fields=("name", "email"), sort_fields={"balance": int}
+)
+"""Accounts found by words of the owner's name or e-mail (prefixes), sortable by balance."""
 
 
 class AccountsById(Projection):
@@ -78,6 +93,70 @@ class AccountsById(Projection):
         await docs.put(record.stream_id, doc)
 
 
+class AccountSearch(Projection):
+    """The search side: name, e-mail and balance of every account."""
+
+    name = "bank_accounts_search"
+    read_models = (ACCOUNT_SEARCH,)
+    stream_types = ("BankAccount",)
+
+    async def prefetch(self, ctx: ProjectionContext, events: Sequence[StoredEvent]) -> None:
+        """Load the batch's entries in one query."""
+        await ctx.writer(ACCOUNT_SEARCH).load_many(e.stream_id for e in events)
+
+    @handles(AccountOpened)
+    async def opened(self, event: AccountOpened, ctx: ProjectionContext) -> None:
+        """A new entry."""
+        record = ctx.event
+        index = ctx.writer(ACCOUNT_SEARCH)
+        if _already_has(await index.get(record.stream_id), record.version):
+            return
+        await index.put(record.stream_id, search_entry(opened_document(record.stream_id, event)))
+
+    @handles(MoneyDeposited)
+    async def deposited(self, event: MoneyDeposited, ctx: ProjectionContext) -> None:
+        """Balance up."""
+        await self._change(ctx, balance=event.amount)
+
+    @handles(MoneyWithdrawn)
+    async def withdrawn(self, event: MoneyWithdrawn, ctx: ProjectionContext) -> None:
+        """Balance down."""
+        await self._change(ctx, balance=-event.amount)
+
+    @handles(EmailChanged)
+    async def email_changed(self, event: EmailChanged, ctx: ProjectionContext) -> None:
+        """New e-mail address."""
+        await self._change(ctx, email=event.email)
+
+    @staticmethod
+    async def _change(
+        ctx: ProjectionContext, *, balance: int = 0, email: str | None = None
+    ) -> None:
+        record = ctx.event
+        index = ctx.writer(ACCOUNT_SEARCH)
+        entry = await index.get(record.stream_id)
+        if entry is None:
+            raise LookupError(f"account {record.stream_id} has no search entry to update")
+        if _already_has(entry, record.version):
+            return
+        entry = {**entry, "balance": entry["balance"] + balance, "version": record.version}
+        if email is not None:
+            entry["email"] = email
+        await index.put(record.stream_id, entry)
+
+
+def search_entry(document: dict[str, Any]) -> dict[str, Any]:
+    """What the search index keeps of an account document."""
+    return {
+        "account_id": document["account_id"],
+        "name": f"{document['first_name']} {document['last_name']}",
+        "email": document["email"],
+        "balance": document["balance"],
+        "currency": document["currency"],
+        "version": document["version"],
+    }
+
+
 def _already_has(doc: dict[str, Any] | None, version: int) -> bool:
     # a document written back from the event store (see queries) may be ahead of the
     # projection: events it already contains are skipped, so nothing is counted twice
@@ -116,4 +195,4 @@ def account_document(account: BankAccount) -> dict[str, Any]:
 
 def projections() -> list[Projection]:
     """Every projection of the service (``ESKIT_PROJECTIONS=bank_accounts.projections:projections``)."""
-    return [AccountsById()]
+    return [AccountsById(), AccountSearch()]

@@ -7,6 +7,8 @@
   current, at the price of a load.
 * ``get(id, at_least_position=P)`` waits (up to ``timeout_s``) until the projection has
   handled position P, the position a command returned: read-your-writes.
+* ``search(text, field=..., sort="balance", ...)`` finds accounts by prefixes of words of
+  the owner's name or e-mail, sorted and paginated.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ import contextlib
 from typing import Any, Literal
 
 from bank_accounts.domain import BankAccount
-from bank_accounts.projections import ACCOUNTS, AccountsById, account_document
+from bank_accounts.projections import (
+    ACCOUNT_SEARCH,
+    ACCOUNTS,
+    AccountsById,
+    AccountSearch,
+    account_document,
+)
 from eskit.app import Repository
 from eskit.errors import DocumentConflictError
 from eskit.projections import ReadDatabase, read_database
+from eskit.projections.search import SearchPage
 from eskit.projections.session import Session
 from eskit.projections.waiting import wait_for_checkpoint
 from eskit.store import EventStoreBackend
@@ -55,6 +64,33 @@ class AccountQueries:
         if doc is not None:
             return doc.body
         return await self._write_back(await self._load(account_id))
+
+    async def search(
+        self,
+        text: str = "",
+        *,
+        field: Literal["name", "email"] | None = None,
+        sort: Literal["balance", "name", "email"] = "balance",
+        descending: bool = True,
+        limit: int = 20,
+        offset: int = 0,
+        at_least_position: int | None = None,
+        timeout_s: float = 5.0,
+    ) -> SearchPage:
+        """Accounts whose name or e-mail (or only ``field``) has words starting with ``text``'s."""
+        if at_least_position is not None:
+            await wait_for_checkpoint(
+                self.db, AccountSearch.name, at_least_position, timeout_s=timeout_s
+            )
+        return await ACCOUNT_SEARCH.search(
+            self.db,
+            text,
+            field=field,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
 
     async def _load(self, account_id: str) -> BankAccount:
         return await self.repository.load(account_id)  # NotFoundError if there is none

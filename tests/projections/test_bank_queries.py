@@ -69,3 +69,45 @@ async def test_read_your_writes(sql_store: EventStoreBackend) -> None:
         assert doc["balance"] == 11
     with pytest.raises(NotCaughtUpError):
         await queries.get("c", at_least_position=result.position + 10**12, timeout_s=0.1)
+
+
+async def test_search_by_name_or_email_prefix_sorted_by_balance(
+    sql_store: EventStoreBackend,
+) -> None:
+    from bank_accounts.commands import ChangeEmail
+    from bank_accounts.projections import projections
+
+    handler = build_handler(sql_store)
+    queries = AccountQueries(sql_store, handler.repository)
+    people = [
+        ("a1", "Alice", "Smith", "alice@example.com", 300),
+        ("a2", "Alan", "Turing", "alan@computing.org", 100),
+        ("a3", "Grace", "Hopper", "grace@navy.mil", 200),
+        ("a4", "Alina", "Alimova", "al.alimova@example.com", 50),
+    ]
+    async with ProjectionRunner(sql_store, projections()) as runner:
+        for account_id, first, last, email, balance in people:
+            await handler.handle(
+                OpenAccount(
+                    aggregate_id=account_id,
+                    email=email,
+                    address="x",
+                    first_name=first,
+                    last_name=last,
+                    balance=balance,
+                )
+            )
+        done = await handler.handle(ChangeEmail(aggregate_id="a3", email="grace@example.com"))
+        page = await queries.search("al", at_least_position=done.position)
+        assert [a["account_id"] for a in page.items] == ["a1", "a2", "a4"]
+        assert page.total == 3
+        page = await queries.search("al", sort="balance", descending=False, limit=2, offset=1)
+        assert [a["account_id"] for a in page.items] == ["a2", "a1"]
+        assert page.total == 3
+        page = await queries.search("example", field="email")
+        assert [a["account_id"] for a in page.items] == ["a1", "a3", "a4"]
+        page = await queries.search("gra hop")
+        assert [a["account_id"] for a in page.items] == ["a3"]
+        assert page.items[0]["email"] == "grace@example.com"
+        assert (await queries.search("navy")).total == 0
+        await runner.stop()
