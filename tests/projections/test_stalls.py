@@ -111,3 +111,30 @@ async def test_stop_start_restart_in_any_order(sql_store: EventStoreBackend) -> 
     await other.stop()
     await runner.stop()
     assert await ACCOUNTS.count(runner.db) == 3
+
+
+async def test_stop_finishes_the_batch_in_hand(postgres_url: str) -> None:
+    from eskit.projections import Projection, ProjectionContext, handles
+    from eskit.projections.checkpoints import load
+
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class Slow(Projection):
+        name = "slow"
+
+        @handles(AccountOpened)
+        async def opened(self, event: AccountOpened, ctx: ProjectionContext) -> None:
+            started.set()
+            await release.wait()
+
+    async with PostgresEventStore.open(postgres_url) as store:
+        last = await store.append("s", [_opened()], expected_version=0, stream_type="BankAccount")
+        runner = ProjectionRunner(store, [Slow()])
+        await runner.start()
+        await started.wait()
+        stopping = asyncio.ensure_future(runner.stop())
+        await asyncio.sleep(0.05)
+        assert not stopping.done()  # it waits for the batch in hand
+        release.set()
+        await stopping
+        assert (await load(runner.db, "slow")).position >= last.position

@@ -72,6 +72,7 @@ class ProjectionRunner:
         self.listen = listen
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._listener: Any = None
+        self._stopping = asyncio.Event()
 
     async def __aenter__(self) -> ProjectionRunner:
         await self.start()
@@ -106,15 +107,23 @@ class ProjectionRunner:
             self._listener = PostgresListener(self.store.url, self.db.signal)  # type: ignore[attr-defined]
             await self._listener.start()
         loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
         for name, worker in self.workers.items():
             self._tasks[name] = loop.create_task(self._run(worker), name=f"eskit-projection-{name}")
 
-    async def stop(self) -> None:
-        """Stop every task (a batch in progress rolls back) and the listener."""
+    async def stop(self, *, grace_s: float = 10.0) -> None:
+        """Stop every task and the listener.
+
+        A batch in hand is finished and committed first (for up to ``grace_s``; past that
+        it is cancelled and rolls back, which loses nothing: it is handled again later).
+        """
         tasks, self._tasks = list(self._tasks.values()), {}
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._stopping.set()
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.stop()
@@ -134,7 +143,7 @@ class ProjectionRunner:
     async def _run(self, worker: ProjectionWorker) -> None:
         signal = self.db.signal
         delay = self.retry_backoff_s
-        while True:
+        while not self._stopping.is_set():
             seen = signal.generation
             try:
                 if await worker.step():
@@ -142,7 +151,7 @@ class ProjectionRunner:
                     continue
             except HandlerFailedError as failure:
                 await worker.fail(failure)
-                await asyncio.sleep(delay)
+                await self._idle(None, delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             except CheckpointMovedError:
@@ -153,12 +162,23 @@ class ProjectionRunner:
             except Exception as exc:  # the store is unreachable: say so, back off, retry
                 worker.infrastructure_error = f"{type(exc).__name__}: {exc}"
                 _log.warning("%s cannot reach the store: %s", worker.name, exc)
-                await asyncio.sleep(delay)
+                await self._idle(None, delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             delay = self.retry_backoff_s
             worker.last_progress = time.monotonic()  # caught up counts as progress
-            await signal.wait(seen, self.poll_interval_s)
+            await self._idle(seen, self.poll_interval_s)
+
+    async def _idle(self, seen: int | None, timeout_s: float) -> None:
+        """Wait ``timeout_s``, or less: until a commit (if ``seen`` is given) or a stop."""
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._stopping.wait())]
+        if seen is not None:
+            waits.append(asyncio.ensure_future(self.db.signal.wait(seen, timeout_s)))
+        try:
+            await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     async def _reload(self, worker: ProjectionWorker) -> None:
         with contextlib.suppress(Exception):
