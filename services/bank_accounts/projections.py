@@ -1,13 +1,14 @@
-"""The bank-account read side: an account document by id, kept by a projection.
+"""The bank-account read side: account documents by id, and a search index.
 
-``AccountsById`` keeps one document per account (owner, e-mail, balance, version). It reads
-the documents of a whole batch in one query (``prefetch``) and writes each changed one once.
+``AccountsById`` keeps one document per account (owner, e-mail, balance, version) and
+``AccountSearch`` one search entry (name, e-mail, balance); both are the same fold of an
+account's events into a differently shaped entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Protocol
 
 from bank_accounts.domain import (
     AccountOpened,
@@ -17,6 +18,7 @@ from bank_accounts.domain import (
     MoneyWithdrawn,
 )
 from eskit.projections import DocumentCollection, Projection, ProjectionContext, handles
+from eskit.projections.projection import Bindable
 from eskit.projections.search import SearchIndex
 from eskit.store import StoredEvent
 
@@ -40,78 +42,41 @@ ACCOUNT_SEARCH = SearchIndex(
 """Accounts found by words of the owner's name or e-mail (prefixes), sortable by balance."""
 
 
-class AccountsById(Projection):
-    """One document per account, as a query by id wants it."""
+class _Entries(Protocol):
+    """What both read models' writers offer: entries by account id."""
 
-    name = "bank_accounts_by_id"
-    read_models = (ACCOUNTS,)
+    async def load_many(self, ids: Iterable[str]) -> None: ...
+    async def get(self, doc_id: str) -> dict[str, Any] | None: ...
+    async def put(self, doc_id: str, body: dict[str, Any]) -> None: ...
+
+
+class _AccountView(Projection):
+    """One entry per account in ``model``, in the shape :meth:`shape` gives it.
+
+    Entries are read for a whole batch in one query (``prefetch``) and each changed one is
+    written once. Events an entry already holds (its ``version``) are skipped.
+    """
+
     stream_types = ("BankAccount",)
+    model: ClassVar[Bindable[_Entries]]
 
-    async def prefetch(self, ctx: ProjectionContext, events: Sequence[StoredEvent]) -> None:
-        """Load the batch's accounts in one query."""
-        await ctx.writer(ACCOUNTS).load_many(e.stream_id for e in events)
-
-    @handles(AccountOpened)
-    async def opened(self, event: AccountOpened, ctx: ProjectionContext) -> None:
-        """A new account document."""
-        record = ctx.event
-        docs = ctx.writer(ACCOUNTS)
-        if _already_has(await docs.get(record.stream_id), record.version):
-            return
-        await docs.put(record.stream_id, opened_document(record.stream_id, event, record.version))
-
-    @handles(MoneyDeposited)
-    async def deposited(self, event: MoneyDeposited, ctx: ProjectionContext) -> None:
-        """Balance up."""
-        await self._change(ctx, balance=event.amount)
-
-    @handles(MoneyWithdrawn)
-    async def withdrawn(self, event: MoneyWithdrawn, ctx: ProjectionContext) -> None:
-        """Balance down."""
-        await self._change(ctx, balance=-event.amount)
-
-    @handles(EmailChanged)
-    async def email_changed(self, event: EmailChanged, ctx: ProjectionContext) -> None:
-        """New e-mail address."""
-        await self._change(ctx, email=event.email)
-
-    @staticmethod
-    async def _change(
-        ctx: ProjectionContext, *, balance: int = 0, email: str | None = None
-    ) -> None:
-        record = ctx.event
-        docs = ctx.writer(ACCOUNTS)
-        doc = await docs.get(record.stream_id)
-        if doc is None:  # the log says the account exists: a missing document is a bug
-            raise LookupError(f"account {record.stream_id} has no document to update")
-        if _already_has(doc, record.version):
-            return
-        doc["balance"] += balance
-        if email is not None:
-            doc["email"] = email
-        doc["version"] = record.version
-        await docs.put(record.stream_id, doc)
-
-
-class AccountSearch(Projection):
-    """The search side: name, e-mail and balance of every account."""
-
-    name = "bank_accounts_search"
-    read_models = (ACCOUNT_SEARCH,)
-    stream_types = ("BankAccount",)
+    def shape(self, document: dict[str, Any]) -> dict[str, Any]:
+        """The entry kept for an account ``document``."""
+        return document
 
     async def prefetch(self, ctx: ProjectionContext, events: Sequence[StoredEvent]) -> None:
         """Load the batch's entries in one query."""
-        await ctx.writer(ACCOUNT_SEARCH).load_many(e.stream_id for e in events)
+        await ctx.writer(self.model).load_many(e.stream_id for e in events)
 
     @handles(AccountOpened)
     async def opened(self, event: AccountOpened, ctx: ProjectionContext) -> None:
         """A new entry."""
         record = ctx.event
-        index = ctx.writer(ACCOUNT_SEARCH)
-        if _already_has(await index.get(record.stream_id), record.version):
+        entries = ctx.writer(self.model)
+        if _already_has(await entries.get(record.stream_id), record.version):
             return
-        await index.put(record.stream_id, search_entry(opened_document(record.stream_id, event)))
+        document = opened_document(record.stream_id, event, record.version)
+        await entries.put(record.stream_id, self.shape(document))
 
     @handles(MoneyDeposited)
     async def deposited(self, event: MoneyDeposited, ctx: ProjectionContext) -> None:
@@ -128,21 +93,40 @@ class AccountSearch(Projection):
         """New e-mail address."""
         await self._change(ctx, email=event.email)
 
-    @staticmethod
     async def _change(
-        ctx: ProjectionContext, *, balance: int = 0, email: str | None = None
+        self, ctx: ProjectionContext, *, balance: int = 0, email: str | None = None
     ) -> None:
         record = ctx.event
-        index = ctx.writer(ACCOUNT_SEARCH)
-        entry = await index.get(record.stream_id)
-        if entry is None:
-            raise LookupError(f"account {record.stream_id} has no search entry to update")
+        entries = ctx.writer(self.model)
+        entry = await entries.get(record.stream_id)
+        if entry is None:  # the log says the account exists: a missing entry is a bug
+            raise LookupError(f"account {record.stream_id} has no {self.model.name} entry")
         if _already_has(entry, record.version):
             return
         entry = {**entry, "balance": entry["balance"] + balance, "version": record.version}
         if email is not None:
             entry["email"] = email
-        await index.put(record.stream_id, entry)
+        await entries.put(record.stream_id, entry)
+
+
+class AccountsById(_AccountView):
+    """One document per account, as a query by id wants it."""
+
+    name = "bank_accounts_by_id"
+    read_models = (ACCOUNTS,)
+    model = ACCOUNTS
+
+
+class AccountSearch(_AccountView):
+    """The search side: name, e-mail and balance of every account."""
+
+    name = "bank_accounts_search"
+    read_models = (ACCOUNT_SEARCH,)
+    model = ACCOUNT_SEARCH
+
+    def shape(self, document: dict[str, Any]) -> dict[str, Any]:
+        """What the search index keeps."""
+        return search_entry(document)
 
 
 def search_entry(document: dict[str, Any]) -> dict[str, Any]:
