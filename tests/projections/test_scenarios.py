@@ -36,7 +36,7 @@ async def test_given_then() -> None:
 
 async def test_given_raises_the_handlers_error() -> None:
     async with ProjectionScenario(AccountsById(), stream_type="BankAccount") as scenario:
-        with pytest.raises(Exception, match="no document"):
+        with pytest.raises(Exception, match="has no bank_accounts_by_id entry"):
             await scenario.given("ghost", MoneyDeposited(amount=1, currency="USD", payment_id="p"))
 
 
