@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -380,10 +381,10 @@ async def test_prefix_search_matches_the_beginnings_of_words(db: ReadDatabase) -
 
 async def test_whole_word_search(db: ReadDatabase) -> None:
     await fill_customers(db)
-    assert await found(db, "ali", prefix=False) == []
-    assert await found(db, "alice", prefix=False) == ids("c1")
-    assert await found(db, "Smith alice", prefix=False) == ids("c1")
-    assert await found(db, "example com", prefix=False) == ids("c1")
+    assert await found(db, "ali", match="word") == []
+    assert await found(db, "alice", match="word") == ids("c1")
+    assert await found(db, "Smith alice", match="word") == ids("c1")
+    assert await found(db, "example com", match="word") == ids("c1")
 
 
 async def test_field_search_looks_in_that_field_only(db: ReadDatabase) -> None:
@@ -392,7 +393,7 @@ async def test_field_search_looks_in_that_field_only(db: ReadDatabase) -> None:
     assert await found(db, "exa", field="name") == []
     assert await found(db, "exa", field="email") == ids("c1")
     assert await found(db, "stone", field="name") == ids("c2")
-    assert await found(db, "stone", field="email", prefix=False) == ids("c2")
+    assert await found(db, "stone", field="email", match="word") == ids("c2")
     assert await found(db, "near", field="name") == ids("c6")
     assert await found(db, "near", field="email") == ids("c3")
     assert await found(db, "", field="email") == ids(*DOCS)
@@ -442,25 +443,60 @@ async def test_unicode_text(db: ReadDatabase) -> None:
     await fill_customers(db)
     assert await found(db, "zo") == ids("c5")
     assert await found(db, "ZOË ærø") == ids("c5")
-    assert await found(db, "Zoe\u0308", prefix=False) == ids("c5")  # decomposed ë
+    assert await found(db, "Zoe\u0308", match="word") == ids("c5")  # decomposed ë
     assert await found(db, "zoe") == []  # accents matter, alike on both backends
     assert await found(db, "日本") == ids("c5")
-    assert await found(db, "日本語テキスト", prefix=False, field="name") == ids("c5")
+    assert await found(db, "日本語テキスト", match="word", field="name") == ids("c5")
 
 
-def reference(text: str, field: str | None, prefix: bool) -> list[str]:
-    """What the documented semantics say a search finds, worked out in plain Python."""
+def split_words(value: str) -> list[str]:
+    """Words as the documentation describes them: runs of letters and digits, lower-cased."""
+    cleaned = "".join(
+        c if c.isalnum() else " " for c in unicodedata.normalize("NFC", value).lower()
+    )
+    return cleaned.split()
 
-    def split(value: str) -> list[str]:
-        cleaned = "".join(c if c.isalnum() else " " for c in value.lower())
-        return cleaned.split()
+
+def word_matches(word: str, have: str, match: str) -> bool:
+    """Whether query word ``word`` matches word ``have`` of a document."""
+    if match == "prefix":
+        return have.startswith(word)
+    return have == word if match == "word" else word in have
+
+
+def reference_keys(
+    text: str, field: str | None, match: str, docs: dict[str, dict[str, Any]]
+) -> list[str] | type[ValueError]:
+    """What the documented semantics say a search finds (keys of ``docs``, in key order),
+    worked out in plain Python; ValueError when the search must be refused (substring words
+    shorter than 3 characters).
+    """
+    wanted = split_words(text)
+    if match == "substring" and any(len(w) < 3 for w in wanted):
+        return ValueError
 
     def hits(body: dict[str, Any]) -> bool:
         fields = [field] if field else ["name", "email"]
-        have = [w for f in fields for w in split(body.get(f) or "")]
-        return all(any(h.startswith(w) if prefix else h == w for h in have) for w in split(text))
+        have = [h for f in fields for h in split_words(body.get(f) or "")]
+        return all(any(word_matches(w, h, match) for h in have) for w in wanted)
 
-    return [body["email"] or body["name"] for body in DOCS.values() if hits(body)]
+    return sorted(key for key, body in docs.items() if hits(body))
+
+
+def reference(text: str, field: str | None, match: str) -> list[str] | type[ValueError]:
+    """``reference_keys`` over ``DOCS``, as ``found`` reports them."""
+    keys = reference_keys(text, field, match, DOCS)
+    return ids(*keys) if isinstance(keys, list) else keys
+
+
+async def found_or_refused(db: ReadDatabase, text: str, **options: Any) -> Any:
+    """What ``found`` gives, or ValueError if the search is refused for its short words."""
+    try:
+        return await found(db, text, **options)
+    except ValueError as error:
+        refusal = str(error)
+    assert "at least 3 characters" in refusal
+    return ValueError
 
 
 HOSTILE = [
@@ -503,15 +539,16 @@ HOSTILE = [
 async def test_hostile_queries_are_only_words(db: ReadDatabase, text: str) -> None:
     await fill_customers(db)
     for field in (None, "name", "email"):
-        for prefix in (True, False):
-            expected = reference(text, field, prefix)
-            assert await found(db, text, field=field, prefix=prefix) == expected, (field, prefix)
+        for match in ("prefix", "word", "substring"):
+            expected = reference(text, field, match)
+            got = await found_or_refused(db, text, field=field, match=match)
+            assert got == expected, (field, match)
 
 
 async def test_some_hostile_queries_in_particular(db: ReadDatabase) -> None:
     await fill_customers(db)
     assert await found(db, "ali OR bob") == []  # OR is a word to match, not an operator
-    assert await found(db, "or", prefix=False) == ids("c4")
+    assert await found(db, "or", match="word") == ids("c4")
     assert await found(db, "or") == ids("c2", "c4")  # and "org"
     assert await found(db, "pure_cot") == ids("c4")
     assert await found(db, "l_ce") == []  # _ is no wildcard (as LIKE would have it)
@@ -631,3 +668,5 @@ async def test_shadow_tables_swap_in_again_and_again(db: ReadDatabase, model: Re
         assert [r["line"] for r in await model.select(db)] == [2]
     else:
         assert [i["name"] for i in (await CUSTOMERS.search(db, "round")).items] == ["Round2"]
+        page = await CUSTOMERS.search(db, "ound", match="substring")
+        assert [i["name"] for i in page.items] == ["Round2"]

@@ -9,12 +9,16 @@
 
     # in a query
     page = await CUSTOMERS.search(db, "ali smi", sort="balance", descending=True, limit=20)
+    page = await CUSTOMERS.search(db, "mith", match="substring")
 
 What matches is the same on both backends, because both index the same words, cut in
 Python by :func:`words`: runs of letters and digits, lower-cased. Every word of the query
-must begin (``prefix=True``) or be (``prefix=False``) a word of the text fields, or of the
-one ``field`` asked for; a query without words matches every document. Query text is
-only ever turned into such words, so no character of it reaches SQL or a search syntax.
+must begin (``match="prefix"``, the default), be (``match="word"``) or occur anywhere in
+(``match="substring"``) a word of the text fields, or of the one ``field`` asked for; a
+query without words matches every document. Substring search needs query words of at
+least :data:`MIN_SUBSTRING` characters, as trigram indexes cannot serve shorter ones. Query
+text is only ever turned into such words, so no character of it reaches SQL or a search
+syntax.
 
 On SQLite the words live in an FTS5 table ``<name>_fts`` (its rowid is the main table's
 ``seq``). On PostgreSQL ``<name>_fts`` holds a tsvector of the words, each tagged with its
@@ -22,19 +26,28 @@ field (``email:alice``) so that one GIN index serves both all-field and one-fiel
 lexemes are built in Python (``array_to_tsvector``, a ``::tsquery`` parameter) rather than
 by the server's text parser, whose idea of a word differs from FTS5's and from locale to
 locale.
+
+For substring search ``<name>_trgm`` holds each text field's words joined by spaces, one
+column per field: on SQLite an FTS5 table with the case-sensitive ``trigram`` tokenizer
+(SQLite 3.34 or later), searched with a phrase per query word (its trigrams, in a row); on
+PostgreSQL a table with a ``gin_trgm_ops`` GIN index (``pg_trgm``), searched with
+``LIKE '%word%'``. The text is lower-cased in Python already, so both compare code points
+exactly, and as a query word holds no space it can only match inside one word.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
+from eskit.errors import ConfigurationError
 from eskit.projections.database import ReadDatabase
 from eskit.projections.readmodel import check_identifier, unique_suffix
 from eskit.projections.session import Dialect, Session
@@ -51,14 +64,29 @@ from eskit.projections.tables import (
     to_sql,
 )
 
-__all__ = ["MAX_QUERY_WORDS", "SearchIndex", "SearchPage", "SearchWriter", "words"]
+__all__ = [
+    "MAX_QUERY_WORDS",
+    "MIN_SUBSTRING",
+    "Match",
+    "SearchIndex",
+    "SearchPage",
+    "SearchWriter",
+    "words",
+]
 
 Body = dict[str, Any]
+Match = Literal["prefix", "word", "substring"]
+"""How a query word matches a word of the text: its beginning, all of it, or any part."""
+_MATCHES: tuple[Match, ...] = get_args(Match)
 
 MAX_WORD = 100
 """Words are cut to this many characters (PostgreSQL refuses very long lexemes)."""
 MAX_QUERY_WORDS = 32
 """A query may have at most this many distinct words."""
+MIN_SUBSTRING = 3
+"""Substring search needs query words of at least this many characters (one trigram)."""
+SQLITE_TRIGRAM = (3, 34, 0)
+"""The first SQLite whose FTS5 has the trigram tokenizer."""
 
 _WORD = re.compile(r"[^\W_]+")  # \w without "_": exactly the characters str.isalnum accepts
 _RESERVED = {"id", "body", "seq", "words", "rowid", "oid", "rank"}  # own or SQLite/FTS5 columns
@@ -124,8 +152,8 @@ class SearchIndex:
     # -- ReadModel ---------------------------------------------------------------------------
 
     def table_names(self, base: str) -> list[str]:
-        """See ReadModel.table_names: the documents, and their words."""
-        return [base, f"{base}_fts"]
+        """See ReadModel.table_names: the documents, their words, their words' trigrams."""
+        return [base, f"{base}_fts", f"{base}_trgm"]
 
     def create_sql(self, dialect: Dialect, base: str) -> list[str]:
         """See ReadModel.create_sql."""
@@ -135,8 +163,9 @@ class SearchIndex:
             f"CREATE INDEX {index_name(base, str(n), suffix)} ON {base} ({field}, id)"
             for n, field in enumerate(self.sort_fields)
         ]
+        fields = ", ".join(self.text_fields)
         if dialect == "sqlite":
-            fields = ", ".join(self.text_fields)
+            _check_sqlite_trigram()
             return [
                 # seq is the FTS row's rowid; an alias of rowid, so VACUUM keeps it
                 f"CREATE TABLE {base} (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
@@ -145,7 +174,13 @@ class SearchIndex:
                 *sorts,
                 f"CREATE VIRTUAL TABLE {base}_fts USING fts5({fields}, id UNINDEXED, "
                 "tokenize = 'unicode61 remove_diacritics 0')",
+                # case-sensitive: the text is lower-cased already, and folding it again
+                # (final sigma and the like) would match more than PostgreSQL does
+                f"CREATE VIRTUAL TABLE {base}_trgm USING fts5({fields}, "
+                "tokenize = 'trigram case_sensitive 1')",
             ]
+        texts = "".join(f', {field} text COLLATE "C" NOT NULL' for field in self.text_fields)
+        trigrams = ", ".join(f"{field} gin_trgm_ops" for field in self.text_fields)
         return [
             f'CREATE TABLE {base} (id text COLLATE "C" NOT NULL, body jsonb NOT NULL{typed}, '
             f"CONSTRAINT {index_name(base, 'pk', suffix)} PRIMARY KEY (id))",
@@ -153,6 +188,11 @@ class SearchIndex:
             f'CREATE TABLE {base}_fts (id text COLLATE "C" NOT NULL, words tsvector NOT NULL, '
             f"CONSTRAINT {index_name(base, 'fpk', suffix)} PRIMARY KEY (id))",
             f"CREATE INDEX {index_name(base, 'words', suffix)} ON {base}_fts USING gin (words)",
+            f'CREATE TABLE {base}_trgm (id text COLLATE "C" NOT NULL{texts}, '
+            f"CONSTRAINT {index_name(base, 'tpk', suffix)} PRIMARY KEY (id))",
+            # one multicolumn GIN index serves a search of any one field or of them all
+            f"CREATE INDEX {index_name(base, 'trgm', suffix)} ON {base}_trgm "
+            f"USING gin ({trigrams})",
         ]
 
     def bind(self, session: Session, base: str) -> SearchWriter:
@@ -173,7 +213,7 @@ class SearchIndex:
         text: str = "",
         *,
         field: str | None = None,
-        prefix: bool = True,
+        match: Match = "prefix",
         sort: str | None = None,
         descending: bool = False,
         limit: int = 20,
@@ -182,13 +222,16 @@ class SearchIndex:
         """Committed documents matching ``text``, one page of them, and the number of matches.
 
         Every word of ``text`` must match a word of the text fields (only of ``field`` when
-        given): as its beginning when ``prefix``, else whole. Results are sorted by ``sort``
-        (a sort or text field; NULLs last) and then by id.
+        given): as its beginning (``match="prefix"``), whole (``"word"``) or as any part of
+        it (``"substring"``, for query words of at least :data:`MIN_SUBSTRING` characters;
+        a shorter one is a ValueError). Results are sorted by ``sort`` (a sort or text field;
+        NULLs last) and then by id.
         """
         check_page(limit, offset)
         order = [] if sort is None else [order_term(f"m.{self._sort_column(sort)}", descending)]
         order.append(order_term("m.id", descending and sort is None))
-        source, params = self._source(db.dialect, self._query_words(text, field), field, prefix)
+        found = self._query_words(text, field, match)
+        source, params = self._source(db.dialect, found, field, match)
         mark = "?" if db.dialect == "sqlite" else "%s"
         rows = await db.query(
             f"SELECT m.body, count(*) OVER () {source} ORDER BY {', '.join(order)} "
@@ -209,27 +252,45 @@ class SearchIndex:
             raise ValueError(f"cannot sort {self.name} by {sort!r}; sortable fields: {fields}")
         return sort
 
-    def _query_words(self, text: str, field: str | None) -> list[str]:
+    def _query_words(self, text: str, field: str | None, match: Match) -> list[str]:
+        if match not in _MATCHES:
+            raise ValueError(f"match must be one of {', '.join(_MATCHES)}, not {match!r}")
         if field is not None and field not in self.text_fields:
             fields = ", ".join(self.text_fields)
             raise ValueError(f"{self.name} has no text field {field!r}; text fields: {fields}")
         found = words(text)
         if len(found) > MAX_QUERY_WORDS:
             raise ValueError(f"a search may have at most {MAX_QUERY_WORDS} words")
+        short = [word for word in found if len(word) < MIN_SUBSTRING]
+        if match == "substring" and short:
+            raise ValueError(
+                f"substring search needs words of at least {MIN_SUBSTRING} characters "
+                f"(trigram indexes cannot serve shorter ones), not {short[0]!r}"
+            )
         return found
 
     def _source(
-        self, dialect: Dialect, found: list[str], field: str | None, prefix: bool
+        self, dialect: Dialect, found: list[str], field: str | None, match: Match
     ) -> tuple[str, list[Any]]:
         """The FROM and WHERE of a search, and their parameters."""
         base = f"FROM {self.name} AS m"
         if not found:
             return base, []
+        fields = [field] if field else list(self.text_fields)
+        if match == "substring":
+            trgm = f"{self.name}_trgm"
+            if dialect == "sqlite":
+                query = _fts5_query(found, field, match)
+                return f"{base} JOIN {trgm} ON {trgm}.rowid = m.seq WHERE {trgm} MATCH ?", [query]
+            likes = " OR ".join(f"t.{f} LIKE %s ESCAPE '\\'" for f in fields)
+            where = " AND ".join([f"({likes})"] * len(found))
+            params = [_like_pattern(word) for word in found for _ in fields]
+            return f"{base} JOIN {trgm} AS t ON t.id = m.id WHERE {where}", params
         fts = f"{self.name}_fts"
         if dialect == "sqlite":
-            match = _fts5_query(found, field, prefix)
-            return f"{base} JOIN {fts} ON {fts}.rowid = m.seq WHERE {fts} MATCH ?", [match]
-        query = _tsquery(found, [field] if field else self.text_fields, prefix)
+            query = _fts5_query(found, field, match)
+            return f"{base} JOIN {fts} ON {fts}.rowid = m.seq WHERE {fts} MATCH ?", [query]
+        query = _tsquery(found, fields, match == "prefix")
         return f"{base} JOIN {fts} AS f ON f.id = m.id WHERE f.words @@ %s::tsquery", [query]
 
 
@@ -244,10 +305,23 @@ def _body(value: Any) -> Body:
     return value if isinstance(value, dict) else orjson.loads(value)
 
 
-def _fts5_query(found: list[str], field: str | None, prefix: bool) -> str:
-    """An FTS5 MATCH expression: each word a quoted string, so never an operator."""
+def _check_sqlite_trigram() -> None:
+    if sqlite3.sqlite_version_info < SQLITE_TRIGRAM:
+        needed = ".".join(map(str, SQLITE_TRIGRAM))
+        raise ConfigurationError(
+            f"search indexes need SQLite {needed} or later (FTS5's trigram tokenizer, "
+            f"for substring search); this Python uses SQLite {sqlite3.sqlite_version}"
+        )
+
+
+def _fts5_query(found: list[str], field: str | None, match: Match) -> str:
+    """An FTS5 MATCH expression: each word a quoted string, so never an operator.
+
+    Without a column filter a phrase may match in any indexed column: the text fields (the
+    ``_fts`` table's ``id`` is unindexed, the ``_trgm`` table has only text fields).
+    """
     column = f"{{{field}}} : " if field else ""
-    star = "*" if prefix else ""
+    star = "*" if match == "prefix" else ""
     return " AND ".join(f'{column}"{word.replace(chr(34), chr(34) * 2)}"{star}' for word in found)
 
 
@@ -262,6 +336,16 @@ def _tsquery(found: list[str], fields: Sequence[str], prefix: bool) -> str:
 
 def _quote(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _like_pattern(word: str) -> str:
+    """``%word%`` for ``LIKE ... ESCAPE '\\'``, with ``word``'s wildcards taken literally.
+
+    Words are letters and digits only, so there is nothing to escape today; this keeps it
+    so should :func:`words` ever let one of ``%``, ``_`` or ``\\`` through.
+    """
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 # -- the writer ------------------------------------------------------------------------------
@@ -294,6 +378,7 @@ class SearchWriter:
         self.index = index
         self.base = base
         self.fts = f"{base}_fts"
+        self.trgm = f"{base}_trgm"
         self._entries: dict[str, _Entry] = {}
 
     async def load_many(self, ids: Iterable[str]) -> None:
@@ -349,22 +434,30 @@ class SearchWriter:
     ) -> None:
         s = self.session
         # the old words go first, found through the main row while it still exists
-        await s.executemany(
-            f"DELETE FROM {self.fts} WHERE rowid = (SELECT seq FROM {self.base} WHERE id = ?)",
-            [(doc_id,) for doc_id in changed],
-        )
+        for table in (self.fts, self.trgm):
+            await s.executemany(
+                f"DELETE FROM {table} WHERE rowid = (SELECT seq FROM {self.base} WHERE id = ?)",
+                [(doc_id,) for doc_id in changed],
+            )
         await s.executemany(f"DELETE FROM {self.base} WHERE id = ?", [(i,) for i in deletes])
         await s.executemany(self._upsert_sql(), [self._row(i, p) for i, p in puts.items()])
-        fields = self.index.text_fields
+        fields = ", ".join(self.index.text_fields)
+        marks = ", ".join(["?"] * len(self.index.text_fields))
+        texts = [(*self._texts(p), i) for i, p in puts.items()]
         await s.executemany(
-            f"INSERT INTO {self.fts} (rowid, id, {', '.join(fields)}) "
-            f"SELECT seq, id, {', '.join(['?'] * len(fields))} FROM {self.base} WHERE id = ?",
-            [(*(" ".join(p.words[f]) for f in fields), i) for i, p in puts.items()],
+            f"INSERT INTO {self.fts} (rowid, id, {fields}) "
+            f"SELECT seq, id, {marks} FROM {self.base} WHERE id = ?",
+            texts,
+        )
+        await s.executemany(
+            f"INSERT INTO {self.trgm} (rowid, {fields}) "
+            f"SELECT seq, {marks} FROM {self.base} WHERE id = ?",
+            texts,
         )
 
     async def _flush_postgres(self, deletes: list[str], puts: dict[str, _Put]) -> None:
         s = self.session
-        for table in (self.base, self.fts):
+        for table in (self.base, self.fts, self.trgm):
             await s.executemany(f"DELETE FROM {table} WHERE id = %s", [(i,) for i in deletes])
         await s.executemany(self._upsert_sql(), [self._row(i, p) for i, p in puts.items()])
         await s.executemany(
@@ -372,6 +465,18 @@ class SearchWriter:
             "ON CONFLICT (id) DO UPDATE SET words = excluded.words",
             [(i, _lexemes(p.words)) for i, p in puts.items()],
         )
+        fields = self.index.text_fields
+        marks = ", ".join(["%s"] * len(fields))
+        changes = ", ".join(f"{f} = excluded.{f}" for f in fields)
+        await s.executemany(
+            f"INSERT INTO {self.trgm} (id, {', '.join(fields)}) VALUES (%s, {marks}) "
+            f"ON CONFLICT (id) DO UPDATE SET {changes}",
+            [(i, *self._texts(p)) for i, p in puts.items()],
+        )
+
+    def _texts(self, put: _Put) -> list[str]:
+        """Each text field's words joined by spaces: what the FTS5 and trigram tables hold."""
+        return [" ".join(put.words[field]) for field in self.index.text_fields]
 
     def _row(self, doc_id: str, put: _Put) -> list[Any]:
         dialect = self.session.dialect
