@@ -27,7 +27,7 @@ from bank_accounts.projections import (
 from eskit.app import Repository
 from eskit.errors import DocumentConflictError
 from eskit.projections import ReadDatabase, read_database
-from eskit.projections.search import SearchPage
+from eskit.projections.search import Match, SearchPage
 from eskit.projections.session import Session
 from eskit.projections.waiting import wait_for_checkpoint
 from eskit.store import EventStoreBackend
@@ -70,6 +70,7 @@ class AccountQueries:
         text: str = "",
         *,
         field: Literal["name", "email"] | None = None,
+        match: Match = "prefix",
         sort: Literal["balance", "name", "email"] = "balance",
         descending: bool = True,
         limit: int = 20,
@@ -77,7 +78,11 @@ class AccountQueries:
         at_least_position: int | None = None,
         timeout_s: float = 5.0,
     ) -> SearchPage:
-        """Accounts whose name or e-mail (or only ``field``) has words starting with ``text``'s."""
+        """Accounts whose name or e-mail (or only ``field``) match ``text``'s words.
+
+        ``match``: ``prefix`` (words starting with them), ``word`` (whole words) or
+        ``substring`` (anywhere inside a word; at least 3 characters each).
+        """
         if at_least_position is not None:
             await wait_for_checkpoint(
                 self.db, AccountSearch.name, at_least_position, timeout_s=timeout_s
@@ -86,6 +91,7 @@ class AccountQueries:
             self.db,
             text,
             field=field,
+            match=match,
             sort=sort,
             descending=descending,
             limit=limit,

@@ -111,3 +111,14 @@ async def test_search_by_name_or_email_prefix_sorted_by_balance(
         assert page.items[0]["email"] == "grace@example.com"
         assert (await queries.search("navy")).total == 0
         await runner.stop()
+
+
+async def test_search_inside_words(sql_store: EventStoreBackend) -> None:
+    from bank_accounts.projections import projections
+
+    handler = build_handler(sql_store)
+    queries = AccountQueries(sql_store, handler.repository)
+    async with ProjectionRunner(sql_store, projections()):
+        done = await handler.handle(_open("zz-1"))
+        page = await queries.search("ovela", match="substring", at_least_position=done.position)
+        assert [a["account_id"] for a in page.items] == ["zz-1"]
