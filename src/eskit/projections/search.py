@@ -358,6 +358,7 @@ class _Put:
     body: str
     columns: dict[str, Any]  # text and sort fields, normalized
     words: dict[str, list[str]]  # by text field
+    same_words: bool = False  # the stored words are these already: only the row changes
 
 
 @dataclass(slots=True)
@@ -365,6 +366,7 @@ class _Entry:
     body: Body | None  # None: no such document (as loaded, or deleted in this batch)
     put: _Put | None = None
     dirty: bool = False
+    stored_words: dict[str, list[str]] | None = None  # as the word tables hold them now
 
 
 class SearchWriter:
@@ -392,7 +394,8 @@ class SearchWriter:
                 f"SELECT id, body FROM {self.base} WHERE id IN ({marks})", chunk
             )
             for doc_id, body in rows:
-                self._entries[doc_id] = _Entry(_body(body))
+                loaded = _body(body)
+                self._entries[doc_id] = _Entry(loaded, stored_words=self._words_of(loaded))
 
     async def get(self, doc_id: str) -> Body | None:
         """The document as this batch last left it, or None (put it back to change it)."""
@@ -409,11 +412,20 @@ class SearchWriter:
         stored: Body = orjson.loads(encoded)  # the body as reads will give it back
         columns = {c: _field(c, kind, stored.get(c)) for c, kind in self.index.columns.items()}
         found = {f: words(columns[f] or "") for f in self.index.text_fields}
-        self._entries[doc_id] = _Entry(stored, _Put(encoded.decode(), columns, found), True)
+        entry = self._entries.get(doc_id)
+        known = entry.stored_words if entry is not None else None
+        put = _Put(encoded.decode(), columns, found, same_words=known == found)
+        self._entries[doc_id] = _Entry(stored, put, True, known)
+
+    def _words_of(self, body: Body) -> dict[str, list[str]]:
+        columns = self.index.columns
+        return {f: words(_field(f, columns[f], body.get(f)) or "") for f in self.index.text_fields}
 
     async def delete(self, doc_id: str) -> None:
         """Remove the document (nothing happens if it does not exist)."""
-        self._entries[doc_id] = _Entry(None, dirty=True)
+        entry = self._entries.get(doc_id)
+        known = entry.stored_words if entry is not None else None
+        self._entries[doc_id] = _Entry(None, dirty=True, stored_words=known)
 
     async def flush(self) -> None:
         """Write every changed document and its words once."""
@@ -423,10 +435,12 @@ class SearchWriter:
         puts = {doc_id: e.put for doc_id, e in dirty.items() if e.put is not None}
         deletes = [doc_id for doc_id, e in dirty.items() if e.put is None]
         if self.session.dialect == "sqlite":
-            await self._flush_sqlite(list(dirty), deletes, puts)
+            reworded = [i for i, e in dirty.items() if e.put is None or not e.put.same_words]
+            await self._flush_sqlite(reworded, deletes, puts)
         else:
             await self._flush_postgres(deletes, puts)
         for entry in dirty.values():
+            entry.stored_words = entry.put.words if entry.put is not None else None
             entry.dirty, entry.put = False, None
 
     async def _flush_sqlite(
@@ -443,7 +457,7 @@ class SearchWriter:
         await s.executemany(self._upsert_sql(), [self._row(i, p) for i, p in puts.items()])
         fields = ", ".join(self.index.text_fields)
         marks = ", ".join(["?"] * len(self.index.text_fields))
-        texts = [(*self._texts(p), i) for i, p in puts.items()]
+        texts = [(*self._texts(p), i) for i, p in puts.items() if not p.same_words]
         await s.executemany(
             f"INSERT INTO {self.fts} (rowid, id, {fields}) "
             f"SELECT seq, id, {marks} FROM {self.base} WHERE id = ?",
@@ -460,6 +474,7 @@ class SearchWriter:
         for table in (self.base, self.fts, self.trgm):
             await s.executemany(f"DELETE FROM {table} WHERE id = %s", [(i,) for i in deletes])
         await s.executemany(self._upsert_sql(), [self._row(i, p) for i, p in puts.items()])
+        puts = {i: p for i, p in puts.items() if not p.same_words}
         await s.executemany(
             f"INSERT INTO {self.fts} (id, words) VALUES (%s, array_to_tsvector(%s::text[])) "
             "ON CONFLICT (id) DO UPDATE SET words = excluded.words",
