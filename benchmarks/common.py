@@ -47,6 +47,19 @@ class Settings:
     batch_writers: tuple[int, ...] = (1, 4)
     batch_size: int = 100
     load_lengths: tuple[int, ...] = (10, 100, 1_000, 10_000)
+    catchup_accounts: int = 200
+    """Catch-up preload: this many accounts of ``events_per_account`` events each."""
+    events_per_account: int = 100
+    catchup_batches: tuple[int, ...] = (500, 2_000)
+    """Batch sizes of the catch-up (eskit's ``batch_size``, raw's and eventsourcing's pages)."""
+    latency_seconds: float = 5.0
+    """How long the writer of the latency workload appends."""
+    latency_rate: int = 200
+    """Appends per second of the latency workload's writer."""
+    rebuild_accounts: int = 1_000
+    """Rebuild preload: this many accounts of ``events_per_account`` events each."""
+    rebuild_batch: int = 2_000
+    rebuild_samples: int = 2
 
     @classmethod
     def for_mode(cls, quick: bool) -> Settings:
@@ -64,6 +77,10 @@ class Settings:
             load_reps={10: 200, 100: 50, 1_000: 10, 10_000: 2},
             read_all_batches=(250, 500, 1_000, 2_000, 5_000),
             read_all_other_batches=(500, 1_000, 5_000),
+            catchup_accounts=1_000,
+            latency_seconds=20.0,
+            rebuild_accounts=10_000,
+            rebuild_samples=3,
         )
 
 
@@ -76,15 +93,20 @@ class Row:
     case: str
     contender: str
     role: Role
-    unit: Literal["ev/s", "ms"]
+    unit: Literal["ev/s", "ms", "s"]
     samples: list[float] = field(default_factory=list)
     pair: str = ""
     """eskit rows are compared with the peer row of the same ``pair`` ("" or e.g. "snapshot")."""
     is_reference: bool = True
     """The row a ratio uses for its role (one raw / one peer row per case and pair)."""
+    value: float | None = None
+    """Shown instead of the median when set: a latency percentile over every append of the
+    run, whose ``samples`` are the same percentile in each part of the run (the range)."""
 
     @property
     def median(self) -> float:
+        if self.value is not None:
+            return self.value
         return statistics.median(self.samples)
 
     @property

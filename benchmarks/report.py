@@ -14,7 +14,7 @@ from common import Row
 
 __all__ = ["headline", "print_report"]
 
-WORKLOADS = ("append x1", "batch x100", "load", "read-all")
+WORKLOADS = ("append x1", "batch x100", "load", "read-all", "catch-up", "latency", "rebuild")
 ROLE_ORDER = {"eskit": 0, "raw": 1, "peer": 2}
 BACKEND_ORDER = {"postgres": 0, "sqlite": 1}
 
@@ -69,6 +69,8 @@ def _cells(rows: Iterable[Row]) -> list[Cell]:
 def _value(value: float, unit: str) -> str:
     if unit == "ev/s":
         return f"{value:,.0f}"
+    if unit == "s":
+        return f"{value:,.1f}"
     return f"{value:,.3f}" if value < 10 else f"{value:,.1f}"
 
 
@@ -92,7 +94,7 @@ def _vs_peer(cell: Cell) -> str:
 
 
 def print_report(rows: list[Row], *, title: str, console: Console | None = None) -> None:
-    console = console or Console(width=max(shutil.get_terminal_size().columns, 150))
+    console = console or Console(width=max(shutil.get_terminal_size().columns, 160))
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for name in ("workload", "backend", "case", "contender"):
         table.add_column(name, no_wrap=True)
@@ -123,8 +125,14 @@ def print_report(rows: list[Row], *, title: str, console: Console | None = None)
         )
     console.print(table)
     console.print(
-        "vs raw: ev/s as % of raw's (higher is better); ms as % of raw's time (lower is better)\n"
-        "x eventsourcing: how many times faster eskit is than eventsourcing (same pair)",
+        "vs raw: ev/s as % of raw's (higher is better); ms and s as % of raw's time (lower is "
+        "better)\nx eventsourcing: how many times faster eskit is than eventsourcing (same pair)"
+        + (
+            "\nlatency: the percentile over every append of the run (not a median); min-max: "
+            "the same percentile in each part of the run"
+            if any(r.workload == "latency" for r in rows)
+            else ""
+        ),
         highlight=False,
     )
     for line in _targets(rows):
@@ -180,19 +188,150 @@ def _targets(rows: list[Row]) -> list[str]:
                 f"{best.contender} {best.median:,.0f} ev/s = {ratio:.0%} of {raw_read.contender}: "
                 f"{_verdict(ratio >= 0.8 and best.median >= 100_000)}"
             )
+    for backend in ("postgres", "sqlite"):
+        lines += _read_side_targets(rows, backend)
+    return lines
+
+
+def _in_case(rows: list[Row], like: Row, role: str) -> Row | None:
+    """The reference row of ``role`` in ``like``'s case."""
+    for row in rows:
+        if (row.workload, row.backend, row.case) == (like.workload, like.backend, like.case) and (
+            row.role == role and row.is_reference and row.samples
+        ):
+            return row
+    return None
+
+
+def best_catchup(rows: list[Row], backend: str) -> Row | None:
+    """The fastest eskit catch-up on ``backend``."""
+    found = [
+        r
+        for r in rows
+        if r.workload == "catch-up" and r.backend == backend and r.role == "eskit" and r.samples
+    ]
+    return max(found, key=lambda r: r.median, default=None)
+
+
+def _read_side_targets(rows: list[Row], backend: str) -> list[str]:
+    lines: list[str] = []
+    best = best_catchup(rows, backend)
+    if best:
+        parts = [f"{best.contender} {best.median:,.0f} ev/s"]
+        raw = _in_case(rows, best, "raw")
+        if raw:
+            parts.append(f"{best.median / raw.median:.0%} of {raw.contender}")
+        peer = _in_case(rows, best, "peer")
+        if peer:
+            parts.append(f"{best.median / peer.median:.1f}x {peer.contender}")
+        runner = next(
+            (
+                r
+                for r in rows
+                if r.workload == "catch-up" and r.backend == backend and "runner" in r.contender
+            ),
+            None,
+        )
+        if runner and runner.samples:
+            parts.append(f"{best.median / runner.median:.0f}x {runner.contender}")
+        lines.append(
+            f"target {backend} catch-up >= 30,000 ev/s: {', '.join(parts)}: "
+            f"{_verdict(best.median >= 30_000)}"
+        )
+    latency = [r for r in rows if r.workload == "latency" and r.backend == backend and r.samples]
+    for contender in dict.fromkeys(r.contender for r in latency):
+        by_case = {r.case.split(",")[0]: r for r in latency if r.contender == contender}
+        p50, p99, top = by_case.get("p50"), by_case.get("p99"), by_case.get("max")
+        if not (p50 and p99 and top):
+            continue
+        figures = (
+            f"{contender}: p50 {p50.median:.1f} ms, p99 {p99.median:.1f} ms, "
+            f"max {top.median:.1f} ms"
+        )
+        appends = p99.case.split(", ", 1)[1].replace(" at ", " appends at ")
+        if backend == "postgres":
+            lines.append(
+                f"target postgres latency p99 <= 50 ms ({appends}; the runner process wakes on "
+                f"NOTIFY): {figures}: {_verdict(p99.median <= 50)}"
+            )
+        else:
+            lines.append(f"{backend} latency ({appends}): {figures}")
+    rebuilt = [r for r in rows if r.workload == "rebuild" and r.backend == backend and r.samples]
+    eskit_s = next((r for r in rebuilt if r.role == "eskit" and r.unit == "s"), None)
+    raw_s = next((r for r in rebuilt if r.role == "raw" and r.unit == "s"), None)
+    preload = next((r for r in rebuilt if r.case.startswith("preload")), None)
+    if eskit_s:
+        events = eskit_s.case.split(" events")[0]
+        line = (
+            f"{backend} rebuild of {events} events: eskit {eskit_s.median:.1f} s "
+            f"({int(events.replace(',', '')) / eskit_s.median:,.0f} ev/s)"
+        )
+        if raw_s:
+            line += f", {raw_s.contender} {raw_s.median:.1f} s"
+        if preload:
+            seconds = int(events.replace(",", "")) / preload.median
+            line += f"; preload {seconds:.1f} s ({preload.median:,.0f} ev/s)"
+        lines.append(line)
     return lines
 
 
 def headline(rows: list[Row]) -> str:
-    """``HEADLINE postgres append@16: eskit N ev/s = P% of raw psycopg, Mx eventsourcing``."""
+    """``HEADLINE postgres append@16: eskit N ev/s = P% of raw psycopg, Mx eventsourcing``.
+
+    A run without the appends (``--only``) heads with what it measured: the catch-up, the
+    latency or the rebuild on PostgreSQL.
+    """
     case = "16 writers"
     eskit = _find(rows, "append x1", "postgres", case, "eskit")
     raw = _find(rows, "append x1", "postgres", case, "raw psycopg")
     peer = _find(rows, "append x1", "postgres", case, "eventsourcing 9.5")
-    if not (eskit and raw and peer and eskit.samples and raw.samples and peer.samples):
+    if eskit and raw and peer and eskit.samples and raw.samples and peer.samples:
+        return (
+            f"HEADLINE postgres append@16: eskit {eskit.median:,.0f} ev/s = "
+            f"{eskit.median / raw.median:.0%} of raw psycopg, "
+            f"{eskit.median / peer.median:.1f}x eventsourcing"
+        )
+    if any(r.workload in ("append x1", "batch x100", "load", "read-all") for r in rows):
         return "HEADLINE postgres append@16: not measured in this run"
-    return (
-        f"HEADLINE postgres append@16: eskit {eskit.median:,.0f} ev/s = "
-        f"{eskit.median / raw.median:.0%} of raw psycopg, "
-        f"{eskit.median / peer.median:.1f}x eventsourcing"
+    return _read_side_headline(rows) or "HEADLINE postgres append@16: not measured in this run"
+
+
+def _read_side_headline(rows: list[Row]) -> str | None:
+    best = best_catchup(rows, "postgres")
+    if best:
+        raw, peer = _in_case(rows, best, "raw"), _in_case(rows, best, "peer")
+        text = f"HEADLINE postgres catch-up: eskit {best.median:,.0f} ev/s"
+        if raw:
+            text += f" = {best.median / raw.median:.0%} of raw psycopg"
+        if peer:
+            text += f", {best.median / peer.median:.1f}x eventsourcing"
+        return text
+    p99 = next(
+        (
+            r
+            for r in rows
+            if r.workload == "latency" and r.backend == "postgres" and r.case.startswith("p99")
+        ),
+        None,
     )
+    if p99:
+        appends = p99.case.split(", ", 1)[1].replace(" at ", " appends at ")
+        return f"HEADLINE postgres latency: p99 {p99.median:.1f} ms ({appends})"
+    rebuilt = next(
+        (
+            r
+            for r in rows
+            if r.workload == "rebuild"
+            and r.backend == "postgres"
+            and r.role == "eskit"
+            and r.unit == "s"
+        ),
+        None,
+    )
+    if rebuilt:
+        events = rebuilt.case.split(" events")[0]
+        return (
+            f"HEADLINE postgres rebuild: {events} events in {rebuilt.median:.1f} s "
+            f"({int(events.replace(',', '')) / rebuilt.median:,.0f} ev/s)"
+        )
+    return None

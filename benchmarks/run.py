@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # everything, 5 samples per cell
     python benchmarks/run.py --quick         # everything, 3 samples, < 5 minutes
     python benchmarks/run.py --only load --backend sqlite
+    python benchmarks/run.py --only catchup --only latency --only rebuild   # the read side
 
 Starts its own embedded PostgreSQL (fsync on) on a Unix socket and writes SQLite files
 to a temporary folder; both are removed on exit, also on Ctrl-C or SIGTERM. Every cell
@@ -29,9 +30,12 @@ from types import FrameType
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import append
+import catchup
+import latency
 import load
 import pg_server
 import read_all
+import rebuild
 import report
 from common import STOP, Backend, Row, Settings, StopRequestedError, fail, note
 
@@ -42,6 +46,9 @@ WORKLOADS: dict[str, Workload] = {
     "batch": lambda s, b, c, t, o: append.run(s, b, c, t, o, batch=True),
     "load": load.run,
     "readall": read_all.run,
+    "catchup": catchup.run,
+    "latency": latency.run,
+    "rebuild": rebuild.run,
 }
 BACKENDS: tuple[Backend, ...] = ("postgres", "sqlite")
 
@@ -104,10 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         fail("interrupted: server stopped and temporary files removed; partial results below")
     elapsed = time.perf_counter() - started
     mode = "quick" if settings.quick else "full"
+    samples = f"median of {settings.samples} samples per cell"
+    if "rebuild" in workloads:
+        samples += f" ({settings.rebuild_samples} for rebuilds)"
     report.print_report(
         rows,
         title=(
-            f"eskit benchmarks, {mode}: median of {settings.samples} samples per cell | "
+            f"eskit benchmarks, {mode}: {samples} | "
             f"{server}, SQLite {sqlite3.sqlite_version} WAL synchronous=FULL | "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
         ),
