@@ -90,7 +90,7 @@ def run(
     names: Annotated[list[str] | None, typer.Argument(help="Only these projections.")] = None,
     database_url: DatabaseUrl = None,
     projections: ProjectionsOption = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 500,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
 ) -> None:
     """Keep projections up to date until SIGINT or SIGTERM (a worker process)."""
 

@@ -50,7 +50,7 @@ class ProjectionRunner:
         store: EventStoreBackend,
         projections: Sequence[Projection | Subscription],
         *,
-        batch_size: int = 500,
+        batch_size: int = 1000,
         poll_interval_s: float | None = None,
         retry_backoff_s: float = 0.1,
         max_backoff_s: float = 30.0,
@@ -146,7 +146,7 @@ class ProjectionRunner:
         while not self._stopping.is_set():
             seen = signal.generation
             try:
-                if await worker.step():
+                if await worker.step() and worker.more:
                     delay = self.retry_backoff_s
                     continue
             except HandlerFailedError as failure:
@@ -165,6 +165,8 @@ class ProjectionRunner:
                 await self._idle(None, delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
+            # caught up: sleep until a commit; ``seen`` was taken before the read, so a
+            # commit made while the batch was handled wakes it at once
             delay = self.retry_backoff_s
             worker.last_progress = time.monotonic()  # caught up counts as progress
             await self._idle(seen, self.poll_interval_s)

@@ -52,7 +52,7 @@ class ProjectionWorker:
         *,
         checkpoint_name: str | None = None,
         tables: dict[str, str] | None = None,
-        batch_size: int = 500,
+        batch_size: int = 1000,
     ) -> None:
         self.projection = projection
         self.db = db
@@ -70,6 +70,8 @@ class ProjectionWorker:
         self.events_handled = 0
         """Events handled by this worker since it was made (parked ones excluded)."""
         self.parked: set[int] = set()
+        self.more = True
+        """Whether the last step read a full batch (more events may be waiting)."""
         event_types, stream_types = projection.event_types, projection.stream_types
         self.event_types = list(event_types) if event_types is not None else None
         self.stream_types = list(stream_types) if stream_types is not None else None
@@ -91,7 +93,8 @@ class ProjectionWorker:
         )
         # a short batch holds every matching event up to ``head`` (read before it): the
         # checkpoint may move to ``head`` even when the last events were not ours
-        if len(batch) == self.batch_size:
+        self.more = len(batch) == self.batch_size
+        if self.more:
             target = batch[-1].position
         else:
             target = max(head, batch[-1].position if batch else 0)
