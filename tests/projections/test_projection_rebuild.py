@@ -1,0 +1,195 @@
+"""Rebuilding AccountsById while it is queried, written and kept live by a runner.
+
+A few thousand events are stored; a started runner keeps the live documents; a writer keeps
+appending while the rebuild replays the log in batches of 100; three tasks query
+``ACCOUNTS.get`` and ``ACCOUNTS.count`` in a loop from before the rebuild until after the
+swap. Every query must answer (no exception, never None for an account that existed before
+the rebuild began, a count never below theirs); the progress callback sees increasing
+counts; once the runner caught up, the documents equal the fold of the log, and no shadow
+table or shadow checkpoint is left behind.
+
+The writer stops once the rebuild has replayed the seeded events: the swap needs a moment
+with no newer event in the log, and a writer in the same event loop can deny it that for a
+long time (a liveness limit of ``rebuild``, reported separately), which would make this
+test's duration a matter of luck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass, field
+
+import pytest
+
+from bank_accounts.app import build_handler
+from bank_accounts.commands import ChangeEmail, DepositMoney, WithdrawMoney
+from bank_accounts.domain import BankAccount, InsufficientFundsError
+from bank_accounts.projections import ACCOUNTS, AccountsById
+from eskit.projections import ProjectionRunner, ReadDatabase, checkpoints
+from eskit.projections.readmodel import SHADOW_SUFFIX
+from eskit.projections.rebuild import rebuild
+from eskit.store import EventStoreBackend
+from tests.projections.support import (
+    account_documents,
+    fold_accounts,
+    handle_with_retries,
+    open_account,
+)
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT_COUNT = 30
+EVENTS_PER_ACCOUNT = 100
+BATCH = 100
+SEEDED_EVENTS = ACCOUNT_COUNT * EVENTS_PER_ACCOUNT
+
+
+async def _seed(store: EventStoreBackend) -> list[str]:
+    """ACCOUNT_COUNT accounts of EVENTS_PER_ACCOUNT events each, one append per account."""
+    repository = build_handler(store).repository
+    ids = [f"acc-{n:02d}" for n in range(ACCOUNT_COUNT)]
+    for account_id in ids:
+        account = BankAccount.open(
+            account_id,
+            email=f"{account_id}@example.com",
+            address="1 Main St",
+            first_name="Ada",
+            last_name="Lovelace",
+            balance=50,
+        )
+        for k in range(EVENTS_PER_ACCOUNT - 1):
+            if k % 10 == 9:
+                account.change_email(f"{account_id}-{k}@example.com")
+            elif k % 3 == 2:
+                account.withdraw(1, f"seed-{k}")
+            else:
+                account.deposit(1 + k % 5, f"seed-{k}")
+        await repository.save(account)
+    return ids
+
+
+async def _table_exists(db: ReadDatabase, table: str) -> bool:
+    if db.dialect == "sqlite":
+        rows = await db.query("SELECT count(*) FROM sqlite_master WHERE name = ?", (table,))
+    else:
+        rows = await db.query("SELECT count(*) FROM pg_tables WHERE tablename = %s", (table,))
+    return bool(rows[0][0])
+
+
+@dataclass
+class Queries:
+    """What the querying tasks saw."""
+
+    answered: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+async def _query(db: ReadDatabase, ids: list[str], stop: asyncio.Event, seen: Queries) -> None:
+    rng = random.Random(len(seen.failures))
+    while not stop.is_set():
+        for account_id in rng.sample(ids, len(ids)):
+            try:
+                doc = await ACCOUNTS.get(db, account_id)
+            except Exception as exc:
+                seen.failures.append(f"get({account_id}) raised {type(exc).__name__}: {exc}")
+                continue
+            if doc is None:
+                seen.failures.append(f"get({account_id}) found no document")
+            seen.answered += 1
+        try:
+            count = await ACCOUNTS.count(db)
+        except Exception as exc:
+            seen.failures.append(f"count() raised {type(exc).__name__}: {exc}")
+        else:
+            if count < len(ids):
+                seen.failures.append(f"count() was {count} < {len(ids)}")
+            seen.answered += 1
+
+
+async def _write(store: EventStoreBackend, ids: list[str], stop: asyncio.Event) -> int:
+    handler = build_handler(store)
+    rng = random.Random(7)
+    written = 0
+    while not stop.is_set():
+        account_id = rng.choice(ids)
+        roll = rng.random()
+        if roll < 0.1:
+            account_id = f"new-{written}"
+            await handler.handle(open_account(account_id))
+            ids.append(account_id)
+        elif roll < 0.2:
+            await handle_with_retries(
+                handler, ChangeEmail(aggregate_id=account_id, email=f"w{written}@example.com")
+            )
+        else:
+            kind = DepositMoney if roll < 0.6 else WithdrawMoney
+            command = kind(
+                aggregate_id=account_id, amount=rng.randint(1, 20), payment_id=f"w{written}"
+            )
+            with contextlib.suppress(InsufficientFundsError):
+                await handle_with_retries(handler, command)
+        written += 1
+        await asyncio.sleep(0.002)  # a steady trickle, not a flood
+    return written
+
+
+async def test_rebuild_while_queried_written_and_live(sql_store: EventStoreBackend) -> None:
+    """Queries always answer during a rebuild; afterwards the documents equal the fold."""
+    ids = await _seed(sql_store)
+    seeded = await sql_store.last_position()
+    runner = ProjectionRunner(sql_store, [AccountsById()], batch_size=BATCH)
+    calls: list[tuple[int, int]] = []
+    async with runner:
+        await runner.wait_for(seeded, timeout_s=30)
+        assert await ACCOUNTS.count(runner.db) == ACCOUNT_COUNT
+
+        stop_queries, stop_writes = asyncio.Event(), asyncio.Event()
+        seen = Queries()
+        queries = [
+            asyncio.create_task(_query(runner.db, list(ids), stop_queries, seen)) for _ in range(3)
+        ]
+        writer = asyncio.create_task(_write(sql_store, list(ids), stop_writes))
+        try:
+            answered_before = seen.answered
+
+            def progress(done: int, total: int) -> None:
+                calls.append((done, total))
+                if done >= SEEDED_EVENTS:
+                    stop_writes.set()  # the replay is past the seed: let the swap come
+
+            result = await rebuild(sql_store, AccountsById(), batch_size=BATCH, progress=progress)
+            answered_during = seen.answered - answered_before
+            written = await writer
+            head = await sql_store.last_position()
+            await runner.wait_for(head, timeout_s=30)
+        finally:
+            stop_writes.set()
+            stop_queries.set()
+            await asyncio.gather(writer, *queries, return_exceptions=True)
+        for task in queries:
+            task.result()  # the loops themselves never raised
+
+    assert seen.failures == []
+    assert answered_during > 0, "no query ran while the rebuild did"
+    assert written > 0
+    assert result.events > SEEDED_EVENTS  # the rebuild replayed events written meanwhile
+
+    # the rebuild went through every seeded event, in batches, reporting increasing counts
+    assert result.events >= SEEDED_EVENTS
+    assert len(calls) >= SEEDED_EVENTS // BATCH
+    dones = [done for done, _ in calls]
+    assert dones == sorted(set(dones)), "progress counts must strictly increase"
+    assert all(total >= done for done, total in calls)
+    assert calls[0][1] >= SEEDED_EVENTS
+    assert dones[-1] == result.events
+    assert seeded <= result.position <= head
+
+    # swapped in and caught up: the documents are the fold of the log
+    assert await account_documents(runner.db) == await fold_accounts(sql_store)
+    stored = await checkpoints.load_all(runner.db)
+    assert stored[AccountsById.name].position == head
+    assert AccountsById.name + SHADOW_SUFFIX not in stored
+    assert not await _table_exists(runner.db, ACCOUNTS.name + SHADOW_SUFFIX)
+    assert await _table_exists(runner.db, ACCOUNTS.name)
