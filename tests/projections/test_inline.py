@@ -104,7 +104,7 @@ async def test_rebuild_of_inline_projection(sql_store: EventStoreBackend) -> Non
     for i in range(30):
         await handler.handle(_open(f"r{i}", balance=i))
     before = await ACCOUNTS.all(inline.db)
-    result = await rebuild(sql_store, AccountsById(), batch_size=7)
+    result = await rebuild(sql_store, AccountsById(), batch_size=7, inline=True)
     assert result.events == 30
     after = await ACCOUNTS.all(inline.db)
     assert {k: v["balance"] for k, v in after.items()} == {

@@ -114,6 +114,9 @@ def rebuild_command(
     database_url: DatabaseUrl = None,
     projections: ProjectionsOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
+    inline: Annotated[
+        bool, typer.Option(help="NAME is kept inline (in the append's transaction).")
+    ] = False,
 ) -> None:
     """Rebuild NAME from the first event into shadow tables, then swap them in."""
 
@@ -137,7 +140,9 @@ def rebuild_command(
                 rate = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
                 bar.update(task, completed=done, total=total, rate=rate)
 
-            result = await rebuild(store, projection, batch_size=batch_size, progress=update)
+            result = await rebuild(
+                store, projection, batch_size=batch_size, progress=update, inline=inline
+            )
         rate = result.events / result.seconds if result.seconds else 0.0
         console.print(
             f"rebuilt {name}: {result.events:,} events in {result.seconds:.1f} s "

@@ -10,16 +10,14 @@ asynchronous runners.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from eskit.domain.events import Event
 from eskit.projections.checkpoints import sql_for
 from eskit.projections.database import read_database
+from eskit.projections.log import COLUMNS, records
 from eskit.projections.projection import Projection, ProjectionContext
 from eskit.projections.schema import ensure_tables
 from eskit.projections.session import PostgresSession, Session, SQLiteSession, drive
@@ -38,11 +36,6 @@ from eskit.store.records import (
 from eskit.store.sqlite_writer import Discard
 
 __all__ = ["InlineProjections"]
-
-_COLUMNS = (
-    "position, stream_id, stream_type, version, event_id, event_type, "
-    "schema_version, data, metadata, recorded_at"
-)
 
 
 class InlineProjections:
@@ -237,25 +230,9 @@ async def _written(session: Session, stream_id: str, after: int, last: int) -> l
     rows = await session.fetch(
         sql_for(
             session.dialect,
-            f"SELECT {_COLUMNS} FROM eskit_events WHERE stream_id = ? AND version > ? "
+            f"SELECT {COLUMNS} FROM eskit_events WHERE stream_id = ? AND version > ? "
             "AND version <= ? ORDER BY version",
         ),
         (stream_id, after, last),
     )
-    if session.dialect == "postgres":
-        return [StoredEvent._make(row) for row in rows]
-    return [
-        StoredEvent(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            uuid.UUID(r[4]),
-            r[5],
-            r[6],
-            orjson.loads(r[7]),
-            orjson.loads(r[8]),
-            datetime.fromisoformat(r[9]),
-        )
-        for r in rows
-    ]
+    return records(session, rows)

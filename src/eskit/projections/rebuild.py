@@ -10,7 +10,7 @@ checkpoint moved, rolls back its batch and goes on from the new position.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +19,8 @@ from eskit.projections import checkpoints
 from eskit.projections.checkpoints import sql_for
 from eskit.projections.database import ReadDatabase, read_database
 from eskit.projections.lag import measure_lag
-from eskit.projections.projection import Projection
+from eskit.projections.log import read_log
+from eskit.projections.projection import Projection, ProjectionContext
 from eskit.projections.readmodel import SHADOW_SUFFIX, table_exists
 from eskit.projections.schema import create_tables
 from eskit.projections.session import Session
@@ -42,18 +43,21 @@ class RebuildResult:
     seconds: float
 
 
-class _ShadowBehindError(Exception):
-    """The live projection moved past the shadow while it was catching up: catch up again."""
-
-
 async def rebuild(
     store: EventStoreBackend,
     projection: Projection,
     *,
     batch_size: int = 2000,
     progress: Progress | None = None,
+    inline: bool = False,
 ) -> RebuildResult:
-    """Rebuild ``projection``'s read models from the first event and swap them in."""
+    """Rebuild ``projection``'s read models from the first event and swap them in.
+
+    Pass ``inline=True`` for a projection that :class:`InlineProjections` keeps: it has no
+    checkpoint to go by, so the swap also applies every committed event of the log, even
+    those the read horizon still holds back (its appends wait on the locked tables).
+    If the rebuild fails, its shadow tables are dropped and the live ones stay as they were.
+    """
     started = time.perf_counter()
     db = read_database(store)
     shadow = {m.name: m.name + SHADOW_SUFFIX for m in projection.read_models}
@@ -72,23 +76,22 @@ async def rebuild(
         stream_types=_stream_types(projection),
     )
     handled = 0
-    while True:
-        moved = False
-        while True:
-            before = worker.events_handled
-            if not await worker.step():
-                break
-            handled += worker.events_handled - before
-            moved = True
-            if progress is not None:
-                progress(handled, max(total, handled))
-        try:
-            await db.transaction(lambda s: _swap(s, projection, worker))
-        except _ShadowBehindError:
-            if not moved:  # committed events readers may not see yet: let the horizon pass
-                await asyncio.sleep(0.05)
-            continue
-        break
+    while True:  # catch up outside the swap, so that it holds its locks briefly
+        before = worker.events_handled
+        if not await worker.step():
+            break
+        handled += worker.events_handled - before
+        if progress is not None:
+            progress(handled, max(total, handled))
+    try:
+        in_swap = await db.transaction(lambda s: _swap(s, projection, worker, inline=inline))
+    except BaseException:
+        with contextlib.suppress(Exception):  # the original error matters more
+            await _drop_shadow(db, projection, shadow, worker.name)
+        raise
+    handled += in_swap
+    if progress is not None and in_swap:
+        progress(handled, max(total, handled))
     return RebuildResult(name, handled, worker.position, time.perf_counter() - started)
 
 
@@ -117,26 +120,27 @@ async def _fresh_shadow(
     await checkpoints.reset(session, checkpoint, 0)
 
 
-async def _newer_events(session: Session, projection: Projection, position: int) -> bool:
-    types = projection.event_types
-    if session.dialect == "postgres":
-        rows = await session.fetch(
-            "SELECT 1 FROM eskit_events WHERE position > %s AND event_type = ANY(%s) LIMIT 1",
-            (position, types),
+async def _drop_shadow(
+    db: ReadDatabase, projection: Projection, shadow: dict[str, str], checkpoint: str
+) -> None:
+    async def work(session: Session) -> None:
+        for model in projection.read_models:
+            await _drop(session, model.table_names(shadow[model.name]))
+        await session.execute(
+            sql_for(session.dialect, "DELETE FROM eskit_checkpoints WHERE name = ?"), (checkpoint,)
         )
-    else:
-        marks = ",".join("?" * len(types))
-        rows = await session.fetch(
-            f"SELECT 1 FROM eskit_events WHERE position > ? AND event_type IN ({marks}) LIMIT 1",
-            (position, *types),
-        )
-    return bool(rows)
+
+    await db.transaction(work)
 
 
-async def _swap(session: Session, projection: Projection, worker: ProjectionWorker) -> None:
+async def _swap(
+    session: Session, projection: Projection, worker: ProjectionWorker, *, inline: bool
+) -> int:
+    """Finish the catch-up under lock, then put the shadow tables in place; returns events handled."""
     live_tables = [t for m in projection.read_models for t in m.table_names(m.name)]
     if session.dialect == "postgres":
-        # tables first, then the checkpoint, in the order a live runner takes them
+        # tables first, then the checkpoint, in the order a live runner takes them; from
+        # here on no live runner and no inline append can commit to these tables
         for table in live_tables:
             if await table_exists(session, table):
                 await session.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
@@ -145,10 +149,14 @@ async def _swap(session: Session, projection: Projection, worker: ProjectionWork
         sql_for(session.dialect, f"SELECT position FROM eskit_checkpoints WHERE name = ?{lock}"),
         (projection.name,),
     )
-    if rows and int(rows[0][0]) > worker.position:
-        raise _ShadowBehindError
-    if await _newer_events(session, projection, worker.position):
-        raise _ShadowBehindError  # inline projections move no checkpoint: look at the log
+    live = int(rows[0][0]) if rows else 0
+    handled = await worker.catch_up_in(session)
+    if inline:
+        handled += await _apply_held_back(session, projection, worker)
+    if worker.position < live:  # a live runner saw events this transaction cannot: unheard of
+        raise RuntimeError(
+            f"the rebuild of {projection.name} reached {worker.position}, behind the live {live}"
+        )
     for model in projection.read_models:
         await _drop(session, model.table_names(model.name))
         shadow_tables = model.table_names(model.name + SHADOW_SUFFIX)
@@ -158,3 +166,21 @@ async def _swap(session: Session, projection: Projection, worker: ProjectionWork
     await session.execute(
         sql_for(session.dialect, "DELETE FROM eskit_checkpoints WHERE name = ?"), (worker.name,)
     )
+    return handled
+
+
+async def _apply_held_back(
+    session: Session, projection: Projection, worker: ProjectionWorker
+) -> int:
+    """Committed events beyond the read horizon, which inline appends already applied live."""
+    batch = await read_log(
+        session,
+        after=worker.position,
+        limit=1_000_000,
+        event_types=worker.event_types,
+        stream_types=worker.stream_types,
+        visible_only=False,
+    )
+    if batch:
+        await projection.handle_batch(ProjectionContext(session, worker.tables), batch)
+    return len(batch)

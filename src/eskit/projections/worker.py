@@ -18,6 +18,7 @@ from eskit.errors import CheckpointMovedError
 from eskit.projections import checkpoints
 from eskit.projections.database import ReadDatabase
 from eskit.projections.dead_letters import parked_positions
+from eskit.projections.log import read_log, visible_head
 from eskit.projections.projection import Projection, ProjectionContext
 from eskit.projections.session import Session
 from eskit.projections.subscription import Subscription
@@ -91,19 +92,46 @@ class ProjectionWorker:
             stream_types=self.stream_types,
             event_types=self.event_types,
         )
-        # a short batch holds every matching event up to ``head`` (read before it): the
-        # checkpoint may move to ``head`` even when the last events were not ours
-        self.more = len(batch) == self.batch_size
-        if self.more:
-            target = batch[-1].position
-        else:
-            target = max(head, batch[-1].position if batch else 0)
+        target = self._target(batch, head)
         if target <= self.position:
             return False
         kept = self._without_parked(batch)
         await self._commit(kept, target)
         self.events_handled += len(kept)
         return True
+
+    def _target(self, batch: list[StoredEvent], head: int) -> int:
+        """Where the checkpoint goes after ``batch``, read after ``head`` was."""
+        self.more = len(batch) == self.batch_size
+        if self.more:
+            return batch[-1].position
+        # a short batch holds every matching event up to ``head`` (read before it): the
+        # checkpoint may move to ``head`` even when the last events were not ours
+        return max(head, batch[-1].position if batch else 0)
+
+    async def catch_up_in(self, session: Session) -> int:
+        """Handle every visible event inside the caller's transaction; returns how many.
+
+        The position moves in memory only: if the caller's transaction rolls back, call
+        :meth:`load` again.
+        """
+        handled = 0
+        while True:
+            head = await visible_head(session)
+            batch = await read_log(
+                session,
+                after=self.position,
+                limit=self.batch_size,
+                event_types=self.event_types,
+                stream_types=self.stream_types,
+            )
+            target = self._target(batch, head)
+            if target <= self.position:
+                return handled
+            kept = self._without_parked(batch)
+            await self._apply(session, kept, self.position, target)
+            self.position = target
+            handled += len(kept)
 
     def _without_parked(self, batch: list[StoredEvent]) -> list[StoredEvent]:
         if not self.parked:

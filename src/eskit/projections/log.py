@@ -1,0 +1,87 @@
+"""Reading the event log inside a read-model transaction.
+
+Most reads go through the store; these run on a session, for work that must read and write
+in one transaction (a rebuild's final catch-up under lock, inline projections reading back
+what they appended). On PostgreSQL ``visible_only`` keeps to the read horizon, exactly like
+the store's global reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from eskit.projections.session import Session
+from eskit.store.records import StoredEvent
+
+__all__ = ["read_log", "visible_head"]
+
+COLUMNS = (
+    "position, stream_id, stream_type, version, event_id, event_type, "
+    "schema_version, data, metadata, recorded_at"
+)
+_HORIZON = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
+
+
+def records(session: Session, rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
+    """Stored events from rows of :data:`COLUMNS`, whatever the backend."""
+    if session.dialect == "postgres":
+        return [StoredEvent._make(row) for row in rows]
+    return [
+        StoredEvent(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            uuid.UUID(r[4]),
+            r[5],
+            r[6],
+            orjson.loads(r[7]),
+            orjson.loads(r[8]),
+            datetime.fromisoformat(r[9]),
+        )
+        for r in rows
+    ]
+
+
+def _any(session: Session, column: str, values: Sequence[str] | None, params: list[Any]) -> str:
+    if values is None:
+        return ""
+    if session.dialect == "postgres":
+        params.append(list(values))
+        return f" AND {column} = ANY(%s)"
+    params.extend(values)
+    return f" AND {column} IN ({','.join('?' * len(values))})"
+
+
+async def read_log(
+    session: Session,
+    *,
+    after: int,
+    limit: int,
+    event_types: Sequence[str] | None = None,
+    stream_types: Sequence[str] | None = None,
+    visible_only: bool = True,
+) -> list[StoredEvent]:
+    """Up to ``limit`` events after ``after`` in position order, read in the session."""
+    m = session.mark
+    params: list[Any] = [after]
+    sql = f"SELECT {COLUMNS} FROM eskit_events WHERE position > {m}"
+    if visible_only and session.dialect == "postgres":
+        sql += f" AND position < {_HORIZON}"
+    sql += _any(session, "event_type", event_types, params)
+    sql += _any(session, "stream_type", stream_types, params)
+    sql += f" ORDER BY position LIMIT {m}"
+    params.append(limit)
+    return records(session, await session.fetch(sql, params))
+
+
+async def visible_head(session: Session) -> int:
+    """The last position readers may see now, read in the session."""
+    horizon = f" WHERE position < {_HORIZON}" if session.dialect == "postgres" else ""
+    rows = await session.fetch(f"SELECT coalesce(max(position), 0) FROM eskit_events{horizon}")
+    return int(rows[0][0])
