@@ -1036,7 +1036,7 @@ async def test_sqlite_migrate_on_a_new_file_applies_every_migration_once(tmp_pat
         applied = await fresh.migrate()
         again = await fresh.migrate()
 
-    assert applied == ["0001_events_and_snapshots"]
+    assert applied == ["0001_events_and_snapshots", "0002_checkpoints_and_dead_letters"]
     assert again == []
 
 
@@ -1050,5 +1050,5 @@ async def test_postgres_migrate_on_an_empty_database_applies_every_migration_onc
             applied = await fresh.migrate()
             again = await fresh.migrate()
 
-    assert applied == ["0001_events_and_snapshots"]
+    assert applied == ["0001_events_and_snapshots", "0002_checkpoints_and_dead_letters"]
     assert again == []
