@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -138,3 +139,19 @@ async def test_stop_finishes_the_batch_in_hand(postgres_url: str) -> None:
         release.set()
         await stopping
         assert (await load(runner.db, "slow")).position >= last.position
+
+
+async def test_sqlite_runner_hears_other_writers(tmp_path: Path) -> None:
+    from eskit.store import SQLiteEventStore
+
+    path = tmp_path / "shared.db"
+    async with (
+        SQLiteEventStore.open(path) as reader_store,
+        SQLiteEventStore.open(path) as writer_store,  # its signal is not the runner's
+        ProjectionRunner(reader_store, [AccountsById()], poll_interval_s=60) as runner,
+    ):
+        for n in range(3):
+            done = await writer_store.append(
+                f"w{n}", [_opened(n)], expected_version=0, stream_type="BankAccount"
+            )
+            await runner.wait_for(done.position, timeout_s=5)

@@ -2,9 +2,10 @@
 
 A :class:`ProjectionRunner` keeps a task per projection. Each task handles batches while
 there are any, then sleeps until the store signals a commit: an append through the same
-store object, or (PostgreSQL) a ``NOTIFY`` from another process heard by the runner's
-listener. Polling every ``poll_interval_s`` is only the fallback for notices that cannot
-arrive (SQLite written by another process, a lost listener connection).
+store object, a ``NOTIFY`` from another process heard by the runner's listener
+(PostgreSQL), or a change of the file's ``data_version`` (SQLite written by another
+process). Polling every ``poll_interval_s`` is only the fallback for notices that cannot
+arrive (a lost listener connection).
 
 Stop, start and restart in any order: stopping cancels between batches or rolls the
 current one back, and starting again resumes at the committed checkpoint.
@@ -38,9 +39,10 @@ _log = logging.getLogger("eskit.projections")
 class ProjectionRunner:
     """Runs projections (and subscriptions) against a store until stopped.
 
-    ``batch_size`` events per transaction; ``poll_interval_s`` bounds how long a caught-up
-    projection sleeps without a notice (default 1 s with PostgreSQL's LISTEN, 0.2 s on
-    SQLite, whose other writers cannot notify); a failing handler is retried after
+    ``batch_size`` events per transaction; ``poll_interval_s`` (default 1 s) bounds how long
+    a caught-up projection sleeps without a notice. With ``listen``, commits of other
+    processes are heard: PostgreSQL ``LISTEN``, or on SQLite a watcher of the file's
+    ``data_version`` (checked every 10 ms without reading the log). A failing handler is retried after
     ``retry_backoff_s``, doubling up to ``max_backoff_s``; a projection with events waiting
     and no progress for ``stall_after_s`` reports itself stalled.
     """
@@ -65,13 +67,14 @@ class ProjectionRunner:
         self.workers = {
             p.name: ProjectionWorker(p, self.db, batch_size=batch_size) for p in projections
         }
-        self.poll_interval_s = poll_interval_s or (1.0 if self.db.dialect == "postgres" else 0.2)
+        self.poll_interval_s = poll_interval_s or 1.0
         self.retry_backoff_s = retry_backoff_s
         self.max_backoff_s = max_backoff_s
         self.stall_after_s = stall_after_s
         self.listen = listen
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._listener: Any = None
+        self._watcher: Any = None
         self._stopping = asyncio.Event()
 
     async def __aenter__(self) -> ProjectionRunner:
@@ -106,6 +109,11 @@ class ProjectionRunner:
 
             self._listener = PostgresListener(self.store.url, self.db.signal)  # type: ignore[attr-defined]
             await self._listener.start()
+        if self.listen and self.db.dialect == "sqlite" and self._watcher is None:
+            from eskit.projections.sqlite_watch import SQLiteChangeWatcher
+
+            self._watcher = SQLiteChangeWatcher(self.store.path, self.db.signal)  # type: ignore[attr-defined]
+            await self._watcher.start()
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         for name, worker in self.workers.items():
@@ -124,6 +132,9 @@ class ProjectionRunner:
             for task in late:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            await watcher.stop()
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.stop()

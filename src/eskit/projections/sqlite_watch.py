@@ -1,0 +1,73 @@
+"""Hearing of commits made to a SQLite file by other processes.
+
+SQLite has no notifications, but ``PRAGMA data_version`` changes whenever another
+connection commits, and reading it costs no query of the log. A watcher reads it every few
+milliseconds on a connection of its own and fires the store's append signal when it moves,
+so a runner in another process than the writers wakes within that interval instead of its
+much longer polling interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from pathlib import Path
+
+from eskit.store.signal import AppendSignal
+
+__all__ = ["SQLiteChangeWatcher"]
+
+_log = logging.getLogger(__name__)
+
+
+class SQLiteChangeWatcher:
+    """Fires ``signal`` when another connection commits to the file at ``path``."""
+
+    def __init__(self, path: Path, signal: AppendSignal, *, interval_s: float = 0.01) -> None:
+        self.path = path
+        self.signal = signal
+        self.interval_s = interval_s
+        self._conn: sqlite3.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Open the watching connection and start watching."""
+        if self._task is not None:
+            return
+        self._conn = await asyncio.to_thread(self._connect)
+        version = await asyncio.to_thread(self._version)
+        self._task = asyncio.get_running_loop().create_task(self._run(version))
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA query_only=1")
+        return conn
+
+    def _version(self) -> int:
+        assert self._conn is not None
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    async def _run(self, seen: int) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                version = await asyncio.to_thread(self._version)
+            except sqlite3.Error as exc:  # a busy file: the runner's own polling covers it
+                _log.debug("could not read data_version: %s", exc)
+                continue
+            if version != seen:
+                seen = version
+                self.signal.fire(self.signal.position)
+
+    async def stop(self) -> None:
+        """Stop watching and close the connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
