@@ -3,8 +3,9 @@
 A ``NOTIFY`` inside the appending transaction would be simplest, but PostgreSQL takes one
 database-wide lock at the commit of every notifying transaction, which would line writers up
 one behind the other. So the store notifies after the commit instead, from a transaction of
-its own, and coalesces: while one notification is on its way, further commits only mark that
-another is due. Each process therefore has at most one notification in flight, and the last
+its own, and coalesces: while one notification is on its way, and for ``min_interval_s``
+after it, further commits only mark that another is due. The first commit after a quiet spell
+is announced at once; under load a process sends at most one notice per interval; the last
 commit is always followed by one.
 """
 
@@ -25,8 +26,11 @@ _log = logging.getLogger(__name__)
 class CommitNotifier:
     """Sends ``send(position)`` after commits, at most one at a time, never dropping the last."""
 
-    def __init__(self, send: Callable[[int], Awaitable[object]]) -> None:
+    def __init__(
+        self, send: Callable[[int], Awaitable[object]], *, min_interval_s: float = 0.002
+    ) -> None:
         self._send = send
+        self.min_interval_s = min_interval_s
         self._due = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -44,6 +48,7 @@ class CommitNotifier:
                     await self._send(position)
                 except Exception as exc:  # listeners still poll: a lost notice only delays them
                     _log.warning("could not notify listeners of commits: %s", exc)
+                await asyncio.sleep(self.min_interval_s)
         finally:
             self._task = None
 

@@ -229,6 +229,7 @@ class PostgresEventStore:
         self.appended = AppendSignal()
         """Fired after every append that commits through this object."""
         self._notifier = CommitNotifier(self._notify) if notify else None
+        self._notify_conn: psycopg.AsyncConnection[Any] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -280,6 +281,9 @@ class PostgresEventStore:
         """Close the pool. Idempotent."""
         if self._notifier is not None:
             await self._notifier.close()
+        notify_conn, self._notify_conn = self._notify_conn, None
+        if notify_conn is not None:
+            await notify_conn.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -394,7 +398,22 @@ class PostgresEventStore:
             self._notifier.committed(position)
 
     async def _notify(self, position: int) -> None:
-        await self._fetch("SELECT pg_notify(%s, %s)", (CHANNEL, str(position)))
+        # A connection of its own, whose commits do not wait for the WAL flush: a notice
+        # is worth nothing after a crash, and waiting for an fsync per notice would take
+        # disk time from the appends.
+        conn = self._notify_conn
+        if conn is None or conn.closed:
+            conn = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=max(1, int(self.connect_timeout_s))
+            )
+            await conn.execute("SET synchronous_commit = off")
+            self._notify_conn = conn
+        try:
+            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(position)))
+        except psycopg.OperationalError:
+            self._notify_conn = None
+            await conn.close()
+            raise
 
     async def _append_alone(
         self,
