@@ -13,13 +13,17 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from eskit.store.signal import AppendSignal
 
 __all__ = ["SQLiteChangeWatcher"]
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SQLiteChangeWatcher:
@@ -31,29 +35,33 @@ class SQLiteChangeWatcher:
         self.interval_s = interval_s
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        # one thread owns the connection: a read still running when the watcher stops
+        # finishes before the close that is queued behind it (closing under it crashes)
+        self._thread: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
         """Open the watching connection and start watching."""
         if self._task is not None:
             return
-        self._conn = await asyncio.to_thread(self._connect)
-        version = await asyncio.to_thread(self._version)
-        self._task = asyncio.get_running_loop().create_task(self._run(version))
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="eskit-sqlite-watch")
+        conn = self._conn = await self._call(self._connect)
+        version = await self._call(lambda: _version(conn))
+        self._task = asyncio.get_running_loop().create_task(self._run(conn, version))
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        assert self._thread is not None
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA query_only=1")
         return conn
 
-    def _version(self) -> int:
-        assert self._conn is not None
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-
-    async def _run(self, seen: int) -> None:
+    async def _run(self, conn: sqlite3.Connection, seen: int) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
             try:
-                version = await asyncio.to_thread(self._version)
+                version = await self._call(lambda: _version(conn))
             except sqlite3.Error as exc:  # a busy file: the runner's own polling covers it
                 _log.debug("could not read data_version: %s", exc)
                 continue
@@ -69,5 +77,12 @@ class SQLiteChangeWatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            if conn is not None:
+                await asyncio.get_running_loop().run_in_executor(thread, conn.close)
+            thread.shutdown(wait=True)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
