@@ -103,7 +103,8 @@ class _AccountView(Projection):
             raise LookupError(f"account {record.stream_id} has no {self.model.name} entry")
         if _already_has(entry, record.version):
             return
-        entry = {**entry, "balance": entry["balance"] + balance, "version": record.version}
+        entry["balance"] += balance  # the batch's own copy: change it, then put it back
+        entry["version"] = record.version
         if email is not None:
             entry["email"] = email
         await entries.put(record.stream_id, entry)

@@ -131,6 +131,10 @@ class Projection:
         for event_cls in self._classes:
             if event_cls.event_type not in self.registry:
                 self.registry.register(event_cls)
+        # bound once: looking a method up per event costs more than the handler itself
+        self._bound: dict[str, Callable[[Any, ProjectionContext], Awaitable[None]]] = {
+            event_type: getattr(self, method) for event_type, method in self._handlers.items()
+        }
 
     @property
     def event_types(self) -> list[str]:
@@ -148,11 +152,11 @@ class Projection:
         event = self.registry.decode(
             record.event_type, record.schema_version, record.data, position=record.position
         )
-        method = self._handlers.get(event.event_type)
-        if method is None:
+        handler = self._bound.get(event.event_type)
+        if handler is None:
             return
         ctx.record = record
-        await getattr(self, method)(event, ctx)
+        await handler(event, ctx)
 
     async def handle_batch(self, ctx: ProjectionContext, records: Sequence[StoredEvent]) -> None:
         """Prefetch, handle each record in order, and flush the writers."""
