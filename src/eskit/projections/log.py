@@ -8,15 +8,12 @@ the store's global reads.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
-
-import orjson
 
 from eskit.projections.session import Session
 from eskit.store.records import StoredEvent
+from eskit.store.sqlite import event_from_row
 
 __all__ = ["read_log", "visible_head"]
 
@@ -31,21 +28,7 @@ def records(session: Session, rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
     """Stored events from rows of :data:`COLUMNS`, whatever the backend."""
     if session.dialect == "postgres":
         return [StoredEvent._make(row) for row in rows]
-    return [
-        StoredEvent(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            uuid.UUID(r[4]),
-            r[5],
-            r[6],
-            orjson.loads(r[7]),
-            orjson.loads(r[8]),
-            datetime.fromisoformat(r[9]),
-        )
-        for r in rows
-    ]
+    return [event_from_row(row) for row in rows]
 
 
 def _any(session: Session, column: str, values: Sequence[str] | None, params: list[Any]) -> str:

@@ -44,7 +44,7 @@ from eskit.store.records import (
 from eskit.store.signal import AppendSignal
 from eskit.store.sqlite_writer import Discard, SQLiteWriter
 
-__all__ = ["SQLiteEventStore"]
+__all__ = ["SQLiteEventStore", "event_from_row"]
 
 T = TypeVar("T")
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -67,7 +67,8 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _event(row: tuple[Any, ...]) -> StoredEvent:
+def event_from_row(row: tuple[Any, ...]) -> StoredEvent:
+    """A stored event from a row of the ten event columns, as SQLite gives them back."""
     return StoredEvent(
         row[0],
         row[1],
@@ -363,7 +364,7 @@ class SQLiteEventStore:
         rows = conn.execute(
             f"SELECT {_COLUMNS} FROM eskit_events WHERE event_id IN ({marks})", ids
         ).fetchall()
-        return [_event(r) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     # -- reading ---------------------------------------------------------------------
 
@@ -379,7 +380,7 @@ class SQLiteEventStore:
         sql, params = stream_query(
             _COLUMNS, stream_id, from_version, to_version, until, mark="?", time_value=_timestamp
         )
-        return await self._read(lambda c: [_event(r) for r in c.execute(sql, params)])
+        return await self._read(lambda c: [event_from_row(r) for r in c.execute(sql, params)])
 
     async def read_payloads(
         self,
@@ -413,7 +414,7 @@ class SQLiteEventStore:
                 params.extend(values)
         sql += " ORDER BY position LIMIT ?"
         params.append(limit)
-        return await self._read(lambda c: [_event(r) for r in c.execute(sql, params)])
+        return await self._read(lambda c: [event_from_row(r) for r in c.execute(sql, params)])
 
     def read_all(
         self,
@@ -477,7 +478,7 @@ class SQLiteEventStore:
         if not ids:
             return []
         sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE event_id IN ({','.join('?' * len(ids))})"
-        return await self._read(lambda c: [_event(r) for r in c.execute(sql, ids)])
+        return await self._read(lambda c: [event_from_row(r) for r in c.execute(sql, ids)])
 
     async def read_horizon(self) -> ReadHorizon:
         """Committed SQLite writes are visible to readers at once: nothing holds them back."""
