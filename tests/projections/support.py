@@ -22,7 +22,7 @@ from bank_accounts.commands import OpenAccount
 from bank_accounts.domain import AccountOpened, EmailChanged, MoneyDeposited, MoneyWithdrawn
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.errors import ConcurrencyError
-from eskit.projections import Projection, ProjectionContext, ReadDatabase, handles
+from eskit.projections import Projection, ProjectionContext, ReadDatabase, handles, read_database
 from eskit.projections.session import Dialect, Session
 from eskit.store import EventStoreBackend, SQLiteEventStore, StoredEvent
 from eskit.testing.postgres import PostgresServer
@@ -294,3 +294,13 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
         await asyncio.sleep(0.01)
+
+
+async def committed_head(store: EventStoreBackend) -> int:
+    """The last position of every committed event, read horizon or not.
+
+    ``last_position()`` stops below any write transaction still open, and a running
+    projection's batch is one: once the writers are done, this is the head to wait for.
+    """
+    rows = await read_database(store).query("SELECT coalesce(max(position), 0) FROM eskit_events")
+    return int(rows[0][0])

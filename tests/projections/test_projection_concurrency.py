@@ -30,6 +30,7 @@ from tests.projections.support import (
     AppliedLogProjection,
     account_documents,
     assert_each_once,
+    committed_head,
     fold_accounts,
     handle_with_retries,
     open_account,
@@ -85,7 +86,7 @@ async def test_concurrent_writers_every_event_applied_exactly_once(
     async with runner:
         counts = await asyncio.gather(*(_writer(sql_store, n) for n in range(WRITERS)))
         assert sum(counts) == WRITERS * (COMMANDS_PER_WRITER + 2)
-        head = await sql_store.last_position()
+        head = await committed_head(sql_store)
         await runner.wait_for(head, timeout_s=30)
         statuses = {s.name: s for s in await runner.status()}
 

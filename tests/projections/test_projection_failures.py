@@ -33,6 +33,7 @@ from tests.projections.support import (
     RecordingProjection,
     account_documents,
     assert_each_once,
+    committed_head,
     eventually,
     fold_accounts,
     handle_with_retries,
@@ -162,7 +163,7 @@ async def test_poison_event_stops_the_projection_until_parked(
 
         await runner.wait_for(positions[-1], timeout_s=10)
         await _deposits(sql_store, "acc-1", [f"r{n}" for n in range(3)])
-        head = await sql_store.last_position()
+        head = await committed_head(sql_store)
         await runner.wait_for(head, timeout_s=10)
         (status,) = await runner.status()
 
@@ -236,7 +237,7 @@ async def test_two_runners_of_one_projection_apply_each_event_once(
                     await asyncio.sleep(0.001)
 
             await asyncio.gather(*(write(n) for n in range(4)))
-            head = await sql_store.last_position()
+            head = await committed_head(sql_store)
             await first.wait_for(head, timeout_s=30)
             await second.wait_for(head, timeout_s=30)
 

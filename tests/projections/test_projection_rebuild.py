@@ -31,6 +31,7 @@ from eskit.projections.rebuild import rebuild
 from eskit.store import EventStoreBackend
 from tests.projections.support import (
     account_documents,
+    committed_head,
     fold_accounts,
     handle_with_retries,
     open_account,
@@ -161,7 +162,7 @@ async def test_rebuild_while_queried_written_and_live(sql_store: EventStoreBacke
             answered_during = seen.answered - answered_before
             stop_writes.set()
             written = await writer
-            head = await sql_store.last_position()
+            head = await committed_head(sql_store)
             await runner.wait_for(head, timeout_s=30)
         finally:
             stop_writes.set()

@@ -38,6 +38,7 @@ from tests.projections.support import (
     AppliedLogProjection,
     account_documents,
     assert_each_once,
+    committed_head,
     fold_accounts,
     open_account,
     stored_positions,
@@ -159,7 +160,7 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
         assert sum(after > before for before, after, _ in rounds) >= ROUNDS // 2, rounds
         assert any(after < head for _, after, head in rounds), rounds
 
-        head = await store.last_position()
+        head = await committed_head(store)
         async with ProjectionRunner(store, worker_projections()) as runner:
             await runner.wait_for(head, timeout_s=30)
 
