@@ -11,6 +11,7 @@ from bank_accounts.commands import DepositMoney, OpenAccount, WithdrawMoney
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.projections import ProjectionRunner, read_database
 from eskit.store import EventStoreBackend
+from tests.projections.support import committed_head
 
 pytestmark = pytest.mark.integration
 
@@ -47,13 +48,13 @@ async def test_restart_resumes_at_checkpoint(sql_store: EventStoreBackend) -> No
         await handler.handle(_open(f"acc-{i}"))
     runner = ProjectionRunner(sql_store, [AccountsById()])
     await runner.start()
-    head = await sql_store.last_position()
+    head = await committed_head(sql_store)
     await runner.wait_for(head)
     await runner.stop()
     for i in range(5):
         await handler.handle(DepositMoney(aggregate_id=f"acc-{i}", amount=1, payment_id="x"))
     await runner.start()
-    await runner.wait_for(await sql_store.last_position())
+    await runner.wait_for(await committed_head(sql_store))
     await runner.stop()
     await runner.stop()
     docs = await ACCOUNTS.all(read_database(sql_store))

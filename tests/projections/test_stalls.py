@@ -14,6 +14,7 @@ from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.projections import ProjectionRunner
 from eskit.store import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
+from tests.projections.support import committed_head
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ async def test_held_back_horizon_is_reported_then_passes(postgres_url: str) -> N
             assert "held back by transaction pid" in state
             assert "INSERT INTO side" in state
             await blocker.rollback()
-            await runner.wait_for(await store.last_position(), timeout_s=5)
+            await runner.wait_for(await committed_head(store), timeout_s=5)
             assert await ACCOUNTS.get(runner.db, "a") is not None
             assert (await _state(runner, "live")).startswith("live")
 

@@ -9,6 +9,7 @@ import pytest
 from bank_accounts.domain import AccountOpened, MoneyDeposited
 from eskit.projections import ProjectionRunner, Subscription
 from eskit.store import ANY, EventStoreBackend, StoredEvent
+from tests.projections.support import committed_head
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ async def test_filtered_in_order_resumes_at_checkpoint(sql_store: EventStoreBack
         await sql_store.append("ab"[n % 2], [_deposit(n)], expected_version=ANY)
     runner = ProjectionRunner(sql_store, [sub], batch_size=7, poll_interval_s=30)
     async with runner:
-        await runner.wait_for(await sql_store.last_position())
+        await runner.wait_for(await committed_head(sql_store))
     assert [e.data["amount"] for e in seen] == list(range(1, 21))
     assert all(e.event_type == "bank_accounts.MoneyDeposited" for e in seen)
     positions = [e.position for e in seen]
