@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from eskit.errors import CheckpointMovedError
+from eskit.errors import CheckpointMovedError, EskitError
 from eskit.projections import checkpoints
 from eskit.projections.database import ReadDatabase
 from eskit.projections.dead_letters import parked_positions
@@ -30,8 +30,10 @@ __all__ = ["HandlerFailedError", "ProjectionWorker"]
 _log = logging.getLogger("eskit.projections")
 
 
-class HandlerFailedError(Exception):
+class HandlerFailedError(EskitError):
     """A handler raised while handling ``record`` (the ``index``-th event of its batch)."""
+
+    code = "handler_failed"
 
     def __init__(self, index: int, record: StoredEvent, cause: BaseException) -> None:
         super().__init__(
