@@ -114,3 +114,18 @@ async def test_rebuild_of_inline_projection(sql_store: EventStoreBackend) -> Non
     doc = await ACCOUNTS.get(inline.db, "r1")
     assert doc is not None
     assert doc.body["balance"] == 2
+
+
+async def test_inline_and_async_projections_side_by_side(sql_store: EventStoreBackend) -> None:
+    from bank_accounts.projections import ACCOUNT_SEARCH, AccountSearch
+    from eskit.projections import ProjectionRunner
+
+    inline = InlineProjections(sql_store, [AccountsById()])
+    await inline.prepare()
+    handler = build_handler(inline)
+    async with ProjectionRunner(inline, [AccountSearch()]) as runner:
+        done = await handler.handle(_open("side"))
+        assert await ACCOUNTS.get(inline.db, "side") is not None  # inline: at once
+        await runner.wait_for(done.position)
+        page = await ACCOUNT_SEARCH.search(runner.db, "side")
+        assert [e["account_id"] for e in page.items] == ["side"]

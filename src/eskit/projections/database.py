@@ -88,9 +88,12 @@ class PostgresReadDatabase:
 
 
 def read_database(store: EventStoreBackend) -> ReadDatabase:
-    """The read-model database of ``store`` (SQLite or PostgreSQL)."""
+    """The read-model database of ``store`` (SQLite or PostgreSQL, or a wrapper of one)."""
+    from eskit.projections.inline import InlineProjections
     from eskit.store.sqlite import SQLiteEventStore
 
+    if isinstance(store, InlineProjections):
+        return store.db
     if isinstance(store, SQLiteEventStore):
         return SQLiteReadDatabase(store)
     try:

@@ -107,12 +107,12 @@ class ProjectionRunner:
         if self.listen and self.db.dialect == "postgres" and self._listener is None:
             from eskit.projections.listener import PostgresListener
 
-            self._listener = PostgresListener(self.store.url, self.db.signal)  # type: ignore[attr-defined]
+            self._listener = PostgresListener(self.db.store.url, self.db.signal)  # type: ignore[attr-defined]
             await self._listener.start()
         if self.listen and self.db.dialect == "sqlite" and self._watcher is None:
             from eskit.projections.sqlite_watch import SQLiteChangeWatcher
 
-            self._watcher = SQLiteChangeWatcher(self.store.path, self.db.signal)  # type: ignore[attr-defined]
+            self._watcher = SQLiteChangeWatcher(self.db.store.path, self.db.signal)  # type: ignore[attr-defined]
             await self._watcher.start()
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
