@@ -49,6 +49,19 @@ __all__ = [
 ACCOUNT_EVENTS = (AccountOpened, MoneyDeposited, MoneyWithdrawn, EmailChanged)
 
 
+def opened_event(*, balance: int = 0, email: str = "ada@example.com") -> AccountOpened:
+    """An AccountOpened event, for tests that append events without commands."""
+    return AccountOpened(
+        email=email,
+        address="1 Main St",
+        first_name="Ada",
+        last_name="Lovelace",
+        balance=balance,
+        currency="USD",
+        status="active",
+    )
+
+
 def open_account(account_id: str, *, balance: int = 100) -> OpenAccount:
     """An OpenAccount command for ``account_id``."""
     return OpenAccount(

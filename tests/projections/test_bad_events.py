@@ -14,20 +14,9 @@ from eskit.projections import Projection, ProjectionContext, ProjectionRunner, h
 from eskit.projections.dead_letters import park
 from eskit.projections.session import Session
 from eskit.store import EventStoreBackend
+from tests.projections.support import opened_event
 
 pytestmark = pytest.mark.integration
-
-
-def _opened() -> AccountOpened:
-    return AccountOpened(
-        email="a@example.com",
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=5,
-        currency="USD",
-        status="active",
-    )
 
 
 async def _insert_raw(runner: ProjectionRunner, stream_id: str, data: str) -> None:
@@ -56,10 +45,18 @@ async def _insert_raw(runner: ProjectionRunner, stream_id: str, data: str) -> No
 async def test_event_that_does_not_fit_its_class(sql_store: EventStoreBackend) -> None:
     runner = ProjectionRunner(sql_store, [AccountsById()], retry_backoff_s=0.01)
     await runner.prepare()
-    await sql_store.append("good-1", [_opened()], expected_version=0, stream_type="BankAccount")
+    await sql_store.append(
+        "good-1",
+        [opened_event(balance=5, email="a@example.com")],
+        expected_version=0,
+        stream_type="BankAccount",
+    )
     await _insert_raw(runner, "broken", '{"email": 42}')
     last = await sql_store.append(
-        "good-2", [_opened()], expected_version=0, stream_type="BankAccount"
+        "good-2",
+        [opened_event(balance=5, email="a@example.com")],
+        expected_version=0,
+        stream_type="BankAccount",
     )
     async with runner:
         deadline = asyncio.get_running_loop().time() + 30
@@ -95,7 +92,9 @@ async def test_sqlite_handler_that_awaits_io_is_refused_clearly(tmp_path: object
     from eskit.store import SQLiteEventStore
 
     async with SQLiteEventStore.open(Path(str(tmp_path)) / "e.db") as store:
-        await store.append("x", [_opened()], expected_version=0)
+        await store.append(
+            "x", [opened_event(balance=5, email="a@example.com")], expected_version=0
+        )
         runner = ProjectionRunner(store, [_Sleeper()])
         await runner.prepare()
         with pytest.raises(ConfigurationError, match="may only await the session"):

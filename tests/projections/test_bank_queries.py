@@ -11,19 +11,9 @@ from bank_accounts.queries import AccountQueries
 from eskit.errors import NotCaughtUpError, NotFoundError
 from eskit.projections import ProjectionRunner
 from eskit.store import EventStoreBackend
+from tests.projections.support import open_account
 
 pytestmark = pytest.mark.integration
-
-
-def _open(account_id: str) -> OpenAccount:
-    return OpenAccount(
-        aggregate_id=account_id,
-        email=f"{account_id}@example.com",
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=10,
-    )
 
 
 async def test_missing_document_is_rebuilt_and_written_back(sql_store: EventStoreBackend) -> None:
@@ -31,7 +21,7 @@ async def test_missing_document_is_rebuilt_and_written_back(sql_store: EventStor
     queries = AccountQueries(sql_store, handler.repository)
     runner = ProjectionRunner(sql_store, [AccountsById()])
     await runner.prepare()  # tables exist, but nothing projects: the read model lags
-    await handler.handle(_open("a"))
+    await handler.handle(open_account("a", balance=10))
     await handler.handle(DepositMoney(aggregate_id="a", amount=5, payment_id="p"))
     assert await ACCOUNTS.get(queries.db, "a") is None
     doc = await queries.get("a")
@@ -51,7 +41,7 @@ async def test_read_from_events_and_not_found(sql_store: EventStoreBackend) -> N
     handler = build_handler(sql_store)
     queries = AccountQueries(sql_store, handler.repository)
     await ProjectionRunner(sql_store, [AccountsById()]).prepare()
-    await handler.handle(_open("b"))
+    await handler.handle(open_account("b", balance=10))
     assert (await queries.get("b", source="events"))["balance"] == 10
     with pytest.raises(NotFoundError):
         await queries.get("nobody")
@@ -63,7 +53,7 @@ async def test_read_your_writes(sql_store: EventStoreBackend) -> None:
     handler = build_handler(sql_store)
     queries = AccountQueries(sql_store, handler.repository)
     async with ProjectionRunner(sql_store, [AccountsById()]):
-        await handler.handle(_open("c"))
+        await handler.handle(open_account("c", balance=10))
         result = await handler.handle(DepositMoney(aggregate_id="c", amount=1, payment_id="x"))
         doc = await queries.get("c", at_least_position=result.position)
         assert doc["balance"] == 11
@@ -119,6 +109,6 @@ async def test_search_inside_words(sql_store: EventStoreBackend) -> None:
     handler = build_handler(sql_store)
     queries = AccountQueries(sql_store, handler.repository)
     async with ProjectionRunner(sql_store, projections()):
-        done = await handler.handle(_open("zz-1"))
+        done = await handler.handle(open_account("zz-1", balance=10))
         page = await queries.search("ovela", match="substring", at_least_position=done.position)
         assert [a["account_id"] for a in page.items] == ["zz-1"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bank_accounts.app import build_handler
-from bank_accounts.commands import DepositMoney, OpenAccount, WithdrawMoney
+from bank_accounts.commands import DepositMoney, WithdrawMoney
 from bank_accounts.domain import InsufficientFundsError, MoneyDeposited
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.errors import ConcurrencyError
@@ -13,26 +13,16 @@ from eskit.projections import Projection, ProjectionContext, handles
 from eskit.projections.inline import InlineProjections
 from eskit.projections.rebuild import rebuild
 from eskit.store import EventStoreBackend
+from tests.projections.support import open_account
 
 pytestmark = pytest.mark.integration
-
-
-def _open(account_id: str, balance: int = 100) -> OpenAccount:
-    return OpenAccount(
-        aggregate_id=account_id,
-        email=f"{account_id}@example.com",
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=balance,
-    )
 
 
 async def test_query_right_after_command_sees_it(sql_store: EventStoreBackend) -> None:
     inline = InlineProjections(sql_store, [AccountsById()])
     await inline.prepare()
     handler = build_handler(inline)
-    await handler.handle(_open("a"))
+    await handler.handle(open_account("a"))
     await handler.handle(DepositMoney(aggregate_id="a", amount=5, payment_id="p"))
     doc = await ACCOUNTS.get(inline.db, "a")
     assert doc is not None
@@ -58,7 +48,7 @@ async def test_failing_inline_handler_refuses_the_append(sql_store: EventStoreBa
     inline = InlineProjections(sql_store, [AccountsById(), _Refuses()])
     await inline.prepare()
     handler = build_handler(inline)
-    await handler.handle(_open("b"))
+    await handler.handle(open_account("b"))
     with pytest.raises(ValueError, match="too big"):
         await handler.handle(DepositMoney(aggregate_id="b", amount=5000, payment_id="big"))
     assert await sql_store.stream_version("b") == 1
@@ -71,7 +61,7 @@ async def test_conflict_rolls_back_read_model(sql_store: EventStoreBackend) -> N
     inline = InlineProjections(sql_store, [AccountsById()])
     await inline.prepare()
     handler = build_handler(inline)
-    await handler.handle(_open("c"))
+    await handler.handle(open_account("c"))
     with pytest.raises(ConcurrencyError):
         await inline.append(
             "c",
@@ -88,7 +78,7 @@ async def test_retried_command_is_not_applied_twice(sql_store: EventStoreBackend
     inline = InlineProjections(sql_store, [AccountsById()])
     await inline.prepare()
     handler = build_handler(inline)
-    await handler.handle(_open("d"))
+    await handler.handle(open_account("d"))
     deposit = DepositMoney(aggregate_id="d", amount=7, payment_id="once")
     await handler.handle(deposit)
     await handler.handle(deposit)
@@ -102,7 +92,7 @@ async def test_rebuild_of_inline_projection(sql_store: EventStoreBackend) -> Non
     await inline.prepare()
     handler = build_handler(inline)
     for i in range(30):
-        await handler.handle(_open(f"r{i}", balance=i))
+        await handler.handle(open_account(f"r{i}", balance=i))
     before = await ACCOUNTS.all(inline.db)
     result = await rebuild(sql_store, AccountsById(), batch_size=7, inline=True)
     assert result.events == 30
@@ -124,7 +114,7 @@ async def test_inline_and_async_projections_side_by_side(sql_store: EventStoreBa
     await inline.prepare()
     handler = build_handler(inline)
     async with ProjectionRunner(inline, [AccountSearch()]) as runner:
-        done = await handler.handle(_open("side"))
+        done = await handler.handle(open_account("side"))
         assert await ACCOUNTS.get(inline.db, "side") is not None  # inline: at once
         await runner.wait_for(done.position)
         page = await ACCOUNT_SEARCH.search(runner.db, "side")

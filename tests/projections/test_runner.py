@@ -7,30 +7,19 @@ import asyncio
 import pytest
 
 from bank_accounts.app import build_handler
-from bank_accounts.commands import DepositMoney, OpenAccount, WithdrawMoney
+from bank_accounts.commands import DepositMoney, WithdrawMoney
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.projections import ProjectionRunner, read_database
 from eskit.store import EventStoreBackend
-from tests.projections.support import committed_head
+from tests.projections.support import committed_head, open_account
 
 pytestmark = pytest.mark.integration
-
-
-def _open(account_id: str) -> OpenAccount:
-    return OpenAccount(
-        aggregate_id=account_id,
-        email=f"{account_id}@example.com",
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=100,
-    )
 
 
 async def test_documents_follow_commands(sql_store: EventStoreBackend) -> None:
     handler = build_handler(sql_store)
     async with ProjectionRunner(sql_store, [AccountsById()]) as runner:
-        await handler.handle(_open("acc-1"))
+        await handler.handle(open_account("acc-1"))
         await handler.handle(DepositMoney(aggregate_id="acc-1", amount=50, payment_id="p1"))
         result = await handler.handle(
             WithdrawMoney(aggregate_id="acc-1", amount=30, payment_id="p2")
@@ -45,7 +34,7 @@ async def test_documents_follow_commands(sql_store: EventStoreBackend) -> None:
 async def test_restart_resumes_at_checkpoint(sql_store: EventStoreBackend) -> None:
     handler = build_handler(sql_store)
     for i in range(5):
-        await handler.handle(_open(f"acc-{i}"))
+        await handler.handle(open_account(f"acc-{i}"))
     runner = ProjectionRunner(sql_store, [AccountsById()])
     await runner.start()
     head = await committed_head(sql_store)
@@ -68,5 +57,5 @@ async def test_wakes_without_polling(sql_store: EventStoreBackend) -> None:
     handler = build_handler(sql_store)
     async with ProjectionRunner(sql_store, [AccountsById()], poll_interval_s=30) as runner:
         await asyncio.sleep(0.05)
-        result = await handler.handle(_open("acc-x"))
+        result = await handler.handle(open_account("acc-x"))
         await runner.wait_for(result.position, timeout_s=2)

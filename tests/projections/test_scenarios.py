@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from bank_accounts.domain import AccountOpened, MoneyDeposited
+from bank_accounts.domain import MoneyDeposited
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.errors import NotCaughtUpError
 from eskit.projections import ProjectionRunner
 from eskit.store import EventStoreBackend
 from eskit.testing import ProjectionScenario, wait_until_processed
-
-
-def _opened() -> AccountOpened:
-    return AccountOpened(
-        email="ada@example.com",
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=100,
-        currency="USD",
-        status="active",
-    )
+from tests.projections.support import opened_event
 
 
 async def test_given_then() -> None:
     async with ProjectionScenario(AccountsById(), stream_type="BankAccount") as scenario:
         await scenario.given(
-            "acc-1", _opened(), MoneyDeposited(amount=50, currency="USD", payment_id="p")
+            "acc-1",
+            opened_event(balance=100),
+            MoneyDeposited(amount=50, currency="USD", payment_id="p"),
         )
         doc = await ACCOUNTS.get(scenario.db, "acc-1")
         assert doc is not None
@@ -43,7 +34,7 @@ async def test_given_raises_the_handlers_error() -> None:
 async def test_wait_until_processed_by_another_runner(sql_store: EventStoreBackend) -> None:
     async with ProjectionRunner(sql_store, [AccountsById()]) as runner:
         result = await sql_store.append(
-            "acc-2", [_opened()], expected_version=0, stream_type="BankAccount"
+            "acc-2", [opened_event(balance=100)], expected_version=0, stream_type="BankAccount"
         )
         await wait_until_processed(runner.db, "bank_accounts_by_id", result.position)
         await wait_until_processed(runner, "bank_accounts_by_id", result.position)

@@ -14,21 +14,9 @@ from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.projections import ProjectionRunner
 from eskit.store import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
-from tests.projections.support import committed_head
+from tests.projections.support import committed_head, opened_event
 
 pytestmark = pytest.mark.integration
-
-
-def _opened(n: int = 0) -> AccountOpened:
-    return AccountOpened(
-        email=f"u{n}@example.com",
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=n,
-        currency="USD",
-        status="active",
-    )
 
 
 async def _state(runner: ProjectionRunner, wanted: str, timeout_s: float = 5.0) -> str:
@@ -50,7 +38,12 @@ async def test_held_back_horizon_is_reported_then_passes(postgres_url: str) -> N
         await blocker.execute("INSERT INTO side VALUES (1)")  # an open transaction with an xid
         runner = ProjectionRunner(store, [AccountsById()], stall_after_s=0.3, poll_interval_s=0.1)
         async with runner:
-            await store.append("a", [_opened()], expected_version=0, stream_type="BankAccount")
+            await store.append(
+                "a",
+                [opened_event(email="u0@example.com")],
+                expected_version=0,
+                stream_type="BankAccount",
+            )
             state = await _state(runner, "stalled")
             assert state.startswith("stalled"), state
             assert "held back by transaction pid" in state
@@ -69,7 +62,10 @@ async def test_listener_reconnects_after_its_connection_is_killed(postgres_url: 
         ProjectionRunner(reader_store, [AccountsById()], poll_interval_s=60) as runner,
     ):
         r1 = await writer_store.append(
-            "b1", [_opened(1)], expected_version=0, stream_type="BankAccount"
+            "b1",
+            [opened_event(balance=1, email=f"u{1}@example.com")],
+            expected_version=0,
+            stream_type="BankAccount",
         )
         await runner.wait_for(r1.position, timeout_s=5)
         killed = await writer_store.fetch(
@@ -88,7 +84,10 @@ async def test_listener_reconnects_after_its_connection_is_killed(postgres_url: 
             await asyncio.sleep(0.01)
         assert listener.connected, listener.last_error
         r2 = await writer_store.append(
-            "b2", [_opened(2)], expected_version=0, stream_type="BankAccount"
+            "b2",
+            [opened_event(balance=2, email=f"u{2}@example.com")],
+            expected_version=0,
+            stream_type="BankAccount",
         )
         await runner.wait_for(r2.position, timeout_s=5)
 
@@ -98,16 +97,22 @@ async def test_stop_start_restart_in_any_order(sql_store: EventStoreBackend) -> 
     await runner.stop()  # stopping what never ran is fine
     await runner.start()
     await runner.start()  # starting twice too
-    r = await sql_store.append("c", [_opened()], expected_version=0, stream_type="BankAccount")
+    r = await sql_store.append(
+        "c", [opened_event(email="u0@example.com")], expected_version=0, stream_type="BankAccount"
+    )
     await runner.wait_for(r.position)
     await runner.stop()
     await runner.stop()
-    r = await sql_store.append("d", [_opened()], expected_version=0, stream_type="BankAccount")
+    r = await sql_store.append(
+        "d", [opened_event(email="u0@example.com")], expected_version=0, stream_type="BankAccount"
+    )
     other = ProjectionRunner(sql_store, [AccountsById()])
     await other.start()  # a second runner object takes over where the first stopped
     await other.wait_for(r.position)
     await runner.start()  # and the first one comes back beside it
-    r = await sql_store.append("e", [_opened()], expected_version=0, stream_type="BankAccount")
+    r = await sql_store.append(
+        "e", [opened_event(email="u0@example.com")], expected_version=0, stream_type="BankAccount"
+    )
     await runner.wait_for(r.position)
     await other.wait_for(r.position)
     await other.stop()
@@ -130,7 +135,12 @@ async def test_stop_finishes_the_batch_in_hand(postgres_url: str) -> None:
             await release.wait()
 
     async with PostgresEventStore.open(postgres_url) as store:
-        last = await store.append("s", [_opened()], expected_version=0, stream_type="BankAccount")
+        last = await store.append(
+            "s",
+            [opened_event(email="u0@example.com")],
+            expected_version=0,
+            stream_type="BankAccount",
+        )
         runner = ProjectionRunner(store, [Slow()])
         await runner.start()
         await started.wait()
@@ -153,6 +163,9 @@ async def test_sqlite_runner_hears_other_writers(tmp_path: Path) -> None:
     ):
         for n in range(3):
             done = await writer_store.append(
-                f"w{n}", [_opened(n)], expected_version=0, stream_type="BankAccount"
+                f"w{n}",
+                [opened_event(balance=n, email=f"u{n}@example.com")],
+                expected_version=0,
+                stream_type="BankAccount",
             )
             await runner.wait_for(done.position, timeout_s=5)

@@ -6,24 +6,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from bank_accounts.domain import AccountOpened, MoneyDeposited
+from bank_accounts.domain import MoneyDeposited
 from eskit.projections import ProjectionRunner, Subscription
 from eskit.store import ANY, EventStoreBackend, StoredEvent
-from tests.projections.support import committed_head
+from tests.projections.support import committed_head, opened_event
 
 pytestmark = pytest.mark.integration
-
-
-def _opened() -> AccountOpened:
-    return AccountOpened(
-        email="a@example.com",
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=0,
-        currency="USD",
-        status="active",
-    )
 
 
 def _deposit(n: int) -> MoneyDeposited:
@@ -38,7 +26,9 @@ async def test_filtered_in_order_resumes_at_checkpoint(sql_store: EventStoreBack
 
     sub = Subscription("deposits", collect, event_types=["bank_accounts.MoneyDeposited"])
     for stream in ("a", "b"):
-        await sql_store.append(stream, [_opened()], expected_version=ANY, stream_type="Acc")
+        await sql_store.append(
+            stream, [opened_event(email="a@example.com")], expected_version=ANY, stream_type="Acc"
+        )
     for n in range(1, 21):
         await sql_store.append("ab"[n % 2], [_deposit(n)], expected_version=ANY)
     runner = ProjectionRunner(sql_store, [sub], batch_size=7, poll_interval_s=30)
@@ -63,7 +53,7 @@ async def test_failing_handler_is_retried_at_least_once(sql_store: EventStoreBac
             raise ConnectionError("broker away")
 
     sub = Subscription("flaky", flaky)
-    last = await sql_store.append("x", [_opened()], expected_version=0)
+    last = await sql_store.append("x", [opened_event(email="a@example.com")], expected_version=0)
     async with ProjectionRunner(sql_store, [sub], retry_backoff_s=0.01) as runner:
         await runner.wait_for(last.position, timeout_s=10)
         (status,) = await runner.status()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eskit.projections.database import ReadDatabase
+from eskit.projections.log import any_of
 
 __all__ = ["measure_lag"]
 
@@ -31,15 +32,8 @@ async def measure_lag(
         f"WHERE position > {mark} AND position <= {mark}"
     )
     params: list[Any] = [after, head]
-    for column, values in (("event_type", event_types), ("stream_type", stream_types)):
-        if values is None:
-            continue
-        if db.dialect == "sqlite":
-            sql += f" AND {column} IN ({','.join('?' * len(values))})"
-            params += list(values)
-        else:
-            sql += f" AND {column} = ANY(%s)"
-            params.append(list(values))
+    sql += any_of(db.dialect, "event_type", event_types, params)
+    sql += any_of(db.dialect, "stream_type", stream_types, params)
     count, oldest = (await db.query(sql, params))[0]
     if not count:
         return 0, 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eskit.projections.session import Session
+from eskit.projections.session import Dialect, Session
 from eskit.store.records import StoredEvent
 from eskit.store.sqlite import event_from_row
 
@@ -31,10 +31,12 @@ def records(session: Session, rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
     return [event_from_row(row) for row in rows]
 
 
-def _any(session: Session, column: str, values: Sequence[str] | None, params: list[Any]) -> str:
+def any_of(dialect: Dialect, column: str, values: Sequence[str] | None, params: list[Any]) -> str:
+    """``AND column IN (values)`` for ``dialect`` (empty when ``values`` is None); the
+    values go to ``params``."""
     if values is None:
         return ""
-    if session.dialect == "postgres":
+    if dialect == "postgres":
         params.append(list(values))
         return f" AND {column} = ANY(%s)"
     params.extend(values)
@@ -56,8 +58,8 @@ async def read_log(
     sql = f"SELECT {COLUMNS} FROM eskit_events WHERE position > {m}"
     if visible_only and session.dialect == "postgres":
         sql += f" AND position < {_HORIZON}"
-    sql += _any(session, "event_type", event_types, params)
-    sql += _any(session, "stream_type", stream_types, params)
+    sql += any_of(session.dialect, "event_type", event_types, params)
+    sql += any_of(session.dialect, "stream_type", stream_types, params)
     sql += f" ORDER BY position LIMIT {m}"
     params.append(limit)
     return records(session, await session.fetch(sql, params))

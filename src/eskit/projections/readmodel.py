@@ -3,7 +3,7 @@
 A read model is a *definition*: a name, the tables it needs, and how to create them on each
 backend. Inside a projection's transaction it is *bound* to a session and to physical table
 names (the live ones, or a rebuild's shadow ones); the bound writer buffers changes and
-writes them in a few statements when the batch ends (:meth:`BoundModel.flush`).
+writes them in a few statements when the batch ends (its ``flush``).
 
 Index names carry a random suffix chosen when the table is created, so a rebuild's shadow
 table and the live one never compete for a name, and swapping is only a table rename.
@@ -16,18 +16,10 @@ from typing import Any, Protocol
 
 from eskit.projections.session import Dialect, Session
 
-__all__ = ["SHADOW_SUFFIX", "BoundModel", "ReadModel", "table_exists", "unique_suffix"]
+__all__ = ["SHADOW_SUFFIX", "ReadModel", "table_exists", "unique_suffix"]
 
 SHADOW_SUFFIX = "__rebuild"
 """Appended to a read model's table names while a rebuild fills them."""
-
-
-class BoundModel(Protocol):
-    """A read model's writer inside one transaction."""
-
-    async def flush(self) -> None:
-        """Write what the batch changed."""
-        ...
 
 
 class ReadModel(Protocol):
@@ -44,7 +36,8 @@ class ReadModel(Protocol):
         ...
 
     def bind(self, session: Session, base: str) -> Any:
-        """The model's writer in ``session``, on the tables under ``base``."""
+        """The model's writer in ``session``, on the tables under ``base``; it buffers
+        changes and writes them when the batch ends, in its ``async flush()``."""
         ...
 
 
