@@ -9,24 +9,41 @@ from pydantic import AfterValidator, Field
 from bank_accounts.domain import email_field
 from eskit.domain import Command
 
-__all__ = ["ChangeEmail", "DepositMoney", "OpenAccount", "WithdrawMoney"]
+__all__ = [
+    "Address",
+    "Amount",
+    "ChangeEmail",
+    "Currency",
+    "DepositMoney",
+    "Email",
+    "OpenAccount",
+    "OpeningBalance",
+    "PaymentId",
+    "Status",
+    "Text",
+    "WithdrawMoney",
+]
 
 Email = Annotated[str, Field(max_length=254), AfterValidator(email_field)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 PaymentId = Annotated[str, Field(min_length=1, max_length=100)]
 Amount = Annotated[int, Field(strict=True, gt=0, le=10**15)]
+OpeningBalance = Annotated[int, Field(strict=True, ge=0, le=10**15)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Address = Annotated[str, Field(max_length=500)]
+Status = Annotated[str, Field(min_length=1, max_length=50)]
 
 
 class OpenAccount(Command):
     """Open an account with an opening balance in minor units (>= 0)."""
 
     email: Email
-    address: Annotated[str, Field(max_length=500)] = ""
+    address: Address = ""
     first_name: Text
     last_name: Text
-    balance: Annotated[int, Field(strict=True, ge=0, le=10**15)] = 0
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    status: Annotated[str, Field(min_length=1, max_length=50)] = "active"
+    balance: OpeningBalance = 0
+    currency: Currency = "USD"
+    status: Status = "active"
 
 
 class DepositMoney(Command):

@@ -8,6 +8,7 @@ account's events into a differently shaped entry.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from bank_accounts.domain import (
@@ -31,6 +32,7 @@ __all__ = [
     "opened_document",
     "projections",
     "search_entry",
+    "utc_timestamp",
 ]
 
 ACCOUNTS = DocumentCollection("bank_accounts_by_id")
@@ -75,7 +77,9 @@ class _AccountView(Projection):
         entries = ctx.writer(self.model)
         if _already_has(await entries.get(record.stream_id), record.version):
             return
-        document = opened_document(record.stream_id, event, record.version)
+        document = opened_document(
+            record.stream_id, event, record.version, utc_timestamp(record.recorded_at)
+        )
         await entries.put(record.stream_id, self.shape(document))
 
     @handles(MoneyDeposited)
@@ -105,6 +109,7 @@ class _AccountView(Projection):
             return
         entry["balance"] += balance  # the batch's own copy: change it, then put it back
         entry["version"] = record.version
+        entry["updated_at"] = utc_timestamp(record.recorded_at)
         if email is not None:
             entry["email"] = email
         await entries.put(record.stream_id, entry)
@@ -131,15 +136,14 @@ class AccountSearch(_AccountView):
 
 
 def search_entry(document: dict[str, Any]) -> dict[str, Any]:
-    """What the search index keeps of an account document."""
-    return {
-        "account_id": document["account_id"],
-        "name": f"{document['first_name']} {document['last_name']}",
-        "email": document["email"],
-        "balance": document["balance"],
-        "currency": document["currency"],
-        "version": document["version"],
-    }
+    """What the search index keeps of an account document: all of it, plus the full name."""
+    return {**document, "name": f"{document['first_name']} {document['last_name']}"}
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """ISO-8601 in UTC to the microsecond, with a ``Z``: how documents keep times."""
+    text = moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return text.removesuffix("+00:00") + "Z"
 
 
 def _already_has(doc: dict[str, Any] | None, version: int) -> bool:
@@ -148,8 +152,10 @@ def _already_has(doc: dict[str, Any] | None, version: int) -> bool:
     return doc is not None and doc.get("version", 0) >= version
 
 
-def opened_document(account_id: str, event: AccountOpened, version: int = 1) -> dict[str, Any]:
-    """The document of a freshly opened account."""
+def opened_document(
+    account_id: str, event: AccountOpened, version: int, recorded_at: str
+) -> dict[str, Any]:
+    """The document of a freshly opened account (``recorded_at`` as :func:`utc_timestamp`)."""
     return {
         "account_id": account_id,
         "email": event.email,
@@ -160,11 +166,16 @@ def opened_document(account_id: str, event: AccountOpened, version: int = 1) -> 
         "currency": event.currency,
         "status": event.status,
         "version": version,
+        "created_at": recorded_at,
+        "updated_at": recorded_at,
     }
 
 
-def account_document(account: BankAccount) -> dict[str, Any]:
-    """The document of an account loaded from its events (the same shape the projection keeps)."""
+def account_document(account: BankAccount, created_at: str, updated_at: str) -> dict[str, Any]:
+    """The document of an account loaded from its events (the same shape the projection keeps).
+
+    ``created_at`` and ``updated_at`` are the record times of its first and last event.
+    """
     return {
         "account_id": account.id,
         "email": account.email,
@@ -175,6 +186,8 @@ def account_document(account: BankAccount) -> dict[str, Any]:
         "currency": account.currency,
         "status": account.status,
         "version": account.version,
+        "created_at": created_at,
+        "updated_at": updated_at,
     }
 
 

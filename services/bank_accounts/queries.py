@@ -1,4 +1,4 @@
-"""Queries of the bank-account service: get an account, with the read model's two fallbacks.
+"""Queries of the bank-account service: get an account, search, history, time travel.
 
 * ``get(id)`` answers from the ``bank_accounts_by_id`` read model. An account the read model
   does not hold yet (a projection that lags, a read model being rebuilt) is loaded from its
@@ -7,13 +7,19 @@
   current, at the price of a load.
 * ``get(id, at_least_position=P)`` waits (up to ``timeout_s``) until the projection has
   handled position P, the position a command returned: read-your-writes.
+  ``get(id, min_version=N)`` waits until the document holds version N of the account.
+* ``get_at(id, at_version=N)`` / ``get_at(id, as_of=moment)``: the account as it was.
 * ``search(text, field=..., sort="balance", ...)`` finds accounts by prefixes of words of
   the owner's name or e-mail, sorted and paginated.
+* ``history(id)``: every event of the account, as stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
+from datetime import datetime
 from typing import Any, Literal
 
 from bank_accounts.domain import BankAccount
@@ -23,14 +29,15 @@ from bank_accounts.projections import (
     AccountsById,
     AccountSearch,
     account_document,
+    utc_timestamp,
 )
 from eskit.app import Repository
-from eskit.errors import DocumentConflictError
+from eskit.errors import DocumentConflictError, NotCaughtUpError, NotFoundError
 from eskit.projections import ReadDatabase, read_database
 from eskit.projections.search import Match, SearchPage
 from eskit.projections.session import Session
 from eskit.projections.waiting import wait_for_checkpoint
-from eskit.store import EventStoreBackend
+from eskit.store import EventStoreBackend, StoredEvent
 
 __all__ = ["AccountQueries"]
 
@@ -38,11 +45,22 @@ Source = Literal["read_model", "events"]
 
 
 class AccountQueries:
-    """Reads of accounts, over the read model with the event store behind it."""
+    """Reads of accounts, over the read model with the event store behind it.
 
-    def __init__(self, store: EventStoreBackend, repository: Repository[BankAccount]) -> None:
+    ``timeout_s`` bounds every wait for the read model (``min_version``,
+    ``at_least_position``) unless a call gives its own.
+    """
+
+    def __init__(
+        self,
+        store: EventStoreBackend,
+        repository: Repository[BankAccount],
+        *,
+        timeout_s: float = 5.0,
+    ) -> None:
         self.store = store
         self.repository = repository
+        self.timeout_s = timeout_s
         self.db: ReadDatabase = read_database(store)
 
     async def get(
@@ -50,20 +68,49 @@ class AccountQueries:
         account_id: str,
         *,
         source: Source = "read_model",
+        min_version: int | None = None,
         at_least_position: int | None = None,
-        timeout_s: float = 5.0,
+        timeout_s: float | None = None,
     ) -> dict[str, Any]:
-        """The account's document; NotFoundError if no such account exists."""
-        if source == "events":
-            return account_document(await self._load(account_id))
+        """The account's document; NotFoundError if no such account exists.
+
+        Raises NotCaughtUpError if the read model does not reach ``at_least_position`` or
+        ``min_version`` within the time bound.
+        """
+        bound = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + bound
         if at_least_position is not None:
             await wait_for_checkpoint(
-                self.db, AccountsById.name, at_least_position, timeout_s=timeout_s
+                self.db, AccountsById.name, at_least_position, timeout_s=bound
             )
+        if source == "events":
+            return await self._wait_in_store(account_id, min_version or 1, deadline, bound)
+        if min_version is not None:
+            return await self._wait_for_version(account_id, min_version, deadline, bound)
         doc = await ACCOUNTS.get(self.db, account_id)
         if doc is not None:
             return doc.body
         return await self._write_back(await self._load(account_id))
+
+    async def get_at(
+        self, account_id: str, *, at_version: int | None = None, as_of: datetime | None = None
+    ) -> dict[str, Any]:
+        """The account as it was at ``at_version`` or at the moment ``as_of``.
+
+        NotFoundError if it did not exist then, or never reached that version.
+        """
+        return await self._load(account_id, at_version=at_version, as_of=as_of)
+
+    async def history(
+        self, account_id: str, *, at_least_position: int | None = None
+    ) -> list[StoredEvent]:
+        """Every event of the account, in version order; NotFoundError if there are none."""
+        if at_least_position is not None:
+            await self._wait_for_head(at_least_position)
+        records = await self.store.read_stream(account_id)
+        if not records or records[0].stream_type != BankAccount.stream_type:
+            raise NotFoundError(BankAccount.stream_type, account_id)
+        return records
 
     async def search(
         self,
@@ -76,7 +123,7 @@ class AccountQueries:
         limit: int = 20,
         offset: int = 0,
         at_least_position: int | None = None,
-        timeout_s: float = 5.0,
+        timeout_s: float | None = None,
     ) -> SearchPage:
         """Accounts whose name or e-mail (or only ``field``) match ``text``'s words.
 
@@ -85,7 +132,10 @@ class AccountQueries:
         """
         if at_least_position is not None:
             await wait_for_checkpoint(
-                self.db, AccountSearch.name, at_least_position, timeout_s=timeout_s
+                self.db,
+                AccountSearch.name,
+                at_least_position,
+                timeout_s=self.timeout_s if timeout_s is None else timeout_s,
             )
         return await ACCOUNT_SEARCH.search(
             self.db,
@@ -98,16 +148,87 @@ class AccountQueries:
             offset=offset,
         )
 
-    async def _load(self, account_id: str) -> BankAccount:
-        return await self.repository.load(account_id)  # NotFoundError if there is none
+    # -- waiting -------------------------------------------------------------------------
 
-    async def _write_back(self, account: BankAccount) -> dict[str, Any]:
-        body = account_document(account)
+    async def _wait_for_version(
+        self, account_id: str, version: int, deadline: float, bound: float
+    ) -> dict[str, Any]:
+        """The document once it holds ``version``: waits for the event, then the projection."""
+        record = await self._event_at(account_id, version, deadline, bound)
+        remaining = max(deadline - time.monotonic(), 0.0)
+        try:
+            await wait_for_checkpoint(
+                self.db, AccountsById.name, record.position, timeout_s=remaining
+            )
+        except NotCaughtUpError:
+            doc = await ACCOUNTS.get(self.db, account_id)
+            reached = doc.body["version"] if doc is not None else 0
+            raise NotCaughtUpError(AccountsById.name, version, reached, bound, "version") from None
+        doc = await ACCOUNTS.get(self.db, account_id)
+        if doc is not None and doc.body["version"] >= version:
+            return doc.body
+        return await self._write_back(await self._load(account_id))  # a rebuild in progress
+
+    async def _wait_in_store(
+        self, account_id: str, version: int, deadline: float, bound: float
+    ) -> dict[str, Any]:
+        await self._event_at(account_id, version, deadline, bound)
+        return await self._load(account_id)
+
+    async def _event_at(
+        self, account_id: str, version: int, deadline: float, bound: float
+    ) -> StoredEvent:
+        """The account's event of ``version``, waiting for it to be written until ``deadline``."""
+        delay = 0.001
+        while True:
+            found = await self.store.read_stream(
+                account_id, from_version=version, to_version=version
+            )
+            if found:
+                return found[0]
+            latest = await self.store.stream_version(account_id)
+            if not latest:
+                raise NotFoundError(BankAccount.stream_type, account_id)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NotCaughtUpError(AccountsById.name, version, latest, bound, "version")
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.025)
+
+    async def _wait_for_head(self, position: int) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.001
+        while (head := await self.store.last_position()) < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NotCaughtUpError("event store", position, head, self.timeout_s)
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.025)
+
+    # -- loading from the events -------------------------------------------------------------
+
+    async def _load(
+        self, account_id: str, *, at_version: int | None = None, as_of: datetime | None = None
+    ) -> dict[str, Any]:
+        """The account folded from its events (NotFoundError if none), with its times."""
+        account = await self.repository.load(account_id, at_version=at_version, as_of=as_of)
+        first = await self.store.read_stream(account_id, to_version=1)
+        last = first
+        if account.version > 1:
+            last = await self.store.read_stream(
+                account_id, from_version=account.version, to_version=account.version
+            )
+        return account_document(
+            account, utc_timestamp(first[0].recorded_at), utc_timestamp(last[0].recorded_at)
+        )
+
+    async def _write_back(self, body: dict[str, Any]) -> dict[str, Any]:
+        account_id = body["account_id"]
 
         async def work(session: Session) -> None:
             writer = ACCOUNTS.bind(session, ACCOUNTS.name)
-            if await writer.get(account.id) is None:
-                await writer.put(account.id, body)
+            if await writer.get(account_id) is None:
+                await writer.put(account_id, body)
                 await writer.flush()
 
         # a conflict means the projection wrote it meanwhile: its document is as good

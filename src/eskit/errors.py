@@ -17,7 +17,10 @@ This module imports only the standard library, so every layer (the domain includ
     ├── DocumentConflictError        a read-model document changed since it was read
     ├── ProjectionNotFoundError      no projection of that name is registered
     ├── HandlerFailedError           a projection's handler raised (in eskit.projections.worker)
-    └── NotCaughtUpError             a read model did not reach a position within the bound
+    ├── NotCaughtUpError             a read model did not reach a position within the bound
+    ├── UnauthorizedError            an API call without a valid key
+    ├── PayloadTooLargeError         a request body over the limit
+    └── IdempotencyKeyReusedError    an idempotency key sent again with another request
 """
 
 from __future__ import annotations
@@ -36,11 +39,14 @@ __all__ = [
     "EventDecodingError",
     "EventSchemaError",
     "FieldError",
+    "IdempotencyKeyReusedError",
     "InvalidCommandError",
     "NotCaughtUpError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "ProjectionNotFoundError",
     "StoreUnavailableError",
+    "UnauthorizedError",
     "UnknownEventTypeError",
 ]
 
@@ -196,11 +202,42 @@ class NotCaughtUpError(EskitError):
 
     code = "not_caught_up"
 
-    def __init__(self, name: str, wanted: int, reached: int, timeout_s: float) -> None:
+    def __init__(
+        self, name: str, wanted: int, reached: int, timeout_s: float, unit: str = "position"
+    ) -> None:
         super().__init__(
-            f"projection {name!r} reached position {reached}, not {wanted}, within {timeout_s:g} s"
+            f"projection {name!r} reached {unit} {reached}, not {wanted}, within {timeout_s:g} s"
         )
         self.name = name
+        self.unit = unit
         self.wanted = wanted
         self.reached = reached
         self.timeout_s = timeout_s
+
+
+class UnauthorizedError(EskitError):
+    """A call that needs credentials came without valid ones; nothing was done."""
+
+    code = "unauthorized"
+
+
+class PayloadTooLargeError(EskitError):
+    """A request body is larger than the configured limit; it was not read further."""
+
+    code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+
+class IdempotencyKeyReusedError(EskitError):
+    """An idempotency key came back with a different request than the one it first named."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was first used for a different request; use a new key"
+        )
+        self.key = key

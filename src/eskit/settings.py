@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["EskitSettings"]
 
+Port = Annotated[int, Field(ge=0, le=65535)]
+
 
 class EskitSettings(BaseSettings):
-    """Where the events live and how the store behaves.
+    """Where the events live, how the store behaves, and how a service listens.
 
     ``ESKIT_DATABASE_URL``: ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``,
     ``postgresql://user:pass@host/db`` (or ``postgresql://user@/db?host=/socket/dir``), or
@@ -20,6 +22,14 @@ class EskitSettings(BaseSettings):
     (faster; a power cut may lose the last commits, never corrupt the file).
     ``ESKIT_PROJECTIONS``: ``module:attribute`` naming the application's projections (a
     list, or a function returning one), for ``eskit projections …``.
+    ``ESKIT_SERVICE``: ``module:attribute`` naming the service ``eskit serve`` runs.
+    ``ESKIT_HOST``, ``ESKIT_PORT`` (HTTP), ``ESKIT_GRPC_PORT`` (0 turns gRPC off).
+    ``ESKIT_API_KEYS``: comma-separated keys; when set, every API call needs
+    ``Authorization: Bearer <key>``. Off by default.
+    ``ESKIT_MAX_BODY_BYTES``: the largest request body accepted (2 MiB).
+    ``ESKIT_CONSISTENCY_TIMEOUT_S``: how long a read waits for ``minVersion``/``minPosition``.
+    ``ESKIT_RUN_PROJECTIONS``: whether ``eskit serve`` runs the projections in its own
+    process (true) or leaves them to ``eskit worker`` (false).
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -29,6 +39,22 @@ class EskitSettings(BaseSettings):
     snapshot_every: int | None = Field(default=None, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     projections: str = ""
+    service: str = "bank_accounts.service:service"
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    grpc_port: Port = 50051
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    """Secret strings: a key never reaches a log line, a repr or a traceback."""
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    consistency_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    run_projections: bool = True
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
 
     def store_options(self) -> dict[str, object]:
         """Adapter options implied by these settings, for :func:`eskit.store.open_store`."""

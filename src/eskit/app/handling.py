@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from eskit.app.locks import KeyedLocks
 from eskit.app.metadata import command_metadata
 from eskit.app.repository import Repository
 from eskit.domain.aggregate import Aggregate
@@ -56,14 +57,21 @@ class CommandHandler(Generic[A]):
     Every event gets an id derived from the command id, so handling the same command twice
     appends once: the second call returns the first outcome with ``deduplicated=True``, even
     if deciding again would now break a rule (a repeated withdrawal, say).
+
+    With ``serialize=True`` (the default) commands to one aggregate handled by this object
+    take turns, so a burst of them in one process does not end in conflicts; handlers in
+    other processes still meet at the store's optimistic version check.
     """
 
-    def __init__(self, repository: Repository[A], *, max_attempts: int = 5) -> None:
+    def __init__(
+        self, repository: Repository[A], *, max_attempts: int = 5, serialize: bool = True
+    ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.repository = repository
         self.max_attempts = max_attempts
         self._routes: dict[type[Command], _Route] = {}
+        self._turns = KeyedLocks() if serialize else None
 
     def creates(self, command_type: type[C]) -> Callable[[Callable[[C], A]], Callable[[C], A]]:
         """Register the function that makes a new aggregate from ``command_type``."""
@@ -98,6 +106,12 @@ class CommandHandler(Generic[A]):
         if route is None:
             raise TypeError(f"no handler for {type(command).__name__}")
         meta = command_metadata(command, metadata)
+        if self._turns is None or route.creates:
+            return await self._handle(route, command, meta)
+        async with self._turns.hold(command.aggregate_id):
+            return await self._handle(route, command, meta)
+
+    async def _handle(self, route: _Route, command: Command, meta: dict[str, Any]) -> CommandResult:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return await self._attempt(route, command, meta)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from eskit.domain.commands import Command
 
-__all__ = ["EventMetadata", "command_metadata"]
+__all__ = ["EventMetadata", "api_key_actor", "command_metadata"]
 
 
 class EventMetadata(TypedDict, total=False):
@@ -49,3 +50,8 @@ def _add_trace_context(metadata: dict[str, Any]) -> None:
     for key in ("traceparent", "tracestate"):
         if key in carrier:
             metadata.setdefault(key, carrier[key])
+
+
+def api_key_actor(key: str) -> str:
+    """The actor name of a caller known by an API key: a short, non-reversible fingerprint."""
+    return "api-key:" + hashlib.sha256(key.encode()).hexdigest()[:12]

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from eskit.cli.common import DatabaseUrl, console, run_with_store
 from eskit.cli.projections import projections_app
+from eskit.cli.serve import serve_command, worker_command
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 
@@ -21,6 +22,8 @@ store_app = typer.Typer(help="Look at the event store itself.", no_args_is_help=
 app.add_typer(streams, name="streams")
 app.add_typer(store_app, name="store")
 app.add_typer(projections_app, name="projections")
+app.command("serve")(serve_command)
+app.command("worker")(worker_command)
 
 
 @app.command()

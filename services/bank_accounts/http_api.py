@@ -1,0 +1,263 @@
+"""The bank-account HTTP API (``/api/v1/accounts``): request and answer shapes, routes.
+
+Field names are camelCase on the wire; money is integer minor units. Every command answers
+``{"id", "version"}`` with the position of its last event in ``ESKIT-Position``; queries
+take ``minPosition`` to read their own writes. Errors are eskit's (see ``eskit.http``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from bank_accounts.commands import (
+    Address,
+    Amount,
+    ChangeEmail,
+    Currency,
+    DepositMoney,
+    Email,
+    OpenAccount,
+    OpeningBalance,
+    PaymentId,
+    Status,
+    Text,
+    WithdrawMoney,
+)
+from bank_accounts.projections import utc_timestamp
+from bank_accounts.service import BankAccounts
+from eskit.domain.commands import Command
+from eskit.errors import InvalidCommandError
+from eskit.http import ERROR_RESPONSES, send_command
+from eskit.store import StoredEvent
+
+__all__ = ["accounts_router"]
+
+AccountId = Annotated[str, Path(min_length=1, max_length=200, description="The account id")]
+MinPosition = Annotated[
+    int | None,
+    Query(
+        alias="minPosition",
+        ge=0,
+        description="Wait until the answer reflects this global position (ESKIT-Position).",
+    ),
+]
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire; unknown fields are refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class CreateAccount(ApiModel):
+    """A new account with its opening balance (minor units)."""
+
+    email: Email
+    address: Address
+    first_name: Text
+    last_name: Text
+    balance: OpeningBalance
+    currency: Currency = "USD"
+    status: Status = "active"
+
+
+class Payment(ApiModel):
+    """An amount (minor units, > 0) under a payment id that makes retries harmless."""
+
+    amount: Amount
+    payment_id: PaymentId
+
+
+class NewEmail(ApiModel):
+    """The holder's new e-mail address."""
+
+    email: Email
+
+
+class CommandReply(ApiModel):
+    """The account a command changed, and its version afterwards."""
+
+    id: str
+    version: int
+
+
+class Money(ApiModel):
+    """An amount in minor units of ``currency``."""
+
+    amount: int
+    currency: str
+
+
+class Account(ApiModel):
+    """An account as queries show it."""
+
+    id: str
+    email: str
+    address: str
+    first_name: str
+    last_name: str
+    balance: Money
+    status: str
+    version: int
+    created_at: str = Field(description="ISO-8601, UTC")
+    updated_at: str = Field(description="ISO-8601, UTC")
+
+
+class AccountPage(ApiModel):
+    """One page of accounts, sorted by balance ascending."""
+
+    items: list[Account]
+    page: int
+    size: int
+    total: int
+    has_more: bool
+
+
+class RecordedEvent(ApiModel):
+    """One event of an account's history, as stored."""
+
+    event_id: str
+    type: str
+    version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: str = Field(description="ISO-8601, UTC")
+
+
+def accounts_router(accounts: BankAccounts) -> APIRouter:
+    """The routes of the service, over ``accounts``."""
+    router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], responses=ERROR_RESPONSES)
+
+    async def send(request: Request, response: Response, command: Command) -> CommandReply:
+        result = await send_command(request, response, accounts.handler, command)
+        return CommandReply(id=result.aggregate_id, version=result.version)
+
+    @router.post("", status_code=201, response_model=CommandReply)
+    async def create_account(
+        body: CreateAccount, request: Request, response: Response
+    ) -> CommandReply:
+        """Open an account; answers its id and version 1."""
+        return await send(request, response, OpenAccount(**body.model_dump()))
+
+    @router.post("/{account_id}/deposit", response_model=CommandReply)
+    async def deposit(
+        account_id: AccountId, body: Payment, request: Request, response: Response
+    ) -> CommandReply:
+        """Pay money in. The same paymentId and amount again changes nothing."""
+        command = DepositMoney(aggregate_id=account_id, **body.model_dump())
+        return await send(request, response, command)
+
+    @router.post("/{account_id}/withdraw", response_model=CommandReply)
+    async def withdraw(
+        account_id: AccountId, body: Payment, request: Request, response: Response
+    ) -> CommandReply:
+        """Pay money out; 409 ``insufficient_funds`` if the balance is too small."""
+        command = WithdrawMoney(aggregate_id=account_id, **body.model_dump())
+        return await send(request, response, command)
+
+    @router.put("/{account_id}/email", response_model=CommandReply)
+    async def change_email(
+        account_id: AccountId, body: NewEmail, request: Request, response: Response
+    ) -> CommandReply:
+        """Change the holder's e-mail address."""
+        command = ChangeEmail(aggregate_id=account_id, email=body.email)
+        return await send(request, response, command)
+
+    @router.get("/{account_id}", response_model=Account)
+    async def get_account(
+        account_id: AccountId,
+        min_position: MinPosition = None,
+        from_event_store: Annotated[bool, Query(alias="fromEventStore")] = False,
+        min_version: Annotated[int | None, Query(alias="minVersion", ge=1)] = None,
+        at_version: Annotated[int | None, Query(alias="atVersion", ge=1)] = None,
+        as_of: Annotated[AwareDatetime | None, Query(alias="asOf")] = None,
+    ) -> Account:
+        """The account now, or as it was (``atVersion`` or ``asOf``).
+
+        ``minVersion`` / ``minPosition`` wait for the read model to catch up (504
+        ``not_caught_up`` past the bound); ``fromEventStore=true`` folds the events instead.
+        """
+        if at_version is not None or as_of is not None:
+            if at_version is not None and as_of is not None:
+                raise _invalid_query(["atVersion", "asOf"], "give one of atVersion and asOf")
+            doc = await accounts.queries.get_at(account_id, at_version=at_version, as_of=as_of)
+        else:
+            doc = await accounts.queries.get(
+                account_id,
+                source="events" if from_event_store else "read_model",
+                min_version=min_version,
+                at_least_position=min_position,
+            )
+        return account_view(doc)
+
+    @router.get("", response_model=AccountPage)
+    async def search_accounts(
+        search: Annotated[str, Query(max_length=200)] = "",
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=100)] = 10,
+        min_position: MinPosition = None,
+    ) -> AccountPage:
+        """Accounts whose owner's name or e-mail has words starting with the search words."""
+        found = await accounts.queries.search(
+            search,
+            sort="balance",
+            descending=False,
+            limit=size,
+            offset=(page - 1) * size,
+            at_least_position=min_position,
+        )
+        return AccountPage(
+            items=[account_view(item) for item in found.items],
+            page=page,
+            size=size,
+            total=found.total,
+            has_more=found.offset + len(found.items) < found.total,
+        )
+
+    @router.get("/{account_id}/events", response_model=list[RecordedEvent])
+    async def account_events(
+        account_id: AccountId, min_position: MinPosition = None
+    ) -> list[RecordedEvent]:
+        """Every event of the account, oldest first: its full audit history."""
+        records = await accounts.queries.history(account_id, at_least_position=min_position)
+        return [recorded_event(record) for record in records]
+
+    return router
+
+
+def account_view(doc: dict[str, Any]) -> Account:
+    """The API shape of an account document."""
+    return Account(
+        id=doc["account_id"],
+        email=doc["email"],
+        address=doc["address"],
+        first_name=doc["first_name"],
+        last_name=doc["last_name"],
+        balance=Money(amount=doc["balance"], currency=doc["currency"]),
+        status=doc["status"],
+        version=doc["version"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )
+
+
+def recorded_event(record: StoredEvent) -> RecordedEvent:
+    """The API shape of a stored event."""
+    return RecordedEvent(
+        event_id=str(record.event_id),
+        type=record.event_type,
+        version=record.version,
+        data=dict(record.data),
+        metadata=dict(record.metadata),
+        recorded_at=utc_timestamp(record.recorded_at),
+    )
+
+
+def _invalid_query(fields: list[str], message: str) -> InvalidCommandError:
+    return InvalidCommandError(
+        "query", [{"loc": ["query", name], "message": message} for name in fields]
+    )

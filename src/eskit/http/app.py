@@ -1,0 +1,47 @@
+"""The FastAPI application of an eskit service: error mapping, middleware, health, docs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
+
+from eskit.http.errors import install_error_handlers
+from eskit.http.health import health_router
+from eskit.http.middleware import ApiKeyMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from eskit.settings import EskitSettings
+from eskit.store import EventStoreBackend
+
+__all__ = ["OPEN_PATHS", "create_app"]
+
+OPEN_PATHS = ("/health/", "/docs", "/redoc", "/openapi.json")
+"""Paths that need no API key."""
+
+
+def create_app(
+    store: EventStoreBackend,
+    routers: Sequence[APIRouter],
+    *,
+    settings: EskitSettings | None = None,
+    title: str = "eskit service",
+    version: str = "1",
+) -> FastAPI:
+    """A FastAPI app serving ``routers`` over ``store``, with eskit's conventions.
+
+    Errors answer ``{"error": {"code", "message", "details"}}`` (see :mod:`eskit.http.errors`);
+    each request gets an id (``X-Request-ID``); bodies over ``max_body_bytes`` get 413;
+    with ``api_keys`` set, calls need ``Authorization: Bearer <key>`` (health and docs stay
+    open); ``/health/live`` and ``/health/ready``; OpenAPI docs at ``/docs``.
+    """
+    settings = settings or EskitSettings()
+    app = FastAPI(title=title, version=version)
+    install_error_handlers(app)
+    app.include_router(health_router(store))
+    for router in routers:
+        app.include_router(router)
+    # added innermost first: the request id wraps everything, so even a 401 carries one
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    keys = [key.get_secret_value() for key in settings.api_keys]
+    app.add_middleware(ApiKeyMiddleware, keys=keys, open_prefixes=OPEN_PATHS)
+    app.add_middleware(RequestIdMiddleware)
+    return app

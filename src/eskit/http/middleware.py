@@ -1,0 +1,153 @@
+"""ASGI middleware: request ids, API keys, the body size limit.
+
+Written against ASGI directly (not Starlette's ``BaseHTTPMiddleware``) so they add no task
+per request and leave streaming alone.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hmac
+import re
+from collections.abc import Collection
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from eskit.app.metadata import api_key_actor
+from eskit.domain.ids import new_id
+from eskit.errors import PayloadTooLargeError
+from eskit.http.errors import error_response
+
+__all__ = [
+    "ApiKeyMiddleware",
+    "BodyLimitMiddleware",
+    "RequestIdMiddleware",
+    "current_request_id",
+]
+
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "eskit_request_id", default="-"
+)
+"""The id of the request being served, for log records."""
+
+_GOOD_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id: the caller's ``X-Request-ID`` if sane, else a new UUIDv7.
+
+    The id is in ``request.state.request_id``, in :data:`current_request_id`, and echoed in
+    the answer's ``X-Request-ID``; commands record it as their events' correlation id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        request_id = given if given and _GOOD_ID.match(given) else new_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = current_request_id.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_request_id.reset(token)
+
+
+class ApiKeyMiddleware:
+    """With keys configured, refuses calls without ``Authorization: Bearer <one of them>``.
+
+    Paths under ``open_prefixes`` (health checks, API docs) stay open. Keys are compared in
+    constant time, and only a fingerprint of the key used is kept, as ``request.state.actor``.
+    """
+
+    def __init__(
+        self, app: ASGIApp, keys: Collection[str], open_prefixes: Collection[str] = ()
+    ) -> None:
+        self.app = app
+        self._keys = [key.encode() for key in keys]
+        self._open = tuple(open_prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._keys or scope["path"].startswith(self._open):
+            await self.app(scope, receive, send)
+            return
+        key = _bearer(_header(scope, b"authorization") or "")
+        if key is None or not self._known(key.encode()):
+            response = error_response(
+                401,
+                "unauthorized",
+                "a valid API key is required: Authorization: Bearer <key>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["actor"] = api_key_actor(key)
+        await self.app(scope, receive, send)
+
+    def _known(self, key: bytes) -> bool:
+        # compare against every key, so the time taken says nothing about which one is close
+        found = False
+        for known in self._keys:
+            found |= hmac.compare_digest(known, key)
+        return found
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``limit`` bytes with 413, before reading them whole.
+
+    A declared ``Content-Length`` over the limit is refused at once; a body that streams
+    past it (chunked) stops being read and fails with PayloadTooLargeError.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            error = PayloadTooLargeError(self.limit)
+            response = error_response(413, error.code, error.message)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLargeError(self.limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _bearer(value: str) -> str | None:
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None

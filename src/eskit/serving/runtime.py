@@ -1,0 +1,102 @@
+"""One service process: the HTTP app, the gRPC server and the projections, over one store."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+import grpc.aio
+from fastapi import FastAPI
+
+from eskit.grpc import create_server
+from eskit.http import create_app
+from eskit.projections import ProjectionRunner
+from eskit.serving.service import Service
+from eskit.settings import EskitSettings
+from eskit.store import EventStoreBackend
+
+__all__ = ["ServiceRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    """What one process of ``service`` runs, started and stopped as one.
+
+    ``async with ServiceRuntime(service, store, settings) as runtime`` builds the service,
+    starts its projections (unless ``settings.run_projections`` is false) and its gRPC
+    server on ``grpc_address`` (default ``host:grpc_port``; ``None`` or port 0 in the
+    settings: no gRPC), and exposes the HTTP app as ``runtime.app`` for a server to run.
+    On exit the gRPC server drains for ``grace_s`` and the projections finish the batch in
+    hand.
+    """
+
+    def __init__(
+        self,
+        service: Service,
+        store: EventStoreBackend,
+        settings: EskitSettings,
+        *,
+        grpc_address: str | None = "",
+        grace_s: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.settings = settings
+        self.grace_s = grace_s
+        if grpc_address == "":
+            port = settings.grpc_port
+            grpc_address = f"{settings.host}:{port}" if port else None
+        self._grpc_address = grpc_address
+        parts = service.build(store, settings)
+        self.parts = parts
+        self.app: FastAPI = create_app(
+            store,
+            parts.routers,
+            settings=settings,
+            title=service.title or service.name,
+            version=service.version,
+        )
+        self.runner: ProjectionRunner | None = None
+        self.grpc_server: grpc.aio.Server | None = None
+        self.grpc_port: int | None = None
+
+    async def __aenter__(self) -> ServiceRuntime:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _start(self) -> None:
+        if self.settings.run_projections and self.parts.projections:
+            self.runner = ProjectionRunner(self.store, self.parts.projections)
+            await self.runner.start()
+        if self._grpc_address and self.parts.grpc_handlers:
+            server = create_server(
+                self.parts.grpc_handlers,
+                api_keys=[key.get_secret_value() for key in self.settings.api_keys],
+                max_message_bytes=self.settings.max_body_bytes,
+            )
+            self.grpc_port = server.add_insecure_port(self._grpc_address)
+            await server.start()
+            self.grpc_server = server
+            log.info("gRPC listening on port %s", self.grpc_port)
+
+    async def stop(self) -> None:
+        """Drain the gRPC server, then stop the projections (finishing their batch)."""
+        server, self.grpc_server = self.grpc_server, None
+        if server is not None:
+            await server.stop(self.grace_s)
+        runner, self.runner = self.runner, None
+        if runner is not None:
+            await runner.stop(grace_s=self.grace_s)

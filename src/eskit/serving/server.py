@@ -1,0 +1,78 @@
+"""``eskit serve``: HTTP (uvicorn), gRPC and projections in one process until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from eskit.serving.runtime import ServiceRuntime
+from eskit.serving.service import Service
+from eskit.settings import EskitSettings
+from eskit.store import open_store
+
+__all__ = ["serve"]
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, leaving signals to :func:`serve`, which stops every part in order."""
+
+    ready = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+async def serve(
+    service: Service,
+    settings: EskitSettings,
+    *,
+    on_ready: Callable[[ServiceRuntime], None] | None = None,
+    migrate: bool | None = None,
+) -> None:
+    """Run ``service`` until SIGINT or SIGTERM, then stop cleanly.
+
+    On a signal: the HTTP server stops accepting and finishes the requests in flight, the
+    gRPC server drains, the projections finish the batch in hand, the store closes.
+    """
+    async with (
+        open_store(settings.database_url, migrate=migrate, **settings.store_options()) as store,
+        ServiceRuntime(service, store, settings) as runtime,
+    ):
+        config = uvicorn.Config(
+            runtime.app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+        )
+        server = _Server(config)
+        server.ready = asyncio.Event()
+
+        def stop() -> None:
+            log.info("stopping")
+            server.should_exit = True
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        task = asyncio.create_task(server.serve())
+        ready = asyncio.create_task(server.ready.wait())
+        await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if server.started and on_ready is not None:
+            on_ready(runtime)
+        await task
