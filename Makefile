@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench bench-quick clean
+.PHONY: run demo test lint typecheck unit bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ $(VENV)/.bench-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	touch $@
 
-## run: the main job: the bank-account demo on the embedded SQLite store (./eskit.db)
+## run: the main job: the bank-account service (HTTP :8000, gRPC :50051) on SQLite (./eskit.db)
 run: $(VENV)/.run-deps
+	$(BIN)/eskit serve
+
+## demo: a scripted workload on the same store, then the read models caught up and searched
+demo: $(VENV)/.run-deps
 	$(BIN)/eskit demo
 
 ## test: install what the tests need, then lint, type-check and run the whole suite

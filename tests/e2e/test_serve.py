@@ -1,0 +1,153 @@
+"""``eskit serve`` and ``eskit worker`` as real processes: serve, then stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+ESKIT = str(Path(sys.executable).with_name("eskit"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Process:
+    """An eskit command running in ``cwd``; its output is collected on stop."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        full_env = {**os.environ, "COLUMNS": "200", **env}
+        if "ESKIT_DATABASE_URL" not in env:
+            full_env.pop("ESKIT_DATABASE_URL", None)  # the default: ./eskit.db
+        self.proc = subprocess.Popen(
+            [ESKIT, *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def terminate(self, timeout_s: float = 20.0) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=timeout_s)
+        return self.proc.returncode, out
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def wait_ready(base: str, process: Process, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.proc.poll() is not None:
+            raise AssertionError(process.proc.communicate()[0])
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the service did not become ready")
+
+
+def open_account(base: str, balance: int = 1000) -> str:
+    body = {
+        "email": "ann@example.com",
+        "address": "1 Main St",
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "balance": balance,
+    }
+    answer = httpx.post(f"{base}/api/v1/accounts", json=body, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def test_serve_defaults_to_sqlite_in_the_working_directory(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    port = free_port()
+    serving = Process(
+        ["serve"], tmp_path, {"ESKIT_PORT": str(port), "ESKIT_GRPC_PORT": str(free_port())}
+    )
+    processes.append(serving)
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base, serving)
+    account = open_account(base)
+    deposited = httpx.post(
+        f"{base}/api/v1/accounts/{account}/deposit", json={"amount": 5, "paymentId": "p"}
+    )
+    position = deposited.headers["ESKIT-Position"]
+    got = httpx.get(f"{base}/api/v1/accounts/{account}", params={"minPosition": position})
+    assert got.json()["balance"] == {"amount": 1005, "currency": "USD"}
+    assert httpx.get(f"{base}/docs").status_code == 200
+    code, out = serving.terminate()
+    assert code == 0, out
+    assert "serving bank_accounts" in out
+    assert out.rstrip().endswith("stopped")
+    assert (tmp_path / "eskit.db").exists()
+
+
+def test_serve_on_postgres_with_a_separate_worker(
+    tmp_path: Path, postgres_url: str, processes: list[Process]
+) -> None:
+    port = free_port()
+    env = {"ESKIT_DATABASE_URL": postgres_url, "ESKIT_PORT": str(port), "ESKIT_GRPC_PORT": "0"}
+    serving = Process(["serve", "--migrate", "--no-projections"], tmp_path, env)
+    processes.append(serving)
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base, serving)
+    accounts = [open_account(base, balance=100) for _ in range(5)]
+    worker = Process(["worker"], tmp_path, env)
+    processes.append(worker)
+    last = ""
+    for i, account in enumerate(accounts * 4):
+        answer = httpx.post(
+            f"{base}/api/v1/accounts/{account}/deposit", json={"amount": 1, "paymentId": str(i)}
+        )
+        last = answer.headers["ESKIT-Position"]
+    # the worker process projects what the serving process wrote: read your writes across them
+    found = httpx.get(f"{base}/api/v1/accounts", params={"minPosition": last}, timeout=10).json()
+    assert found["total"] == 5
+    assert [item["balance"]["amount"] for item in found["items"]] == [104] * 5
+    code, out = worker.terminate()
+    assert code == 0, out
+    assert "running bank_accounts_by_id, bank_accounts_search" in out
+    code, out = serving.terminate()
+    assert code == 0, out
+
+
+def test_serve_reports_a_bad_service_setting(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [ESKIT, "serve", "--service", "nowhere:service"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 1
+    assert "cannot import nowhere" in result.stdout
