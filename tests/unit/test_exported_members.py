@@ -17,6 +17,9 @@ def test_all_names_exactly_what_the_package_exports() -> None:
         "cli",
         "projections",
         "testing",
+        "http",
+        "grpc",
+        "serving",
     }
     assert set(eskit.__all__) - {"__version__"} == public
 
