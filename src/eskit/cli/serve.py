@@ -6,7 +6,8 @@ import asyncio
 import logging
 import re
 import signal
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 import typer
 
@@ -68,7 +69,7 @@ def serve_command(
         )
 
     try:
-        asyncio.run(
+        run_fast(
             serve(load_service(settings.service), settings, on_ready=ready, migrate=migrate or None)
         )
     except EskitError as exc:
@@ -86,7 +87,9 @@ def worker_command(database_url: DatabaseUrl = None, service: ServiceOption = No
 
     async def work() -> None:
         definition = load_service(settings.service)
-        async with open_store(settings.database_url, **settings.store_options()) as store:
+        async with open_store(
+            settings.database_url, migrate=None, **settings.store_options()
+        ) as store:
             parts = definition.build(store, settings)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -98,11 +101,21 @@ def worker_command(database_url: DatabaseUrl = None, service: ServiceOption = No
                 await stop.wait()
 
     try:
-        asyncio.run(work())
+        run_fast(work())
     except EskitError as exc:
         console.print(f"[red]error[/red] ({exc.code}): {exc}")
         raise typer.Exit(1) from exc
     console.print("stopped")
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (a server spends less CPU per request)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def redacted(url: str) -> str:
