@@ -60,6 +60,16 @@ class Settings:
     """Rebuild preload: this many accounts of ``events_per_account`` events each."""
     rebuild_batch: int = 2_000
     rebuild_samples: int = 2
+    service_samples: int = 1
+    """Rounds of the service load, each contender and in-flight level once per round."""
+    service_seconds: float = 4.0
+    """How long one service load sample is measured, after ``service_warmup_s``."""
+    service_warmup_s: float = 1.0
+    service_in_flight: tuple[int, ...] = (32, 64)
+    """Concurrent requests of the load generator (one keep-alive connection each)."""
+    service_accounts: int = 1_000
+    service_sqlite_normal: bool = False
+    """Also serve eskit on SQLite with ``synchronous=NORMAL``."""
 
     @classmethod
     def for_mode(cls, quick: bool) -> Settings:
@@ -81,6 +91,10 @@ class Settings:
             latency_seconds=20.0,
             rebuild_accounts=10_000,
             rebuild_samples=3,
+            service_samples=3,
+            service_seconds=10.0,
+            service_warmup_s=2.0,
+            service_sqlite_normal=True,
         )
 
 
@@ -93,7 +107,7 @@ class Row:
     case: str
     contender: str
     role: Role
-    unit: Literal["ev/s", "ms", "s"]
+    unit: Literal["ev/s", "cmd/s", "ms", "s"]
     samples: list[float] = field(default_factory=list)
     pair: str = ""
     """eskit rows are compared with the peer row of the same ``pair`` ("" or e.g. "snapshot")."""
@@ -102,6 +116,9 @@ class Row:
     value: float | None = None
     """Shown instead of the median when set: a latency percentile over every append of the
     run, whose ``samples`` are the same percentile in each part of the run (the range)."""
+    extra: dict[str, list[float]] = field(default_factory=dict)
+    """Further figures per sample, for a workload with a table of its own (the service
+    load: latency percentiles, errors, CPU)."""
 
     @property
     def median(self) -> float:
@@ -111,7 +128,7 @@ class Row:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.unit == "ev/s"
+        return self.unit in ("ev/s", "cmd/s")
 
 
 def check_stop() -> None:

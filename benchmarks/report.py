@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,7 +15,16 @@ from common import Row
 
 __all__ = ["headline", "print_report"]
 
-WORKLOADS = ("append x1", "batch x100", "load", "read-all", "catch-up", "latency", "rebuild")
+WORKLOADS = (
+    "append x1",
+    "batch x100",
+    "load",
+    "read-all",
+    "catch-up",
+    "latency",
+    "rebuild",
+    "service",
+)
 ROLE_ORDER = {"eskit": 0, "raw": 1, "peer": 2}
 BACKEND_ORDER = {"postgres": 0, "sqlite": 1}
 
@@ -67,7 +77,7 @@ def _cells(rows: Iterable[Row]) -> list[Cell]:
 
 
 def _value(value: float, unit: str) -> str:
-    if unit == "ev/s":
+    if unit in ("ev/s", "cmd/s"):
         return f"{value:,.0f}"
     if unit == "s":
         return f"{value:,.1f}"
@@ -94,8 +104,24 @@ def _vs_peer(cell: Cell) -> str:
 
 
 def print_report(rows: list[Row], *, title: str, console: Console | None = None) -> None:
-    console = console or Console(width=max(shutil.get_terminal_size().columns, 160))
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    main = [r for r in rows if r.workload != "service"]
+    service = [r for r in rows if r.workload == "service"]
+    wide = 190 if service else 160  # the service table has latency and CPU columns
+    console = console or Console(width=max(shutil.get_terminal_size().columns, wide))
+    if main or not service:
+        _print_main(main, title, console)
+    if service:
+        _print_service(service, title if not main else "", console)
+    for line in _targets(rows) + _service_targets(rows):
+        console.print(line, highlight=False)
+
+
+def _table(title: str) -> Table:
+    return Table(title=title or None, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+
+
+def _print_main(rows: list[Row], title: str, console: Console) -> None:
+    table = _table(title)
     for name in ("workload", "backend", "case", "contender"):
         table.add_column(name, no_wrap=True)
     table.add_column("median", justify="right", no_wrap=True)
@@ -112,7 +138,6 @@ def print_report(rows: list[Row], *, title: str, console: Console | None = None)
         previous = key
         style = "bold" if row.role == "eskit" else ("dim" if row.role == "peer" else "")
         table.add_row(
-            row.workload,
             row.backend,
             row.case,
             row.contender,
@@ -135,8 +160,79 @@ def print_report(rows: list[Row], *, title: str, console: Console | None = None)
         ),
         highlight=False,
     )
-    for line in _targets(rows):
-        console.print(line, highlight=False)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _percent(values: list[float]) -> str:
+    return f"{_median(values):.0%}"
+
+
+def _print_service(rows: list[Row], title: str, console: Console) -> None:
+    """The service load: one row per backend, case and contender, with its latencies."""
+    table = _table(title)
+    for name in ("service", "case", "contender"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("median", justify="right", no_wrap=True)
+    table.add_column("unit", no_wrap=True)
+    for name in ("min-max", "p50 ms", "p99 ms", "max ms", "errors", "CPU srv", "srv ms/cmd"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("CPU gen", justify="right", no_wrap=True)
+    for name in ("CPU all", "vs raw", "x eventsourcing"):
+        table.add_column(name, justify="right", no_wrap=True)
+    previous = None
+    for cell in _cells(rows):
+        row = cell.row
+        if previous is not None and row.backend != previous:
+            table.add_section()
+        previous = row.backend
+        style = "bold" if row.role == "eskit" else ("dim" if row.role == "peer" else "")
+        table.add_row(
+            row.backend,
+            row.case,
+            row.contender,
+            _value(row.median, row.unit),
+            row.unit,
+            _spread(row),
+            *(f"{_median(row.extra.get(k, [])):.1f}" for k in ("p50", "p99", "max")),
+            f"{sum(row.extra.get('errors', [])):.0f}",
+            _percent(row.extra.get("server_cpu", [])),
+            f"{_median(row.extra.get('server_ms', [])):.2f}",
+            *(_percent(row.extra.get(k, [])) for k in ("gen_cpu", "machine_cpu")),
+            _vs_raw(cell),
+            _vs_peer(cell),
+            style=style,
+        )
+    console.print(table)
+    console.print(
+        "service: commands/s answered 200 in the measured window, median of the samples; p50, "
+        "p99, max: medians of each sample's figure over every deposit (ms, request sent to "
+        "answer read); errors: non-200 answers, all samples; CPU srv / gen: the server's / the "
+        "load generator's process, 100% = one core, over the window (PostgreSQL's own "
+        "processes not included); srv ms/cmd: the server's CPU time per command; CPU all: "
+        "the machine, every core, other work included",
+        highlight=False,
+    )
+
+
+def _service_targets(rows: list[Row]) -> list[str]:
+    """The service target on PostgreSQL: >= 1,500 commands/s with p99 <= 50 ms."""
+    lines = []
+    for row in rows:
+        if not (row.workload == "service" and row.backend == "postgres" and row.role == "eskit"):
+            continue
+        if not row.samples:
+            continue
+        p99 = _median(row.extra.get("p99", []))
+        ok = row.median >= 1_500 and p99 <= 50
+        lines.append(
+            f"target postgres service >= 1,500 commands/s with p99 <= 50 ms ({row.case}): "
+            f"{row.contender} {row.median:,.0f} cmd/s, p99 {p99:.1f} ms: "
+            f"{'met' if ok else 'not met'}"
+        )
+    return lines
 
 
 def _find(rows: list[Row], workload: str, backend: str, case: str, contender: str) -> Row | None:
@@ -293,7 +389,32 @@ def headline(rows: list[Row]) -> str:
         )
     if any(r.workload in ("append x1", "batch x100", "load", "read-all") for r in rows):
         return "HEADLINE postgres append@16: not measured in this run"
-    return _read_side_headline(rows) or "HEADLINE postgres append@16: not measured in this run"
+    return (
+        _read_side_headline(rows)
+        or _service_headline(rows)
+        or "HEADLINE postgres append@16: not measured in this run"
+    )
+
+
+def _service_headline(rows: list[Row]) -> str | None:
+    """The eskit service on PostgreSQL at its best in-flight level, with its ratios."""
+    found = [
+        r
+        for r in rows
+        if r.workload == "service" and r.backend == "postgres" and r.role == "eskit" and r.samples
+    ]
+    best = max(found, key=lambda r: r.median, default=None)
+    if best is None:
+        return None
+    p99 = _median(best.extra.get("p99", []))
+    text = f"HEADLINE postgres service: eskit {best.median:,.0f} commands/s, p99 {p99:.1f} ms"
+    text += f" ({best.case})"
+    raw, peer = _in_case(rows, best, "raw"), _in_case(rows, best, "peer")
+    if raw:
+        text += f" = {best.median / raw.median:.0%} of raw psycopg"
+    if peer:
+        text += f", {best.median / peer.median:.1f}x eventsourcing"
+    return text
 
 
 def _read_side_headline(rows: list[Row]) -> str | None:

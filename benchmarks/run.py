@@ -1,9 +1,10 @@
 """Benchmarks of eskit against raw SQL (the limit) and the eventsourcing library (the peer).
 
     python benchmarks/run.py                 # everything, 5 samples per cell
-    python benchmarks/run.py --quick         # everything, 3 samples, < 5 minutes
+    python benchmarks/run.py --quick         # everything, 3 samples, < 5 minutes + the service load
     python benchmarks/run.py --only load --backend sqlite
     python benchmarks/run.py --only catchup --only latency --only rebuild   # the read side
+    python benchmarks/run.py --only service --backend postgres   # the HTTP service under load
 
 Starts its own embedded PostgreSQL (fsync on) on a Unix socket and writes SQLite files
 to a temporary folder; both are removed on exit, also on Ctrl-C or SIGTERM. Every cell
@@ -37,6 +38,7 @@ import pg_server
 import read_all
 import rebuild
 import report
+import service_load
 from common import STOP, Backend, Row, Settings, StopRequestedError, fail, note
 
 Workload = Callable[[Settings, Backend, "pg_server.Cluster | None", Path, list[Row]], None]
@@ -49,6 +51,7 @@ WORKLOADS: dict[str, Workload] = {
     "catchup": catchup.run,
     "latency": latency.run,
     "rebuild": rebuild.run,
+    "service": service_load.run,
 }
 BACKENDS: tuple[Backend, ...] = ("postgres", "sqlite")
 
@@ -114,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     samples = f"median of {settings.samples} samples per cell"
     if "rebuild" in workloads:
         samples += f" ({settings.rebuild_samples} for rebuilds)"
+    if "service" in workloads:
+        samples += f" ({settings.service_samples} for the service load)"
     report.print_report(
         rows,
         title=(

@@ -1,0 +1,535 @@
+"""Workload 8: the bank-account service under HTTP load: deposits over 1,000 accounts.
+
+The server under test is a process of its own on a free loopback port: ``eskit serve``
+(``ESKIT_GRPC_PORT=0``, ``ESKIT_LOG_LEVEL=WARNING``, the service's projections running in
+the same process, as by default) on a fresh PostgreSQL database (``--migrate``) or a
+fresh SQLite file (``synchronous=FULL``, the default; the full run adds ``NORMAL``).
+Side by side, on the same HTTP stack (FastAPI on uvicorn, in a process of their own) and
+the same requests (``benchmarks/service_peers.py``): raw psycopg / sqlite3, the limit,
+and the ``eventsourcing`` library, the peer. Peers build no read model; eskit's
+projections run in its process while it serves, and must catch up (untimed) after each
+sample before the next one starts.
+
+Each server first gets 1,000 accounts (``POST /api/v1/accounts``, untimed). Then the load
+generator, a process of its own (aiohttp on uvloop: one keep-alive connection per request
+in flight), keeps 32 or 64 deposits in flight (``POST /api/v1/accounts/{id}/deposit``, a
+random account, a unique ``paymentId``): a warm-up (2 s; quick: 1 s), then a measured
+window (10 s; quick: 4 s). Throughput counts the deposits answered 200 within the window;
+p50 / p99 / max are over every one of them, from sending the request to reading the whole
+answer. Any other answer, in the warm-up too, is an error: the run stops and shows them.
+The generator also reads, over the window, the CPU time of the server process and its own
+(100 % = one core) and how busy the machine was (200 % = both cores of a 2-core machine).
+
+Contenders take turns within each round (3 rounds; quick: 1). Streams grow as the run goes
+(each deposit is an event; eskit and eventsourcing replay the stream on every command:
+no snapshots, the service's default), so later rounds are somewhat slower.
+
+``python benchmarks/service_load.py open|drive …`` runs the load generator's side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from common import Backend, Role, Row, Settings, check_stop, note, rotated
+from latency import percentile
+from pg_server import Cluster
+
+__all__ = ["run"]
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "service_peers.py"
+OPEN_CONCURRENCY = 16
+_READY_TIMEOUT_S = 60.0
+_SETTLE_TIMEOUT_S = 120.0
+ES_LABEL = "eventsourcing " + ".".join(version("eventsourcing").split(".")[:2])
+
+
+# -- the load generator (a process of its own) ---------------------------------------------
+
+
+def _opening(index: int) -> bytes:
+    return json.dumps(
+        {
+            "email": f"holder{index}@example.com",
+            "address": f"{index} Main Street, Springfield",
+            "firstName": "Ada",
+            "lastName": f"Holder{index}",
+            "balance": 0,
+            "currency": "USD",
+        }
+    ).encode()
+
+
+async def open_accounts(base: str, count: int) -> list[str]:
+    """Open ``count`` accounts, ``OPEN_CONCURRENCY`` at a time; their ids."""
+    import aiohttp
+
+    ids: list[str] = [""] * count
+    indexes = iter(range(count))
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(base) as session:
+
+        async def worker() -> None:
+            for index in indexes:
+                async with session.post(
+                    "/api/v1/accounts", data=_opening(index), headers=headers
+                ) as r:
+                    body = await r.read()
+                    if r.status != 201:
+                        raise RuntimeError(f"opening an account: {r.status} {body[:300]!r}")
+                    ids[index] = json.loads(body)["id"]
+
+        await asyncio.gather(*(worker() for _ in range(OPEN_CONCURRENCY)))
+    return ids
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (Linux; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_jiffies() -> tuple[int, int] | None:
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (Linux)."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
+
+
+@dataclass
+class Window:
+    """The measured part of a drive: its bounds, its answers and the CPU it saw."""
+
+    start: float
+    end: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    cpu: dict[str, float | None] = field(default_factory=dict)
+
+    def error(self, text: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(text[:300])
+
+
+async def _watch_cpu(window: Window, server_pid: int) -> None:
+    """Read the CPU counters at the window's start and end."""
+    await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
+    server0, own0, machine0 = _cpu_seconds(server_pid), time.process_time(), _machine_jiffies()
+    await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
+    server1, own1, machine1 = _cpu_seconds(server_pid), time.process_time(), _machine_jiffies()
+    seconds = window.end - window.start
+    ncpu = os.cpu_count() or 1
+    window.cpu["generator"] = (own1 - own0) / seconds
+    if server0 is not None and server1 is not None:
+        window.cpu["server"] = (server1 - server0) / seconds
+    if machine0 and machine1 and machine1[1] > machine0[1]:
+        busy = (machine1[0] - machine0[0]) / (machine1[1] - machine0[1])
+        window.cpu["machine"] = busy * ncpu
+
+
+async def _deposit_worker(session: Any, ids: list[str], window: Window, name: str) -> None:
+    rng = random.Random(name)
+    headers = {"Content-Type": "application/json"}
+    count = 0
+    while True:
+        sent = time.perf_counter()
+        if sent >= window.end:
+            return
+        count += 1
+        body = orjson.dumps({"amount": 100 + count % 900, "paymentId": f"{name}-{count}"})
+        path = f"/api/v1/accounts/{rng.choice(ids)}/deposit"
+        try:
+            async with session.post(path, data=body, headers=headers) as response:
+                answer = await response.read()
+                status = response.status
+        except Exception as exc:  # a refused or broken connection is an error too
+            status, answer = 0, repr(exc).encode()
+        done = time.perf_counter()
+        if status != 200:
+            window.error(f"{status} {answer[:200]!r}")
+        elif window.start <= done <= window.end:
+            window.latencies_ms.append((done - sent) * 1000)
+
+
+async def drive(
+    base: str, ids: list[str], in_flight: int, warmup_s: float, seconds: float, tag: str, pid: int
+) -> Window:
+    """Keep ``in_flight`` deposits going for ``warmup_s`` + ``seconds``; the measured part."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
+        start = time.perf_counter() + warmup_s
+        window = Window(start, start + seconds)
+        workers = [_deposit_worker(session, ids, window, f"{tag}-{i}") for i in range(in_flight)]
+        await asyncio.gather(_watch_cpu(window, pid), *workers)
+    return window
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in the bench extra
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def generator_main(argv: list[str]) -> None:
+    """``open URL COUNT OUT`` or ``drive URL IDS IN_FLIGHT WARMUP SECONDS TAG PID OUT``:
+    the load generator's side, writing its answer as JSON to ``OUT``."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    command, base, *rest = argv
+    with asyncio.Runner(loop_factory=_event_loop) as runner:
+        if command == "open":
+            count, out = int(rest[0]), Path(rest[1])
+            result: Any = runner.run(open_accounts(base, count))
+        else:
+            ids = json.loads(Path(rest[0]).read_text())
+            in_flight, warmup, seconds = int(rest[1]), float(rest[2]), float(rest[3])
+            window = runner.run(drive(base, ids, in_flight, warmup, seconds, rest[4], int(rest[5])))
+            out = Path(rest[6])
+            result = {
+                "seconds": window.end - window.start,
+                "latencies_ms": window.latencies_ms,
+                "errors": window.errors,
+                "error_samples": window.error_samples,
+                "cpu": window.cpu,
+            }
+    out.write_text(json.dumps(result))
+
+
+def _generate(args: list[str], out: Path, timeout_s: float) -> Any:
+    """Run the load generator with ``args`` and return its answer."""
+    command = [sys.executable, str(Path(__file__).resolve()), *args, str(out)]
+    done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"the load generator exited with {done.returncode}: "
+            f"{done.stderr.decode(errors='replace')[-2000:]}"
+        )
+    return json.loads(out.read_text())
+
+
+# -- the servers ---------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """One contender's server process, its accounts and its results."""
+
+    label: str
+    role: Role
+    case: str
+    """Appended to the case name (SQLite: the ``synchronous`` setting)."""
+    command: list[str]
+    env: dict[str, str]
+    folder: Path
+    eskit: bool = False
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    ids_file: Path | None = None
+    samples: dict[int, list[dict[str, float]]] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "server.log"
+
+
+def free_port() -> int:
+    """A loopback TCP port free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _log_tail(server: Server) -> str:
+    return server.log.read_text(errors="replace")[-2000:] if server.log.exists() else ""
+
+
+def _check_alive(server: Server) -> None:
+    if server.proc is not None and server.proc.poll() is not None:
+        raise RuntimeError(
+            f"{server.label} exited with {server.proc.returncode}: {_log_tail(server)}"
+        )
+
+
+def _get(url: str, timeout_s: float) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, repr(exc).encode()
+
+
+def _wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    while _get(server.base + "/health/ready", 2.0)[0] != 200:
+        _check_alive(server)
+        check_stop()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{server.label} not ready after {_READY_TIMEOUT_S:.0f} s")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def serving(server: Server) -> Iterator[Server]:
+    """Start ``server`` on a free port and wait until it is ready; stop it on exit."""
+    server.folder.mkdir(parents=True, exist_ok=True)
+    server.port = free_port()
+    env = {**server.env, "ESKIT_PORT": str(server.port)}
+    with server.log.open("wb") as log:
+        server.proc = subprocess.Popen(
+            [*server.command, "--port", str(server.port)],
+            cwd=server.folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        _stop(server.proc)
+
+
+def _eskit_command() -> list[str]:
+    script = Path(sys.executable).with_name("eskit")
+    if script.exists():
+        return [str(script), "serve"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from eskit.cli.main import main; sys.exit(main())",
+        "serve",
+    ]
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("ESKIT_")}
+
+
+def eskit_server(url: str, folder: Path, *, synchronous: str = "") -> Server:
+    """``eskit serve`` of the bank-account service over ``url``."""
+    env = {
+        **_base_env(),
+        "ESKIT_DATABASE_URL": url,
+        "ESKIT_GRPC_PORT": "0",
+        "ESKIT_LOG_LEVEL": "WARNING",
+    }
+    command = _eskit_command()
+    if synchronous:
+        env["ESKIT_SQLITE_SYNCHRONOUS"] = synchronous
+    else:
+        command.append("--migrate")
+    case = f", synchronous={synchronous}" if synchronous else ""
+    return Server("eskit serve", "eskit", case, command, env, folder, eskit=True)
+
+
+def peer_server(kind: str, label: str, role: Role, url: str, folder: Path, case: str) -> Server:
+    """A contender of ``service_peers`` over ``url``."""
+    command = [sys.executable, str(PEERS), kind, "--database-url", url]
+    return Server(label, role, case, command, _base_env(), folder)
+
+
+def _servers(
+    settings: Settings, backend: Backend, cluster: Cluster | None, tmp: Path, stack: ExitStack
+) -> list[Server]:
+    if backend == "postgres":
+        assert cluster is not None
+        urls = [stack.enter_context(cluster.empty_database()) for _ in range(3)]
+        return [
+            eskit_server(urls[0], tmp / "eskit"),
+            peer_server("raw", "raw psycopg", "raw", urls[1], tmp / "raw", ""),
+            peer_server("eventsourcing", ES_LABEL, "peer", urls[2], tmp / "es", ""),
+        ]
+    full = ", synchronous=FULL"
+    servers = [
+        eskit_server(f"sqlite:///{tmp / 'eskit' / 'eskit.db'}", tmp / "eskit", synchronous="FULL"),
+        peer_server(
+            "raw", "raw sqlite3", "raw", f"sqlite:///{tmp / 'raw' / 'raw.db'}", tmp / "raw", full
+        ),
+        peer_server(
+            "eventsourcing", ES_LABEL, "peer", f"sqlite:///{tmp / 'es' / 'es.db'}", tmp / "es", full
+        ),
+    ]
+    if settings.service_sqlite_normal:
+        path = tmp / "eskit-normal" / "eskit.db"
+        servers.append(eskit_server(f"sqlite:///{path}", path.parent, synchronous="NORMAL"))
+    return servers
+
+
+# -- the workload --------------------------------------------------------------------------
+
+
+def _settle(server: Server, first_id: str) -> float:
+    """Wait until eskit's projections have caught up with the log; the seconds it took."""
+    started = time.monotonic()
+    status, body = _get(server.base + "/health/ready", 5.0)
+    if status != 200:
+        raise RuntimeError(f"{server.label} not ready: {status} {body[:300]!r}")
+    position = json.loads(body)["position"]
+    queries = (f"/api/v1/accounts/{first_id}", "/api/v1/accounts?size=1&search=")
+    for query in queries:
+        sep = "&" if "?" in query else "?"
+        while _get(f"{server.base}{query}{sep}minPosition={position}", 10.0)[0] != 200:
+            _check_alive(server)
+            check_stop()
+            if time.monotonic() - started > _SETTLE_TIMEOUT_S:
+                raise TimeoutError(f"projections not at {position} after {_SETTLE_TIMEOUT_S} s")
+    return time.monotonic() - started
+
+
+def _open(server: Server, count: int) -> None:
+    assert server.ids_file is not None
+    ids = _generate(["open", server.base, str(count)], server.ids_file, 300.0)
+    if server.eskit:
+        _settle(server, ids[0])
+
+
+def _sample(server: Server, settings: Settings, in_flight: int, tag: str) -> dict[str, float]:
+    assert server.proc is not None
+    assert server.ids_file is not None
+    seconds, warmup = settings.service_seconds, settings.service_warmup_s
+    args = ["drive", server.base, str(server.ids_file), str(in_flight), str(warmup)]
+    args += [str(seconds), tag, str(server.proc.pid)]
+    result = _generate(args, server.folder / f"{tag}.json", warmup + seconds + 120)
+    _check_alive(server)
+    if result["errors"]:
+        raise RuntimeError(
+            f"{server.label}, {in_flight} in flight: {result['errors']} requests failed, "
+            f"e.g. {result['error_samples']}"
+        )
+    ms: list[float] = result["latencies_ms"]
+    if not ms:
+        raise RuntimeError(f"{server.label}, {in_flight} in flight: nothing answered in time")
+    cpu = result["cpu"]
+    throughput = len(ms) / result["seconds"]
+    server_cpu = cpu.get("server", float("nan"))
+    return {
+        "throughput": throughput,
+        "p50": percentile(ms, 0.5),
+        "p99": percentile(ms, 0.99),
+        "max": max(ms),
+        "errors": float(result["errors"]),
+        "server_cpu": server_cpu,
+        "server_ms": server_cpu / throughput * 1000,
+        "gen_cpu": cpu.get("generator", float("nan")),
+        "machine_cpu": cpu.get("machine", float("nan")),
+    }
+
+
+def _note(
+    backend: Backend, server: Server, in_flight: int, s: dict[str, float], extra: str
+) -> None:
+    note(
+        f"{backend} service {server.label}{server.case}, {in_flight} in flight: "
+        f"{s['throughput']:,.0f} cmd/s, p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms, "
+        f"max {s['max']:.1f} ms; CPU server {s['server_cpu']:.0%} "
+        f"({s['server_ms']:.2f} ms/command), generator "
+        f"{s['gen_cpu']:.0%}, machine {s['machine_cpu']:.0%}{extra}"
+    )
+
+
+def _round(backend: Backend, servers: list[Server], settings: Settings, turn: int) -> None:
+    for in_flight in settings.service_in_flight:
+        for index, server in enumerate(rotated(servers, turn)):
+            check_stop()
+            tag = f"r{turn}-n{in_flight}-{index}"
+            sample = _sample(server, settings, in_flight, tag)
+            extra = ""
+            if server.eskit:
+                assert server.ids_file is not None
+                first_id = json.loads(server.ids_file.read_text())[0]
+                extra = f"; projections caught up {_settle(server, first_id):.1f} s later"
+            server.samples.setdefault(in_flight, []).append(sample)
+            _note(backend, server, in_flight, sample, extra)
+
+
+def _rows(backend: Backend, server: Server, out: list[Row]) -> None:
+    for in_flight, samples in server.samples.items():
+        keys = ("p50", "p99", "max", "errors", "server_cpu", "server_ms", "gen_cpu", "machine_cpu")
+        out.append(
+            Row(
+                "service",
+                backend,
+                f"{in_flight} in flight{server.case}",
+                server.label,
+                server.role,
+                "cmd/s",
+                [s["throughput"] for s in samples],
+                extra={key: [s[key] for s in samples] for key in keys},
+            )
+        )
+
+
+def run(
+    settings: Settings, backend: Backend, cluster: Cluster | None, tmp: Path, out: list[Row]
+) -> None:
+    """Serve each contender, open its accounts, then measure rounds of deposits."""
+    folder = tmp / f"service-{backend}"
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        servers = _servers(settings, backend, cluster, folder, stack)
+        started = time.perf_counter()
+        for server in servers:
+            stack.enter_context(serving(server))
+            server.ids_file = server.folder / "ids.json"
+            _open(server, settings.service_accounts)
+        note(
+            f"{backend} service: {len(servers)} servers up, {settings.service_accounts:,} "
+            f"accounts each ({time.perf_counter() - started:.0f} s)"
+        )
+        for turn in range(settings.service_samples):
+            _round(backend, servers, settings, turn)
+    for server in servers:
+        _rows(backend, server, out)
+
+
+if __name__ == "__main__":
+    generator_main(sys.argv[1:])
