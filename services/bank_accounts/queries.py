@@ -4,7 +4,7 @@
   does not hold yet (a projection that lags, a read model being rebuilt) is loaded from its
   events and the document is written back, so the next query finds it.
 * ``get(id, source="events")`` skips the read model and folds the account's events: always
-  current, at the price of a load.
+  current, at the price of a load (``at_least_position`` then waits for the store alone).
 * ``get(id, at_least_position=P)`` waits (up to ``timeout_s``) until the projection has
   handled position P, the position a command returned: read-your-writes.
   ``get(id, min_version=N)`` waits until the document holds version N of the account.
@@ -79,12 +79,15 @@ class AccountQueries:
         """
         bound = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + bound
+        if source == "events":
+            # folded from the events: only the store has to hold the position
+            if at_least_position is not None:
+                await self._wait_for_head(at_least_position, bound)
+            return await self._wait_in_store(account_id, min_version or 1, deadline, bound)
         if at_least_position is not None:
             await wait_for_checkpoint(
                 self.db, AccountsById.name, at_least_position, timeout_s=bound
             )
-        if source == "events":
-            return await self._wait_in_store(account_id, min_version or 1, deadline, bound)
         if min_version is not None:
             return await self._wait_for_version(account_id, min_version, deadline, bound)
         doc = await ACCOUNTS.get(self.db, account_id)
@@ -106,7 +109,7 @@ class AccountQueries:
     ) -> list[StoredEvent]:
         """Every event of the account, in version order; NotFoundError if there are none."""
         if at_least_position is not None:
-            await self._wait_for_head(at_least_position)
+            await self._wait_for_head(at_least_position, self.timeout_s)
         records = await self.store.read_stream(account_id)
         if not records or records[0].stream_type != BankAccount.stream_type:
             raise NotFoundError(BankAccount.stream_type, account_id)
@@ -195,13 +198,13 @@ class AccountQueries:
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.025)
 
-    async def _wait_for_head(self, position: int) -> None:
-        deadline = time.monotonic() + self.timeout_s
+    async def _wait_for_head(self, position: int, bound: float) -> None:
+        deadline = time.monotonic() + bound
         delay = 0.001
         while (head := await self.store.last_position()) < position:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise NotCaughtUpError("event store", position, head, self.timeout_s)
+                raise NotCaughtUpError("event store", position, head, bound)
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.025)
 

@@ -99,19 +99,33 @@ class CommandHandler(Generic[A]):
         self._routes[command_type] = route
 
     async def handle(
-        self, command: Command, metadata: Mapping[str, Any] | None = None
+        self,
+        command: Command,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        replay: bool = False,
     ) -> CommandResult:
-        """Handle ``command``; raises its domain errors, NotFoundError or ConcurrencyError."""
+        """Handle ``command``; raises its domain errors, NotFoundError or ConcurrencyError.
+
+        ``replay=True`` says the command id may have been handled before (a client's retry):
+        its first outcome, if any, is answered before deciding anything again. Without it a
+        retried command is still applied at most once, but one that decides to do nothing
+        the second time (a repeated payment) answers the current state.
+        """
         route = self._routes.get(type(command))
         if route is None:
             raise TypeError(f"no handler for {type(command).__name__}")
         meta = command_metadata(command, metadata)
         if self._turns is None or route.creates:
-            return await self._handle(route, command, meta)
+            return await self._handle(route, command, meta, replay)
         async with self._turns.hold(command.aggregate_id):
-            return await self._handle(route, command, meta)
+            return await self._handle(route, command, meta, replay)
 
-    async def _handle(self, route: _Route, command: Command, meta: dict[str, Any]) -> CommandResult:
+    async def _handle(
+        self, route: _Route, command: Command, meta: dict[str, Any], replay: bool
+    ) -> CommandResult:
+        if replay and (earlier := await self._earlier_outcome(command)) is not None:
+            return earlier
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return await self._attempt(route, command, meta)

@@ -6,6 +6,8 @@ with the first outcome, changing nothing. A fingerprint of the request (command 
 fields, not the fresh ids) is kept in the events' metadata: the key sent again with a
 different request is refused with IdempotencyKeyReusedError. A refused command changed
 nothing and left nothing to replay: retried with the same key, it is decided again.
+So is a command that decided to record nothing (a repeated payment): no event keeps its
+key, so its retry answers the current version and the key is free for another request.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ async def handle_with_key(
         )
     command = command.model_copy(update={"command_id": uuid.uuid5(_NAMESPACE, f"{scope}\n{key}")})
     fingerprint = _fingerprint(command, scope)
-    result = await handler.handle(command, {**(metadata or {}), _FINGERPRINT: fingerprint})
+    meta = {**(metadata or {}), _FINGERPRINT: fingerprint}
+    result = await handler.handle(command, meta, replay=True)
     if result.deduplicated:
         store = handler.repository.store
         first = await store.find_events([derive_uuid7(command.command_id, 0)])

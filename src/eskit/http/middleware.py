@@ -109,7 +109,9 @@ class BodyLimitMiddleware:
     """Refuses request bodies over ``limit`` bytes with 413, before reading them whole.
 
     A declared ``Content-Length`` over the limit is refused at once; a body that streams
-    past it (chunked) stops being read and fails with PayloadTooLargeError.
+    past it (chunked) stops being read: the app's read fails with PayloadTooLargeError,
+    and whatever answer the app makes of that failure (a framework may call it a 400) is
+    replaced by the 413.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -122,22 +124,46 @@ class BodyLimitMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            error = PayloadTooLargeError(self.limit)
-            response = error_response(413, error.code, error.message)
-            await response(scope, receive, send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
+        exceeded = False
+        started = False  # the app's answer went out
+        refused = False  # the 413 went out instead
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise PayloadTooLargeError(self.limit)
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def send_or_refuse(message: Message) -> None:
+            nonlocal started, refused
+            if refused:
+                return  # the rest of the app's answer to a refused body
+            if message["type"] == "http.response.start" and exceeded and not started:
+                refused = True
+                await self._refuse(scope, receive, send)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, send_or_refuse)
+        except PayloadTooLargeError:
+            if started:
+                raise  # too late to answer otherwise
+            if not refused:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLargeError(self.limit)
+        response = error_response(413, error.code, error.message)
+        await response(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
