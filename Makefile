@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+PROTO_DIR = services/bank_accounts/proto
 
-.PHONY: run demo test lint typecheck unit bench bench-quick clean
+.PHONY: run demo test lint typecheck unit proto bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,10 @@ typecheck: $(VENV)/.test-deps
 
 unit: $(VENV)/.test-deps
 	$(BIN)/pytest -q -m unit
+
+## proto: regenerate the gRPC contract's Python code from the .proto (commit the result)
+proto: $(VENV)/.test-deps
+	$(BIN)/python -m grpc_tools.protoc -I$(PROTO_DIR) --python_out=$(PROTO_DIR) --pyi_out=$(PROTO_DIR) bank_accounts.proto
 
 bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/run.py

@@ -6,11 +6,13 @@ status code of ``eskit.grpc`` and the error's code in the trailing metadata.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
+from google.protobuf.message import Message
 
 from bank_accounts.commands import ChangeEmail, DepositMoney, OpenAccount, WithdrawMoney
 from bank_accounts.proto import bank_accounts_pb2 as pb
@@ -19,11 +21,14 @@ from eskit.app.keys import handle_with_key
 from eskit.domain.commands import Command
 from eskit.errors import InvalidCommandError
 from eskit.grpc import call_info, service_handler, unary
+from eskit.projections.search import MAX_QUERY_WORDS, words
 
 __all__ = ["SERVICE", "grpc_handlers"]
 
 SERVICE = "eskit.bank_accounts.v1.BankAccountService"
 Context = grpc.aio.ServicerContext[Any, Any]
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp")
 
 
 def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
@@ -91,6 +96,8 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
         page, size = request.page or 1, request.size or 10
         if page < 1 or not 1 <= size <= 100 or len(request.search) > 200:
             raise _invalid(["page", "size", "search"], "page >= 1, size 1 to 100, search <= 200")
+        if len(words(request.search)) > MAX_QUERY_WORDS:
+            raise _invalid(["search"], f"at most {MAX_QUERY_WORDS} words")
         _check_non_negative(request, "min_position")
         found = await accounts.queries.search(
             request.search,
@@ -109,12 +116,12 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
         )
 
     methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
-        "CreateAccount": unary(create_account, pb.CreateAccountRequest.FromString),
-        "Deposit": unary(deposit, pb.PaymentRequest.FromString),
-        "Withdraw": unary(withdraw, pb.PaymentRequest.FromString),
-        "ChangeEmail": unary(change_email, pb.ChangeEmailRequest.FromString),
-        "GetAccount": unary(get_account, pb.GetAccountRequest.FromString),
-        "SearchAccounts": unary(search_accounts, pb.SearchAccountsRequest.FromString),
+        "CreateAccount": unary(_no_nul(create_account), pb.CreateAccountRequest.FromString),
+        "Deposit": unary(_no_nul(deposit), pb.PaymentRequest.FromString),
+        "Withdraw": unary(_no_nul(withdraw), pb.PaymentRequest.FromString),
+        "ChangeEmail": unary(_no_nul(change_email), pb.ChangeEmailRequest.FromString),
+        "GetAccount": unary(_no_nul(get_account), pb.GetAccountRequest.FromString),
+        "SearchAccounts": unary(_no_nul(search_accounts), pb.SearchAccountsRequest.FromString),
     }
     return [service_handler(SERVICE, methods)]
 
@@ -146,7 +153,30 @@ def _moment(text: str) -> datetime:
         raise _invalid(["as_of"], "an ISO-8601 date-time with an offset") from None
     if moment.tzinfo is None:
         raise _invalid(["as_of"], "an ISO-8601 date-time with an offset (such as Z)")
+    try:
+        moment.astimezone(UTC)  # the store compares moments in UTC
+    except OverflowError:
+        raise _invalid(["as_of"], "a moment within the years 1 to 9999 in UTC") from None
     return moment
+
+
+def _no_nul(
+    method: Callable[[Req, Context], Awaitable[Resp]],
+) -> Callable[[Req, Context], Awaitable[Resp]]:
+    """``method``, refusing requests with a NUL character in a string: no store keeps one
+    (PostgreSQL text cannot), and no id, name or address has one."""
+
+    async def checked(request: Req, context: Context) -> Resp:
+        bad = [
+            field.name
+            for field, value in request.ListFields()
+            if isinstance(value, str) and "\x00" in value
+        ]
+        if bad:
+            raise _invalid(bad, "must not contain NUL characters")
+        return await method(request, context)
+
+    return checked
 
 
 def _check_non_negative(request: Any, *fields: str) -> None:

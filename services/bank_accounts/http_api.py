@@ -7,10 +7,11 @@ take ``minPosition`` to read their own writes. Errors are eskit's (see ``eskit.h
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from bank_accounts.commands import (
@@ -32,16 +33,27 @@ from bank_accounts.service import BankAccounts
 from eskit.domain.commands import Command
 from eskit.errors import InvalidCommandError
 from eskit.http import ERROR_RESPONSES, send_command
+from eskit.projections.search import MAX_QUERY_WORDS, words
 from eskit.store import StoredEvent
 
 __all__ = ["accounts_router"]
 
-AccountId = Annotated[str, Path(min_length=1, max_length=200, description="The account id")]
+INT64_MAX = 2**63 - 1
+"""Versions and positions are 64-bit integers in every store: larger ones are refused."""
+
+ApiEmail = Annotated[Email, Field(json_schema_extra={"format": "email"})]
+"""An e-mail address, declared as one in the OpenAPI schema."""
+
+AccountId = Annotated[
+    str,
+    Path(min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="The account id"),
+]
 MinPosition = Annotated[
     int | None,
     Query(
         alias="minPosition",
         ge=0,
+        le=INT64_MAX,
         description="Wait until the answer reflects this global position (ESKIT-Position).",
     ),
 ]
@@ -53,10 +65,21 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-class CreateAccount(ApiModel):
+class ApiRequest(ApiModel):
+    """A request body: no text in it has a NUL character (no store could keep one)."""
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class CreateAccount(ApiRequest):
     """A new account with its opening balance (minor units)."""
 
-    email: Email
+    email: ApiEmail
     address: Address
     first_name: Text
     last_name: Text
@@ -65,17 +88,17 @@ class CreateAccount(ApiModel):
     status: Status = "active"
 
 
-class Payment(ApiModel):
+class Payment(ApiRequest):
     """An amount (minor units, > 0) under a payment id that makes retries harmless."""
 
     amount: Amount
     payment_id: PaymentId
 
 
-class NewEmail(ApiModel):
+class NewEmail(ApiRequest):
     """The holder's new e-mail address."""
 
-    email: Email
+    email: ApiEmail
 
 
 class CommandReply(ApiModel):
@@ -172,9 +195,11 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
         account_id: AccountId,
         min_position: MinPosition = None,
         from_event_store: Annotated[bool, Query(alias="fromEventStore")] = False,
-        min_version: Annotated[int | None, Query(alias="minVersion", ge=1)] = None,
-        at_version: Annotated[int | None, Query(alias="atVersion", ge=1)] = None,
-        as_of: Annotated[AwareDatetime | None, Query(alias="asOf")] = None,
+        min_version: Annotated[int | None, Query(alias="minVersion", ge=1, le=INT64_MAX)] = None,
+        at_version: Annotated[int | None, Query(alias="atVersion", ge=1, le=INT64_MAX)] = None,
+        as_of: Annotated[
+            AwareDatetime | None, Query(alias="asOf"), AfterValidator(_within_utc_years)
+        ] = None,
     ) -> Account:
         """The account now, or as it was (``atVersion`` or ``asOf``).
 
@@ -202,6 +227,8 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
         min_position: MinPosition = None,
     ) -> AccountPage:
         """Accounts whose owner's name or e-mail has words starting with the search words."""
+        if len(words(search)) > MAX_QUERY_WORDS:
+            raise _invalid_query(["search"], f"at most {MAX_QUERY_WORDS} words")
         found = await accounts.queries.search(
             search,
             sort="balance",
@@ -255,6 +282,16 @@ def recorded_event(record: StoredEvent) -> RecordedEvent:
         metadata=dict(record.metadata),
         recorded_at=utc_timestamp(record.recorded_at),
     )
+
+
+def _within_utc_years(moment: datetime | None) -> datetime | None:
+    """A moment that is one of the years 1 to 9999 in UTC, where the stores compare moments."""
+    if moment is not None:
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("a moment within the years 1 to 9999 in UTC") from None
+    return moment
 
 
 def _invalid_query(fields: list[str], message: str) -> InvalidCommandError:

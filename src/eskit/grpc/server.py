@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -39,12 +40,17 @@ Resp = TypeVar("Resp", bound=Message)
 Method = Callable[[Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
 
+_GOOD_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+"""A request id the caller may choose: the same rule as HTTP's ``X-Request-ID``."""
+
+
 class CallInfo:
-    """What a call's metadata says: its request id (``x-request-id``, else a new one), its
-    ``idempotency-key``, and the caller (a fingerprint of its API key, if it sent one)."""
+    """What a call's metadata says: its request id (``x-request-id`` if sane, else a new
+    one), its ``idempotency-key``, and the caller (a fingerprint of its API key, if any)."""
 
     def __init__(self, metadata: Mapping[str, str]) -> None:
-        self.request_id = metadata.get("x-request-id") or new_id()
+        given = metadata.get("x-request-id", "")
+        self.request_id = given if _GOOD_ID.match(given) else new_id()
         self.idempotency_key = metadata.get("idempotency-key")
         token = _bearer(metadata.get("authorization", ""))
         self.actor = api_key_actor(token) if token else ""
@@ -77,6 +83,17 @@ def unary(
             if code is grpc.StatusCode.INTERNAL:
                 log.error("gRPC call failed: %s", exc)
             await context.abort(code, exc.message, trailing_metadata=((ERROR_CODE_KEY, exc.code),))
+            raise  # abort raises; this line is never reached
+        except Exception as exc:
+            if isinstance(exc, grpc.aio.AbortError):
+                raise  # the method ended the call itself
+            # as over HTTP: INTERNAL with a stable code, and nothing of the failure leaks
+            log.exception("gRPC call failed unexpectedly", exc_info=exc)
+            await context.abort(
+                grpc.StatusCode.INTERNAL,
+                "internal error; see the server log",
+                trailing_metadata=((ERROR_CODE_KEY, "internal_error"),),
+            )
             raise  # abort raises; this line is never reached
 
     return grpc.unary_unary_rpc_method_handler(

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from eskit.errors import (
     ConcurrencyError,
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 _STATUS: tuple[tuple[type[EskitError], int], ...] = (
     (InvalidCommandError, 422),
@@ -145,7 +148,24 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    allowed = _allowed_methods(request) if exc.status_code == 405 else ""
+    if allowed:
+        headers = {**(headers or {}), "Allow": allowed}
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers: Starlette's 405 names only its first matching route's
+    (``Allow: POST`` where the same path also answers GET). Asks the routes themselves, so
+    included routers are searched too."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from eskit.grpc import create_server
 from eskit.http import create_app
-from eskit.projections import ProjectionRunner
+from eskit.projections import ProjectionRunner, read_database
+from eskit.projections.schema import ensure_tables
 from eskit.serving.service import Service
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
@@ -24,9 +25,10 @@ class ServiceRuntime:
     """What one process of ``service`` runs, started and stopped as one.
 
     ``async with ServiceRuntime(service, store, settings) as runtime`` builds the service,
-    starts its projections (unless ``settings.run_projections`` is false) and its gRPC
-    server on ``grpc_address`` (default ``host:grpc_port``; ``None`` or port 0 in the
-    settings: no gRPC), and exposes the HTTP app as ``runtime.app`` for a server to run.
+    starts its projections (unless ``settings.run_projections`` is false: then it only
+    creates their missing read-model tables) and its gRPC server on ``grpc_address``
+    (default ``host:grpc_port``; ``None`` or port 0 in the settings: no gRPC), and
+    exposes the HTTP app as ``runtime.app`` for a server to run.
     On exit the gRPC server drains for ``grace_s`` and the projections finish the batch in
     hand.
     """
@@ -81,6 +83,12 @@ class ServiceRuntime:
         if self.settings.run_projections and self.parts.projections:
             self.runner = ProjectionRunner(self.store, self.parts.projections)
             await self.runner.start()
+        elif self.parts.projections:
+            # the worker may not have started yet: with the read models' tables there,
+            # queries answer (from the events, or not_caught_up) instead of failing
+            db = read_database(self.store)
+            for projection in self.parts.projections:
+                await ensure_tables(db, projection.read_models)
         if self._grpc_address and self.parts.grpc_handlers:
             server = create_server(
                 self.parts.grpc_handlers,
