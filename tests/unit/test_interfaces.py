@@ -7,6 +7,7 @@ import asyncio
 import grpc
 import pytest
 
+from eskit.app.callers import ApiKeys, bearer_token, request_id_from
 from eskit.app.locks import KeyedLocks
 from eskit.cli.serve import redacted
 from eskit.errors import (
@@ -111,3 +112,17 @@ def test_printed_database_urls_hide_the_password() -> None:
 def test_a_bad_service_setting_says_what_is_wrong(spec: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_service(spec)
+
+
+def test_request_ids_and_bearer_tokens_are_read_the_same_way_for_http_and_grpc() -> None:
+    assert request_id_from("abc-123:x.y_z") == "abc-123:x.y_z"
+    for bad in (None, "", "has space", "x" * 129, "nul\x00"):
+        assert request_id_from(bad) != bad
+    assert bearer_token("Bearer  k1 ") == "k1"
+    assert bearer_token("bearer k1") == "k1"
+    assert bearer_token("Basic k1") == ""
+    keys = ApiKeys(["k1", "k2"])
+    assert keys.known("k2")
+    assert not keys.known("k3")
+    assert not keys.known("")
+    assert not ApiKeys([])

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
-import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import grpc
 import grpc.aio
 
+from eskit.app.callers import ApiKeys, bearer_token, request_id_from
 from eskit.app.metadata import api_key_actor
-from eskit.domain.ids import new_id
 from eskit.errors import EskitError
 from eskit.grpc.errors import ERROR_CODE_KEY, status_code_for
 
@@ -40,7 +38,6 @@ Resp = TypeVar("Resp", bound=Message)
 Method = Callable[[Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
 
-_GOOD_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 """A request id the caller may choose: the same rule as HTTP's ``X-Request-ID``."""
 
 
@@ -50,9 +47,9 @@ class CallInfo:
 
     def __init__(self, metadata: Mapping[str, str]) -> None:
         given = metadata.get("x-request-id", "")
-        self.request_id = given if _GOOD_ID.match(given) else new_id()
+        self.request_id = request_id_from(given)
         self.idempotency_key = metadata.get("idempotency-key")
-        token = _bearer(metadata.get("authorization", ""))
+        token = bearer_token(metadata.get("authorization", ""))
         self.actor = api_key_actor(token) if token else ""
 
     def metadata(self) -> dict[str, str]:
@@ -116,7 +113,7 @@ class _ApiKeys(grpc.aio.ServerInterceptor):
     """Refuses calls without ``authorization: Bearer <key>`` metadata (UNAUTHENTICATED)."""
 
     def __init__(self, keys: Collection[str], open_services: Collection[str]) -> None:
-        self._keys = [key.encode() for key in keys]
+        self._keys = ApiKeys(keys)
         self._open = tuple(f"/{name}/" for name in open_services)
 
     async def intercept_service(
@@ -135,18 +132,8 @@ class _ApiKeys(grpc.aio.ServerInterceptor):
         given = ""
         for key, value in details.invocation_metadata or ():
             if key == "authorization" and isinstance(value, str):
-                given = _bearer(value)
-        if not given:
-            return False
-        found = False
-        for known in self._keys:  # every key, so timing tells nothing
-            found |= hmac.compare_digest(known, given.encode())
-        return found
-
-
-def _bearer(value: str) -> str:
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+                given = bearer_token(value)
+        return self._keys.known(given)
 
 
 async def _refuse(request: object, context: grpc.aio.ServicerContext[Any, Any]) -> None:

@@ -7,14 +7,12 @@ per request and leave streaming alone.
 from __future__ import annotations
 
 import contextvars
-import hmac
-import re
 from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from eskit.app.callers import ApiKeys, bearer_token, request_id_from
 from eskit.app.metadata import api_key_actor
-from eskit.domain.ids import new_id
 from eskit.errors import PayloadTooLargeError
 from eskit.http.errors import error_response
 
@@ -29,8 +27,6 @@ current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "eskit_request_id", default="-"
 )
 """The id of the request being served, for log records."""
-
-_GOOD_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 class RequestIdMiddleware:
@@ -48,7 +44,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        request_id = given if given and _GOOD_ID.match(given) else new_id()
+        request_id = request_id_from(given)
         scope.setdefault("state", {})["request_id"] = request_id
         token = current_request_id.set(request_id)
 
@@ -77,15 +73,15 @@ class ApiKeyMiddleware:
         self, app: ASGIApp, keys: Collection[str], open_prefixes: Collection[str] = ()
     ) -> None:
         self.app = app
-        self._keys = [key.encode() for key in keys]
+        self._keys = ApiKeys(keys)
         self._open = tuple(open_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._keys or scope["path"].startswith(self._open):
             await self.app(scope, receive, send)
             return
-        key = _bearer(_header(scope, b"authorization") or "")
-        if key is None or not self._known(key.encode()):
+        key = bearer_token(_header(scope, b"authorization") or "")
+        if not self._keys.known(key):
             response = error_response(
                 401,
                 "unauthorized",
@@ -96,13 +92,6 @@ class ApiKeyMiddleware:
             return
         scope.setdefault("state", {})["actor"] = api_key_actor(key)
         await self.app(scope, receive, send)
-
-    def _known(self, key: bytes) -> bool:
-        # compare against every key, so the time taken says nothing about which one is close
-        found = False
-        for known in self._keys:
-            found |= hmac.compare_digest(known, key)
-        return found
 
 
 class BodyLimitMiddleware:
@@ -171,9 +160,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return bytes(value).decode("latin-1")
     return None
-
-
-def _bearer(value: str) -> str | None:
-    scheme, _, token = value.strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
