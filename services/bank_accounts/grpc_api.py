@@ -21,7 +21,6 @@ from eskit.app.keys import handle_with_key
 from eskit.domain.commands import Command
 from eskit.errors import InvalidCommandError
 from eskit.grpc import call_info, service_handler, unary
-from eskit.projections.search import MAX_QUERY_WORDS, words
 
 __all__ = ["SERVICE", "grpc_handlers"]
 
@@ -96,8 +95,6 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
         page, size = request.page or 1, request.size or 10
         if page < 1 or not 1 <= size <= 100 or len(request.search) > 200:
             raise _invalid(["page", "size", "search"], "page >= 1, size 1 to 100, search <= 200")
-        if len(words(request.search)) > MAX_QUERY_WORDS:
-            raise _invalid(["search"], f"at most {MAX_QUERY_WORDS} words")
         _check_non_negative(request, "min_position")
         found = await accounts.queries.search(
             request.search,

@@ -33,7 +33,6 @@ from bank_accounts.service import BankAccounts
 from eskit.domain.commands import Command
 from eskit.errors import InvalidCommandError
 from eskit.http import ERROR_RESPONSES, send_command
-from eskit.projections.search import MAX_QUERY_WORDS, words
 from eskit.store import StoredEvent
 
 __all__ = ["accounts_router"]
@@ -227,8 +226,6 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
         min_position: MinPosition = None,
     ) -> AccountPage:
         """Accounts whose owner's name or e-mail has words starting with the search words."""
-        if len(words(search)) > MAX_QUERY_WORDS:
-            raise _invalid_query(["search"], f"at most {MAX_QUERY_WORDS} words")
         found = await accounts.queries.search(
             search,
             sort="balance",

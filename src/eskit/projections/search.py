@@ -47,7 +47,7 @@ from typing import Any, Literal, get_args
 
 import orjson
 
-from eskit.errors import ConfigurationError
+from eskit.errors import ConfigurationError, InvalidCommandError
 from eskit.projections.database import ReadDatabase
 from eskit.projections.readmodel import check_identifier, unique_suffix
 from eskit.projections.session import Dialect, Session
@@ -70,6 +70,7 @@ __all__ = [
     "Match",
     "SearchIndex",
     "SearchPage",
+    "SearchQueryError",
     "SearchWriter",
     "words",
 ]
@@ -109,6 +110,19 @@ class SearchPage:
     total: int
     limit: int
     offset: int
+
+
+class SearchQueryError(InvalidCommandError, ValueError):
+    """The text of a search cannot be served (too many words, too short for substrings).
+
+    It is the caller's input that is wrong, so interfaces answer it as invalid input (422,
+    INVALID_ARGUMENT) naming the ``search`` field.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("search", [{"loc": ["search"], "message": message}])
+        self.message = f"invalid search: {message}"
+        self.args = (self.message,)
 
 
 class SearchIndex:
@@ -260,10 +274,10 @@ class SearchIndex:
             raise ValueError(f"{self.name} has no text field {field!r}; text fields: {fields}")
         found = words(text)
         if len(found) > MAX_QUERY_WORDS:
-            raise ValueError(f"a search may have at most {MAX_QUERY_WORDS} words")
+            raise SearchQueryError(f"a search may have at most {MAX_QUERY_WORDS} words")
         short = [word for word in found if len(word) < MIN_SUBSTRING]
         if match == "substring" and short:
-            raise ValueError(
+            raise SearchQueryError(
                 f"substring search needs words of at least {MIN_SUBSTRING} characters "
                 f"(trigram indexes cannot serve shorter ones), not {short[0]!r}"
             )
