@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 class _Server(uvicorn.Server):
     """uvicorn, leaving signals to :func:`serve`, which stops every part in order."""
 
-    ready = asyncio.Event()
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()  # set once the socket listens
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -60,7 +62,6 @@ async def serve(
             timeout_graceful_shutdown=10,
         )
         server = _Server(config)
-        server.ready = asyncio.Event()
 
         def stop() -> None:
             log.info("stopping")
