@@ -48,6 +48,38 @@ async def test_a_repeated_create_command_answers_the_first_outcome(
     assert (again.aggregate_id, again.version) == (first.aggregate_id, 1)
 
 
+async def test_a_replayed_command_that_recorded_nothing_answers_its_first_outcome(
+    store: EventStoreBackend,
+) -> None:
+    handler = build_handler(store)
+    account_id = await opened(handler)
+    paid = await handler.handle(DepositMoney(aggregate_id=account_id, amount=5, payment_id="p"))
+    repeat = DepositMoney(aggregate_id=account_id, amount=5, payment_id="p")
+    first = await handler.handle(repeat, fingerprint="f-1")
+    await handler.handle(DepositMoney(aggregate_id=account_id, amount=7, payment_id="q"))
+
+    again = await handler.handle(repeat, fingerprint="f-2")
+
+    assert (first.version, first.position, first.deduplicated) == (2, paid.position, False)
+    assert (again.version, again.position, again.deduplicated) == (2, paid.position, True)
+    assert again.fingerprint == "f-1"
+    assert (await handler.repository.load(account_id)).balance == 12
+
+
+async def test_a_replayed_command_that_recorded_events_carries_its_first_fingerprint(
+    store: EventStoreBackend,
+) -> None:
+    handler = build_handler(store)
+    account_id = await opened(handler)
+    command = DepositMoney(aggregate_id=account_id, amount=5, payment_id="p")
+    first = await handler.handle(command, fingerprint="f-1")
+
+    again = await handler.handle(command, fingerprint="f-2")
+
+    assert (first.deduplicated, first.fingerprint) == (False, None)
+    assert (again.version, again.deduplicated, again.fingerprint) == (2, True, "f-1")
+
+
 async def test_opening_an_existing_account_with_a_new_command_is_a_conflict(
     store: EventStoreBackend,
 ) -> None:

@@ -216,11 +216,6 @@ async def test_retried_updates_are_replays_of_the_first_answer(client: httpx.Asy
     assert (replayed, late.json()["version"]) == (["true", "true", "true"], 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a keyed command that recorded no event (a repeated payment) leaves no trace of "
-    "its key, which is then taken with another body (eskit.app.keys)",
-)
 async def test_a_key_first_used_for_a_no_op_cannot_name_another_request(
     client: httpx.AsyncClient, runtime: ServiceRuntime
 ) -> None:
@@ -233,6 +228,23 @@ async def test_a_key_first_used_for_a_no_op_cannot_name_another_request(
     other = await client.post(url, json=payment(200, "p-2"), headers=headers)
     assert_error(other, 422, "idempotency_key_reused")
     assert len(await stored_events(runtime.store)) == 2
+
+
+async def test_the_retry_of_a_keyed_no_op_answers_its_first_outcome(
+    client: httpx.AsyncClient, runtime: ServiceRuntime
+) -> None:
+    account_id = (await open_account(client))["id"]
+    url = f"{ACCOUNTS}/{account_id}/deposit"
+    first = await client.post(url, json=payment(100, "p-1"))
+    headers = {"Idempotency-Key": "dep-1"}
+    repeat = await client.post(url, json=payment(100, "p-1"), headers=headers)
+    assert "Idempotent-Replayed" not in repeat.headers
+    await client.post(url, json=payment(50, "p-2"))
+    retry = await client.post(url, json=payment(100, "p-1"), headers=headers)
+    assert retry.json() == {"id": account_id, "version": 2}
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.headers["ESKIT-Position"] == first.headers["ESKIT-Position"]
+    assert len(await stored_events(runtime.store)) == 3
 
 
 async def test_an_idempotency_key_reused_with_another_body_is_refused(

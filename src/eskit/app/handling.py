@@ -15,9 +15,12 @@ from eskit.domain.aggregate import Aggregate
 from eskit.domain.commands import Command
 from eskit.domain.ids import derive_uuid7
 from eskit.errors import ConcurrencyError, DomainError, DuplicateEventError, NotFoundError
-from eskit.store.records import NO_STREAM
+from eskit.store.records import NO_STREAM, CommandOutcome
 
-__all__ = ["CommandHandler", "CommandResult"]
+__all__ = ["FINGERPRINT_KEY", "CommandHandler", "CommandResult"]
+
+FINGERPRINT_KEY = "request_fingerprint"
+"""The metadata entry that keeps the fingerprint of the request that caused an event."""
 
 A = TypeVar("A", bound=Aggregate)
 C = TypeVar("C", bound=Command)
@@ -31,13 +34,15 @@ class CommandResult:
     """What a handled command did: the aggregate's version and the position of its last event.
 
     ``deduplicated`` is true when the command id had been handled before and this answer
-    repeats that first outcome.
+    repeats that first outcome; ``fingerprint`` is then the one that first handling was
+    given (see :meth:`CommandHandler.handle`), None if it had none.
     """
 
     aggregate_id: str
     version: int
     position: int
     deduplicated: bool = False
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +109,27 @@ class CommandHandler(Generic[A]):
         metadata: Mapping[str, Any] | None = None,
         *,
         replay: bool = False,
+        fingerprint: str | None = None,
     ) -> CommandResult:
         """Handle ``command``; raises its domain errors, NotFoundError or ConcurrencyError.
 
         ``replay=True`` says the command id may have been handled before (a client's retry):
-        its first outcome, if any, is answered before deciding anything again. Without it a
-        retried command is still applied at most once, but one that decides to do nothing
-        the second time (a repeated payment) answers the current state.
+        its first outcome, if any, is answered before deciding anything again, and an
+        outcome that recorded no event (a repeated payment) is kept in the store so that
+        its retries answer it too. Without it a retried command is still applied at most
+        once, but one that decides to do nothing the second time answers the current state.
+
+        ``fingerprint`` (which implies ``replay``) names the request; it is kept with the
+        outcome, and a repeat's answer carries the first one's, so the caller can tell a
+        retry from another request sent under the same command id.
         """
         route = self._routes.get(type(command))
         if route is None:
             raise TypeError(f"no handler for {type(command).__name__}")
         meta = command_metadata(command, metadata)
+        if fingerprint is not None:
+            meta[FINGERPRINT_KEY] = fingerprint
+            replay = True
         if self._turns is None or route.creates:
             return await self._handle(route, command, meta, replay)
         async with self._turns.hold(command.aggregate_id):
@@ -128,7 +142,7 @@ class CommandHandler(Generic[A]):
             return earlier
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return await self._attempt(route, command, meta)
+                return await self._attempt(route, command, meta, replay)
             except ConcurrencyError:
                 earlier = await self._earlier_outcome(command)
                 if earlier is not None:
@@ -144,7 +158,7 @@ class CommandHandler(Generic[A]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
-        self, route: _Route, command: Command, meta: dict[str, Any]
+        self, route: _Route, command: Command, meta: dict[str, Any], replay: bool
     ) -> CommandResult:
         if route.creates:
             aggregate: A = route.fn(command)
@@ -157,14 +171,38 @@ class CommandHandler(Generic[A]):
         result = await self.repository.save(
             aggregate, metadata=meta, event_ids=ids, expected_version=expected
         )
+        if replay and not ids:
+            return await self._keep_outcome(command, result.version, result.position, meta)
         return CommandResult(aggregate.id, result.version, result.position, result.deduplicated)
+
+    async def _keep_outcome(
+        self, command: Command, version: int, position: int, meta: dict[str, Any]
+    ) -> CommandResult:
+        """Keep the outcome of a command that recorded nothing, for its retries to find."""
+        mine = CommandOutcome(
+            command.command_id,
+            command.aggregate_id,
+            version,
+            position,
+            meta.get(FINGERPRINT_KEY, ""),
+        )
+        kept = await self.repository.store.record_outcome(mine)
+        # another process may have kept its outcome for this id first: answer that one
+        theirs = (kept.stream_id, kept.version, kept.position, kept.fingerprint) != (
+            mine.stream_id,
+            mine.version,
+            mine.position,
+            mine.fingerprint,
+        )
+        return _result_of(kept, deduplicated=theirs)
 
     async def _earlier_outcome(self, command: Command) -> CommandResult | None:
         """The outcome of an earlier handling of this command id, if there was one."""
         store = self.repository.store
         found = await store.find_events([derive_uuid7(command.command_id, 0)])
         if not found:
-            return None
+            kept = await store.find_outcome(command.command_id)
+            return None if kept is None else _result_of(kept, deduplicated=True)
         first = found[0]
         causation = str(command.command_id)
         last = first
@@ -172,4 +210,20 @@ class CommandHandler(Generic[A]):
             if record.metadata.get("causation_id") != causation:
                 break
             last = record
-        return CommandResult(first.stream_id, last.version, last.position, deduplicated=True)
+        return CommandResult(
+            first.stream_id,
+            last.version,
+            last.position,
+            deduplicated=True,
+            fingerprint=first.metadata.get(FINGERPRINT_KEY),
+        )
+
+
+def _result_of(outcome: CommandOutcome, *, deduplicated: bool) -> CommandResult:
+    return CommandResult(
+        outcome.stream_id,
+        outcome.version,
+        outcome.position,
+        deduplicated=deduplicated,
+        fingerprint=outcome.fingerprint or None,
+    )

@@ -3,11 +3,11 @@
 The command's id is derived from the key and its scope (the caller and the target, such
 as an HTTP method and path), so a retry is recognised by the command handler and answered
 with the first outcome, changing nothing. A fingerprint of the request (command type and
-fields, not the fresh ids) is kept in the events' metadata: the key sent again with a
-different request is refused with IdempotencyKeyReusedError. A refused command changed
-nothing and left nothing to replay: retried with the same key, it is decided again.
-So is a command that decided to record nothing (a repeated payment): no event keeps its
-key, so its retry answers the current version and the key is free for another request.
+fields, not the fresh ids) is kept with that outcome (in the events' metadata, or in the
+store's command outcomes when the command decided to record nothing, such as a repeated
+payment): the key sent again with a different request is refused with
+IdempotencyKeyReusedError. A refused command changed nothing and left nothing to replay:
+retried with the same key, it is decided again.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from typing import Any
 
 from eskit.app.handling import CommandHandler, CommandResult
 from eskit.domain.commands import Command
-from eskit.domain.ids import derive_uuid7
 from eskit.errors import IdempotencyKeyReusedError, InvalidCommandError
 
 __all__ = ["MAX_KEY_LENGTH", "handle_with_key"]
 
 MAX_KEY_LENGTH = 255
 _NAMESPACE = uuid.UUID("6f1d2a52-5e0b-4c1e-9f3a-0c1b7a9e4d11")
-_FINGERPRINT = "request_fingerprint"
 
 
 async def handle_with_key(
@@ -50,13 +48,9 @@ async def handle_with_key(
         )
     command = command.model_copy(update={"command_id": uuid.uuid5(_NAMESPACE, f"{scope}\n{key}")})
     fingerprint = _fingerprint(command, scope)
-    meta = {**(metadata or {}), _FINGERPRINT: fingerprint}
-    result = await handler.handle(command, meta, replay=True)
-    if result.deduplicated:
-        store = handler.repository.store
-        first = await store.find_events([derive_uuid7(command.command_id, 0)])
-        if first and first[0].metadata.get(_FINGERPRINT) != fingerprint:
-            raise IdempotencyKeyReusedError(key)
+    result = await handler.handle(command, metadata, fingerprint=fingerprint)
+    if result.deduplicated and result.fingerprint != fingerprint:
+        raise IdempotencyKeyReusedError(key)
     return result
 
 

@@ -10,6 +10,7 @@ asynchronous runners.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from eskit.projections.session import PostgresSession, Session, SQLiteSession, d
 from eskit.store.port import EventStoreBackend
 from eskit.store.records import (
     AppendResult,
+    CommandOutcome,
     EventPayload,
     ExpectedVersion,
     Metadata,
@@ -213,6 +215,14 @@ class InlineProjections:
     ) -> tuple[Snapshot | None, list[EventPayload]]:
         """See EventStoreBackend.read_since_snapshot."""
         return await self.store.read_since_snapshot(stream_id, schema_version=schema_version)
+
+    async def record_outcome(self, outcome: CommandOutcome) -> CommandOutcome:
+        """See CommandOutcomeStore.record_outcome."""
+        return await self.store.record_outcome(outcome)
+
+    async def find_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
+        """See CommandOutcomeStore.find_outcome."""
+        return await self.store.find_outcome(command_id)
 
 
 def _for(projection: Projection, records: list[StoredEvent]) -> list[StoredEvent]:

@@ -1,12 +1,13 @@
 """The event store: the port, its records, and the adapters (memory, sqlite, postgres)."""
 
 from eskit.store.memory import InMemoryEventStore
-from eskit.store.port import EventStore, EventStoreBackend, SnapshotStore
+from eskit.store.port import CommandOutcomeStore, EventStore, EventStoreBackend, SnapshotStore
 from eskit.store.records import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
+    CommandOutcome,
     EventPayload,
     ExpectedState,
     ExpectedVersion,
@@ -25,6 +26,8 @@ __all__ = [
     "NO_STREAM",
     "STREAM_EXISTS",
     "AppendResult",
+    "CommandOutcome",
+    "CommandOutcomeStore",
     "EventPayload",
     "EventStore",
     "EventStoreBackend",

@@ -17,6 +17,7 @@ from eskit.store.idempotency import original_outcome
 from eskit.store.reading import read_in_batches
 from eskit.store.records import (
     AppendResult,
+    CommandOutcome,
     EventPayload,
     ExpectedVersion,
     Metadata,
@@ -38,6 +39,7 @@ class InMemoryEventStore:
         self._log: list[StoredEvent] = []
         self._streams: dict[str, list[StoredEvent]] = {}
         self._by_id: dict[uuid.UUID, StoredEvent] = {}
+        self._outcomes: dict[uuid.UUID, CommandOutcome] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._lock = asyncio.Lock()
         self.appended = AppendSignal()
@@ -245,6 +247,16 @@ class InMemoryEventStore:
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """See SnapshotStore.load_snapshot."""
         return self._snapshots.get(stream_id)
+
+    async def record_outcome(self, outcome: CommandOutcome) -> CommandOutcome:
+        """See CommandOutcomeStore.record_outcome."""
+        if outcome.recorded_at is None:
+            outcome = dataclasses.replace(outcome, recorded_at=datetime.now(UTC))
+        return self._outcomes.setdefault(outcome.command_id, outcome)
+
+    async def find_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
+        """See CommandOutcomeStore.find_outcome."""
+        return self._outcomes.get(command_id)
 
     async def close(self) -> None:
         """Nothing to release."""

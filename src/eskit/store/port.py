@@ -6,6 +6,7 @@ Every adapter (``memory``, ``sqlite``, ``postgres``) passes the contract suite i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -13,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from eskit.domain.events import Event
 from eskit.store.records import (
     AppendResult,
+    CommandOutcome,
     EventPayload,
     ExpectedVersion,
     Metadata,
@@ -23,7 +25,7 @@ from eskit.store.records import (
     StreamInfo,
 )
 
-__all__ = ["EventStore", "EventStoreBackend", "SnapshotStore"]
+__all__ = ["CommandOutcomeStore", "EventStore", "EventStoreBackend", "SnapshotStore"]
 
 
 @runtime_checkable
@@ -148,8 +150,24 @@ class SnapshotStore(Protocol):
 
 
 @runtime_checkable
-class EventStoreBackend(EventStore, SnapshotStore, Protocol):
-    """What every adapter of eskit provides: the event store and the snapshot store."""
+class CommandOutcomeStore(Protocol):
+    """Outcomes of commands that recorded no event, by command id (see CommandOutcome)."""
+
+    async def record_outcome(self, outcome: CommandOutcome) -> CommandOutcome:
+        """Keep ``outcome`` unless one is kept for its command id already; the first one wins.
+
+        Returns the outcome kept: ``outcome`` itself (with its record time) or the earlier one.
+        """
+        ...
+
+    async def find_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
+        """The outcome kept for ``command_id``, if any."""
+        ...
+
+
+@runtime_checkable
+class EventStoreBackend(EventStore, SnapshotStore, CommandOutcomeStore, Protocol):
+    """What every adapter of eskit provides: events, snapshots and command outcomes."""
 
     async def read_since_snapshot(
         self, stream_id: str, *, schema_version: int

@@ -20,6 +20,7 @@ streams from one process share a statement and a commit (see ``pg_combining``).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -42,6 +43,7 @@ from eskit.store.pg_pool import ConnectionPool
 from eskit.store.reading import read_in_batches, stream_query
 from eskit.store.records import (
     AppendResult,
+    CommandOutcome,
     EventPayload,
     ExpectedState,
     ExpectedVersion,
@@ -188,6 +190,25 @@ def _append_statement(
     else:
         mode = expected
     return _APPEND_SQL[(len(batch) > 1, mode)], params
+
+
+_OUTCOME_COLUMNS = "command_id, stream_id, version, position, fingerprint, recorded_at"
+
+# Both branches in one statement: the row inserted, or (on a conflict, which inserts
+# nothing) the row that was there first.
+_RECORD_OUTCOME = f"""
+WITH inserted AS (
+    INSERT INTO eskit_command_outcomes ({_OUTCOME_COLUMNS})
+    VALUES (%(id)s, %(stream)s, %(version)s, %(position)s, %(fingerprint)s,
+            coalesce(%(at)s::timestamptz, now()))
+    ON CONFLICT (command_id) DO NOTHING
+    RETURNING {_OUTCOME_COLUMNS}
+)
+SELECT * FROM inserted
+UNION ALL
+SELECT {_OUTCOME_COLUMNS} FROM eskit_command_outcomes
+WHERE command_id = %(id)s AND NOT EXISTS (SELECT 1 FROM inserted)
+"""
 
 
 class PostgresEventStore:
@@ -689,3 +710,28 @@ class PostgresEventStore:
             (stream_id,),
         )
         return Snapshot(*rows[0]) if rows else None
+
+    # -- command outcomes ------------------------------------------------------------
+
+    async def record_outcome(self, outcome: CommandOutcome) -> CommandOutcome:
+        """See CommandOutcomeStore.record_outcome: one statement, the first outcome wins."""
+        rows = await self._fetch(
+            _RECORD_OUTCOME,
+            {
+                "id": outcome.command_id,
+                "stream": outcome.stream_id,
+                "version": outcome.version,
+                "position": outcome.position,
+                "fingerprint": outcome.fingerprint,
+                "at": outcome.recorded_at,
+            },
+        )
+        return CommandOutcome(*rows[0])
+
+    async def find_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
+        """See CommandOutcomeStore.find_outcome."""
+        rows = await self._fetch(
+            f"SELECT {_OUTCOME_COLUMNS} FROM eskit_command_outcomes WHERE command_id = %s",
+            (command_id,),
+        )
+        return CommandOutcome(*rows[0]) if rows else None

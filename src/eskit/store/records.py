@@ -17,6 +17,7 @@ __all__ = [
     "NO_STREAM",
     "STREAM_EXISTS",
     "AppendResult",
+    "CommandOutcome",
     "EventPayload",
     "ExpectedState",
     "ExpectedVersion",
@@ -114,6 +115,24 @@ class AppendResult:
     version: int
     position: int
     deduplicated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """The answer to a command that recorded no event, kept so that its retries repeat it.
+
+    A command whose events are stored is remembered by them; one that decided to change
+    nothing (a payment seen before, say) leaves no event behind, so its outcome is kept
+    here under its command id. ``fingerprint`` names the request it answered, so that the
+    same command id sent for another request can be refused.
+    """
+
+    command_id: uuid.UUID
+    stream_id: str
+    version: int
+    position: int
+    fingerprint: str = ""
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from eskit.store.migrations import migrations_for
 from eskit.store.reading import read_in_batches, stream_query
 from eskit.store.records import (
     AppendResult,
+    CommandOutcome,
     EventPayload,
     ExpectedVersion,
     Metadata,
@@ -529,6 +530,49 @@ class SQLiteEventStore:
             return snapshot, list(map(EventPayload._make, conn.execute(sql, params)))
 
         return await self._read(read)
+
+    # -- command outcomes ------------------------------------------------------------
+
+    async def record_outcome(self, outcome: CommandOutcome) -> CommandOutcome:
+        """See CommandOutcomeStore.record_outcome."""
+        moment = outcome.recorded_at or datetime.now(UTC)
+        row = (
+            str(outcome.command_id),
+            outcome.stream_id,
+            outcome.version,
+            outcome.position,
+            outcome.fingerprint,
+            _timestamp(moment),
+        )
+
+        def record(conn: sqlite3.Connection) -> CommandOutcome:
+            conn.execute(
+                "INSERT INTO eskit_command_outcomes VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (command_id) DO NOTHING",
+                row,
+            )
+            kept = _outcome(conn, row[0])
+            assert kept is not None
+            return kept
+
+        return await self._writer_thread().transaction(record)
+
+    async def find_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
+        """See CommandOutcomeStore.find_outcome."""
+        return await self._read(lambda c: _outcome(c, str(command_id)))
+
+
+def _outcome(conn: sqlite3.Connection, command_id: str) -> CommandOutcome | None:
+    row = conn.execute(
+        "SELECT command_id, stream_id, version, position, fingerprint, recorded_at "
+        "FROM eskit_command_outcomes WHERE command_id = ?",
+        (command_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return CommandOutcome(
+        uuid.UUID(row[0]), row[1], row[2], row[3], row[4], datetime.fromisoformat(row[5])
+    )
 
 
 def _snapshot(conn: sqlite3.Connection, stream_id: str) -> Snapshot | None:
