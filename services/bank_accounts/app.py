@@ -20,11 +20,11 @@ registry = EventRegistry([AccountOpened, MoneyDeposited, MoneyWithdrawn, EmailCh
 
 
 def build_handler(
-    store: EventStoreBackend, *, snapshot_every: int | None = None
+    store: EventStoreBackend, *, snapshot_every: int | None = None, cache_size: int = 1024
 ) -> CommandHandler[BankAccount]:
-    """The command handler of the service, over ``store``."""
+    """The command handler of the service, over ``store``, keeping ``cache_size`` accounts."""
     repository = Repository(store, BankAccount, registry, snapshot_every=snapshot_every)
-    handler: CommandHandler[BankAccount] = CommandHandler(repository)
+    handler: CommandHandler[BankAccount] = CommandHandler(repository, cache_size=cache_size)
 
     @handler.creates(OpenAccount)
     def open_account(command: OpenAccount) -> BankAccount:

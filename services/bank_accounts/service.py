@@ -20,9 +20,10 @@ class BankAccounts:
         *,
         snapshot_every: int | None = None,
         consistency_timeout_s: float = 5.0,
+        cache_size: int = 1024,
     ) -> None:
         self.store = store
-        self.handler = build_handler(store, snapshot_every=snapshot_every)
+        self.handler = build_handler(store, snapshot_every=snapshot_every, cache_size=cache_size)
         self.queries = AccountQueries(
             store, self.handler.repository, timeout_s=consistency_timeout_s
         )
@@ -34,6 +35,7 @@ class BankAccounts:
             store,
             snapshot_every=settings.snapshot_every,
             consistency_timeout_s=settings.consistency_timeout_s,
+            cache_size=settings.aggregate_cache_size,
         )
 
 

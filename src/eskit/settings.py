@@ -28,6 +28,8 @@ class EskitSettings(BaseSettings):
     ``Authorization: Bearer <key>``. Off by default.
     ``ESKIT_MAX_BODY_BYTES``: the largest request body accepted (2 MiB).
     ``ESKIT_CONSISTENCY_TIMEOUT_S``: how long a read waits for ``minVersion``/``minPosition``.
+    ``ESKIT_AGGREGATE_CACHE_SIZE``: how many aggregates a command handler keeps in memory
+    after saving them, so the next command skips the load (1024; 0 turns it off).
     ``ESKIT_RUN_PROJECTIONS``: whether ``eskit serve`` runs the projections in its own
     process (true) or leaves them to ``eskit worker`` (false).
     """
@@ -37,6 +39,7 @@ class EskitSettings(BaseSettings):
     database_url: str = "sqlite:///eskit.db"
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     snapshot_every: int | None = Field(default=None, ge=1)
+    aggregate_cache_size: int = Field(default=1024, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     projections: str = ""
     service: str = "bank_accounts.service:service"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from eskit.app.cache import AggregateCache
 from eskit.app.locks import KeyedLocks
 from eskit.app.metadata import command_metadata
 from eskit.app.repository import Repository
@@ -65,11 +66,21 @@ class CommandHandler(Generic[A]):
 
     With ``serialize=True`` (the default) commands to one aggregate handled by this object
     take turns, so a burst of them in one process does not end in conflicts; handlers in
-    other processes still meet at the store's optimistic version check.
+    other processes still meet at the store's optimistic version check. Taking turns also
+    lets the handler keep the ``cache_size`` aggregates it saved last (see
+    :class:`~eskit.app.cache.AggregateCache`): the next command to one of them decides on
+    it without loading the stream. A cached aggregate another process has moved on from is
+    caught by the version check (and loaded afresh), and a command refused on a cached
+    aggregate is decided again on the stored one, so no refusal rests on a stale state.
     """
 
     def __init__(
-        self, repository: Repository[A], *, max_attempts: int = 5, serialize: bool = True
+        self,
+        repository: Repository[A],
+        *,
+        max_attempts: int = 5,
+        serialize: bool = True,
+        cache_size: int = 1024,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -77,6 +88,7 @@ class CommandHandler(Generic[A]):
         self.max_attempts = max_attempts
         self._routes: dict[type[Command], _Route] = {}
         self._turns = KeyedLocks() if serialize else None
+        self.cache: AggregateCache[A] = AggregateCache(cache_size if serialize else 0)
 
     def creates(self, command_type: type[C]) -> Callable[[Callable[[C], A]], Callable[[C], A]]:
         """Register the function that makes a new aggregate from ``command_type``."""
@@ -164,16 +176,31 @@ class CommandHandler(Generic[A]):
             aggregate: A = route.fn(command)
             expected: Any = NO_STREAM
         else:
-            aggregate = await self.repository.load(command.aggregate_id)
-            route.fn(aggregate, command)
+            aggregate = await self._decide(route, command)
             expected = None
         ids = [derive_uuid7(command.command_id, i) for i in range(len(aggregate.pending_events))]
         result = await self.repository.save(
             aggregate, metadata=meta, event_ids=ids, expected_version=expected
         )
+        if not result.deduplicated:  # a deduplicated append left the aggregate ahead of it
+            self.cache.put(aggregate)
         if replay and not ids:
             return await self._keep_outcome(command, result.version, result.position, meta)
         return CommandResult(aggregate.id, result.version, result.position, result.deduplicated)
+
+    async def _decide(self, route: _Route, command: Command) -> A:
+        """The aggregate with ``command`` decided on it: the cached one, else loaded."""
+        cached = self.cache.take(command.aggregate_id)
+        if cached is not None:
+            try:
+                route.fn(cached, command)
+            except Exception:  # perhaps only because it is stale: decide on the stored state
+                pass
+            else:
+                return cached
+        aggregate = await self.repository.load(command.aggregate_id)
+        route.fn(aggregate, command)
+        return aggregate
 
     async def _keep_outcome(
         self, command: Command, version: int, position: int, meta: dict[str, Any]
