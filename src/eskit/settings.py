@@ -30,6 +30,9 @@ class EskitSettings(BaseSettings):
     ``ESKIT_CONSISTENCY_TIMEOUT_S``: how long a read waits for ``minVersion``/``minPosition``.
     ``ESKIT_AGGREGATE_CACHE_SIZE``: how many aggregates a command handler keeps in memory
     after saving them, so the next command skips the load (1024; 0 turns it off).
+    ``ESKIT_WORKERS``: how many server processes ``eskit serve`` runs (1: HTTP, gRPC and the
+    projections in one process; more: that many server processes sharing the ports, and
+    the projections in a process of their own).
     ``ESKIT_RUN_PROJECTIONS``: whether ``eskit serve`` runs the projections in its own
     process (true) or leaves them to ``eskit worker`` (false).
     """
@@ -51,6 +54,7 @@ class EskitSettings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
     consistency_timeout_s: float = Field(default=5.0, gt=0, le=300)
     run_projections: bool = True
+    workers: int = Field(default=1, ge=1, le=64)
 
     @field_validator("api_keys", mode="before")
     @classmethod

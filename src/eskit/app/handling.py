@@ -172,35 +172,49 @@ class CommandHandler(Generic[A]):
     async def _attempt(
         self, route: _Route, command: Command, meta: dict[str, Any], replay: bool
     ) -> CommandResult:
+        cached = False
         if route.creates:
             aggregate: A = route.fn(command)
             expected: Any = NO_STREAM
         else:
-            aggregate = await self._decide(route, command)
+            aggregate, cached = await self._decide(route, command)
             expected = None
         ids = [derive_uuid7(command.command_id, i) for i in range(len(aggregate.pending_events))]
-        result = await self.repository.save(
-            aggregate, metadata=meta, event_ids=ids, expected_version=expected
-        )
+        try:
+            result = await self.repository.save(
+                aggregate, metadata=meta, event_ids=ids, expected_version=expected
+            )
+        except ConcurrencyError:
+            if cached:
+                self.cache.found_stale()
+            raise
         if not result.deduplicated:  # a deduplicated append left the aggregate ahead of it
             self.cache.put(aggregate)
         if replay and not ids:
             return await self._keep_outcome(command, result.version, result.position, meta)
         return CommandResult(aggregate.id, result.version, result.position, result.deduplicated)
 
-    async def _decide(self, route: _Route, command: Command) -> A:
-        """The aggregate with ``command`` decided on it: the cached one, else loaded."""
+    async def _decide(self, route: _Route, command: Command) -> tuple[A, bool]:
+        """The aggregate with ``command`` decided on it (the cached one, else loaded), and
+        whether it came from the cache unchecked."""
         cached = self.cache.take(command.aggregate_id)
+        if cached is not None and self.cache.needs_catching_up:
+            version = cached.version
+            aggregate = await self.repository.catch_up(cached)
+            if aggregate.version != version:
+                self.cache.found_stale()  # others still write: keep catching up
+            route.fn(aggregate, command)
+            return aggregate, False
         if cached is not None:
             try:
                 route.fn(cached, command)
             except Exception:  # perhaps only because it is stale: decide on the stored state
                 pass
             else:
-                return cached
+                return cached, True
         aggregate = await self.repository.load(command.aggregate_id)
         route.fn(aggregate, command)
-        return aggregate
+        return aggregate, False
 
     async def _keep_outcome(
         self, command: Command, version: int, position: int, meta: dict[str, Any]

@@ -115,6 +115,17 @@ class Repository(Generic[A]):
             )
         return aggregate
 
+    async def catch_up(self, aggregate: A) -> A:
+        """Fold into ``aggregate`` the events stored after its version; it must have none pending.
+
+        Brings a copy kept in memory up to date with one read of only what it missed.
+        """
+        if aggregate.pending_events:
+            raise ValueError("cannot catch up an aggregate with pending events")
+        records = await self.store.read_payloads(aggregate.id, from_version=aggregate.version + 1)
+        self._fold(aggregate, records)
+        return aggregate
+
     async def exists(self, aggregate_id: str) -> bool:
         """Whether the aggregate's stream has any event."""
         return await self.store.stream_exists(aggregate_id)

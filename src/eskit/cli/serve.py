@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import signal
-from collections.abc import Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from eskit.cli.common import DatabaseUrl, console, settings_for
 from eskit.errors import EskitError
-from eskit.projections import ProjectionRunner
 from eskit.serving import ServiceRuntime, load_service, serve
+from eskit.serving.loop import run_fast
+from eskit.serving.projections_process import run_projections
+from eskit.serving.workers import ServerProcesses, serve_workers
 from eskit.settings import EskitSettings
-from eskit.store import open_store
 
-__all__ = ["serve_command", "worker_command"]
+__all__ = ["redacted", "serve_command", "worker_command"]
 
 ServiceOption = Annotated[
     str | None,
@@ -43,6 +41,15 @@ def serve_command(
             help="Run the projections here (default) or leave them to `eskit worker`.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            envvar="ESKIT_WORKERS",
+            min=1,
+            max=64,
+            help="Server processes sharing the ports (projections then get one of their own).",
+        ),
+    ] = None,
     migrate: Annotated[
         bool, typer.Option(help="Apply the schema first (PostgreSQL; SQLite always does).")
     ] = False,
@@ -54,19 +61,18 @@ def serve_command(
         "port": port,
         "grpc_port": grpc_port,
         "run_projections": projections,
+        "workers": workers,
     }
     settings = settings_for(database_url).model_copy(
         update={k: v for k, v in overrides.items() if v is not None}
     )
     _configure_logging(settings)
+    if settings.workers > 1:
+        _serve_in_processes(settings, migrate)
+        return
 
     def ready(runtime: ServiceRuntime) -> None:
-        grpc = f", gRPC on {settings.host}:{runtime.grpc_port}" if runtime.grpc_port else ""
-        console.print(
-            f"serving {runtime.service.name} on http://{settings.host}:{settings.port}"
-            f" (docs at /docs){grpc}; store {redacted(settings.database_url)}",
-            highlight=False,
-        )
+        _print_serving(runtime.service.name, settings, settings.port, runtime.grpc_port)
 
     try:
         run_fast(
@@ -78,6 +84,32 @@ def serve_command(
     console.print("stopped")
 
 
+def _serve_in_processes(settings: EskitSettings, migrate: bool) -> None:
+    def ready(started: ServerProcesses) -> None:
+        grpc = settings.grpc_port or None
+        _print_serving(load_service(settings.service).name, settings, started.port, grpc)
+        console.print(f"{settings.workers} server processes; pids {started.pids}", highlight=False)
+
+    try:
+        status = serve_workers(settings, migrate=migrate, on_ready=ready)
+    except EskitError as exc:
+        console.print(f"[red]error[/red] ({exc.code}): {exc}")
+        raise typer.Exit(1) from exc
+    if status:
+        console.print("[red]error[/red]: a server process failed; see the log above")
+        raise typer.Exit(status)
+    console.print("stopped")
+
+
+def _print_serving(name: str, settings: EskitSettings, port: int, grpc_port: int | None) -> None:
+    grpc = f", gRPC on {settings.host}:{grpc_port}" if grpc_port else ""
+    console.print(
+        f"serving {name} on http://{settings.host}:{port}"
+        f" (docs at /docs){grpc}; store {redacted(settings.database_url)}",
+        highlight=False,
+    )
+
+
 def worker_command(database_url: DatabaseUrl = None, service: ServiceOption = None) -> None:
     """Run the service's projections in this process until SIGTERM (finishing the batch)."""
     settings = settings_for(database_url)
@@ -85,37 +117,15 @@ def worker_command(database_url: DatabaseUrl = None, service: ServiceOption = No
         settings = settings.model_copy(update={"service": service})
     _configure_logging(settings)
 
-    async def work() -> None:
-        definition = load_service(settings.service)
-        async with open_store(
-            settings.database_url, migrate=None, **settings.store_options()
-        ) as store:
-            parts = definition.build(store, settings)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            async with ProjectionRunner(store, parts.projections):
-                names = ", ".join(p.name for p in parts.projections)
-                console.print(f"running {names}", highlight=False)
-                await stop.wait()
+    def ready(names: list[str]) -> None:
+        console.print(f"running {', '.join(names)}", highlight=False)
 
     try:
-        run_fast(work())
+        run_fast(run_projections(settings, on_ready=ready))
     except EskitError as exc:
         console.print(f"[red]error[/red] ({exc.code}): {exc}")
         raise typer.Exit(1) from exc
     console.print("stopped")
-
-
-def run_fast(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` on uvloop where it is installed (a server spends less CPU per request)."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
 
 
 def redacted(url: str) -> str:

@@ -43,11 +43,14 @@ async def serve(
     *,
     on_ready: Callable[[ServiceRuntime], None] | None = None,
     migrate: bool | None = None,
+    sockets: list[socket.socket] | None = None,
 ) -> None:
     """Run ``service`` until SIGINT or SIGTERM, then stop cleanly.
 
-    On a signal: the HTTP server stops accepting and finishes the requests in flight, the
-    gRPC server drains, the projections finish the batch in hand, the store closes.
+    HTTP listens on ``settings.host`` and ``settings.port``, or on ``sockets`` already
+    bound (a socket shared by several server processes). On a signal: the HTTP server
+    stops accepting and finishes the requests in flight, the gRPC server drains, the
+    projections finish the batch in hand, the store closes.
     """
     async with (
         open_store(settings.database_url, migrate=migrate, **settings.store_options()) as store,
@@ -70,7 +73,7 @@ async def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets))
         ready = asyncio.create_task(server.ready.wait())
         await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
         ready.cancel()

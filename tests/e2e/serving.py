@@ -1,0 +1,88 @@
+"""Running eskit commands as real processes, for the end-to-end tests of serving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ESKIT = str(Path(sys.executable).with_name("eskit"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Process:
+    """An eskit command running in ``cwd``; its output is collected on stop."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        full_env = {**os.environ, "COLUMNS": "200", **env}
+        if "ESKIT_DATABASE_URL" not in env:
+            full_env.pop("ESKIT_DATABASE_URL", None)  # the default: ./eskit.db
+        self.proc = subprocess.Popen(
+            [ESKIT, *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def terminate(self, timeout_s: float = 20.0) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.wait(timeout_s)
+
+    def wait(self, timeout_s: float = 20.0) -> tuple[int, str]:
+        out, _ = self.proc.communicate(timeout=timeout_s)
+        return self.proc.returncode, out
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def wait_ready(base: str, process: Process, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.proc.poll() is not None:
+            raise AssertionError(process.proc.communicate()[0])
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the service did not become ready")
+
+
+def open_account(base: str, balance: int = 1000) -> str:
+    body = {
+        "email": "ann@example.com",
+        "address": "1 Main St",
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "balance": balance,
+    }
+    answer = httpx.post(f"{base}/api/v1/accounts", json=body, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
