@@ -17,8 +17,10 @@ random account, a unique ``paymentId``): a warm-up (2 s; quick: 1 s), then a mea
 window (10 s; quick: 4 s). Throughput counts the deposits answered 200 within the window;
 p50 / p99 / max are over every one of them, from sending the request to reading the whole
 answer. Any other answer, in the warm-up too, is an error: the run stops and shows them.
-The generator also reads, over the window, the CPU time of the server process and its own
-(100 % = one core) and how busy the machine was (200 % = both cores of a 2-core machine).
+The generator also reads, over the window, the CPU time of the server process (with its
+children: ``--workers 2`` serves from two child processes and projects in a third) and
+its own (100 % = one core) and how busy the machine was (200 % = both cores of a 2-core
+machine). On PostgreSQL, ``eskit serve --workers 2`` runs too.
 
 Contenders take turns within each round (3 rounds; quick: 1). Streams grow as the run goes
 (each deposit is an event; eskit and eventsourcing replay the stream on every command:
@@ -103,13 +105,26 @@ async def open_accounts(base: str, count: int) -> list[str]:
     return ids
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of process ``pid`` (Linux; None elsewhere)."""
+def _stat(pid: int | str) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` and its children (Linux; None elsewhere).
+
+    ``eskit serve --workers N`` runs its servers and projections in child processes.
+    """
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    ticks = int(fields[11]) + int(fields[12])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (child := _stat(entry.name)) and int(child[1]) == pid:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _machine_jiffies() -> tuple[int, int] | None:
@@ -354,13 +369,14 @@ def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ESKIT_")}
 
 
-def eskit_server(url: str, folder: Path, *, synchronous: str = "") -> Server:
+def eskit_server(url: str, folder: Path, *, synchronous: str = "", workers: int = 1) -> Server:
     """``eskit serve`` of the bank-account service over ``url``."""
     env = {
         **_base_env(),
         "ESKIT_DATABASE_URL": url,
         "ESKIT_GRPC_PORT": "0",
         "ESKIT_LOG_LEVEL": "WARNING",
+        "ESKIT_WORKERS": str(workers),
     }
     command = _eskit_command()
     if synchronous:
@@ -368,7 +384,8 @@ def eskit_server(url: str, folder: Path, *, synchronous: str = "") -> Server:
     else:
         command.append("--migrate")
     case = f", synchronous={synchronous}" if synchronous else ""
-    return Server("eskit serve", "eskit", case, command, env, folder, eskit=True)
+    label = "eskit serve" + (f" --workers {workers}" if workers > 1 else "")
+    return Server(label, "eskit", case, command, env, folder, eskit=True)
 
 
 def peer_server(kind: str, label: str, role: Role, url: str, folder: Path, case: str) -> Server:
@@ -382,9 +399,10 @@ def _servers(
 ) -> list[Server]:
     if backend == "postgres":
         assert cluster is not None
-        urls = [stack.enter_context(cluster.empty_database()) for _ in range(3)]
+        urls = [stack.enter_context(cluster.empty_database()) for _ in range(4)]
         return [
             eskit_server(urls[0], tmp / "eskit"),
+            eskit_server(urls[3], tmp / "eskit-workers", workers=2),
             peer_server("raw", "raw psycopg", "raw", urls[1], tmp / "raw", ""),
             peer_server("eventsourcing", ES_LABEL, "peer", urls[2], tmp / "es", ""),
         ]

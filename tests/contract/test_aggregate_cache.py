@@ -188,3 +188,41 @@ async def test_a_handler_without_cache_keeps_nothing(store: EventStoreBackend) -
     await handler.handle(deposit(account_id, 1, "p"))
 
     assert len(handler.cache) == 0
+
+
+async def test_once_others_write_cached_aggregates_catch_up_instead_of_conflicting(
+    store: EventStoreBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two = build_handler(store), build_handler(store)
+    account_id = await opened(one)
+    await two.handle(deposit(account_id, 1, "a"))
+    assert not one.cache.needs_catching_up
+    await one.handle(deposit(account_id, 2, "b"))  # stale: conflict, loaded whole
+    assert one.cache.needs_catching_up
+    await two.handle(deposit(account_id, 4, "c"))
+    loads: list[str] = []
+    load = one.repository.load
+
+    async def counting(aggregate_id: str, **kwargs: Any) -> BankAccount:
+        loads.append(aggregate_id)
+        return await load(aggregate_id, **kwargs)
+
+    monkeypatch.setattr(one.repository, "load", counting)
+
+    result = await one.handle(withdraw(account_id, 7, "d"))  # needs c's money: caught up
+
+    assert loads == []
+    assert result.version == 5
+    assert await stored_balance(store, account_id) == 0
+
+
+async def test_catching_up_refuses_an_aggregate_with_pending_events(
+    store: EventStoreBackend,
+) -> None:
+    handler = build_handler(store)
+    account_id = await opened(handler)
+    account = await handler.repository.load(account_id)
+    account.deposit(5, "p")
+
+    with pytest.raises(ValueError, match="pending"):
+        await handler.repository.catch_up(account)
