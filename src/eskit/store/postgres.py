@@ -195,7 +195,7 @@ def _append_statement(
 _OUTCOME_COLUMNS = "command_id, stream_id, version, position, fingerprint, recorded_at"
 
 # Both branches in one statement: the row inserted, or (on a conflict, which inserts
-# nothing) the row that was there first.
+# nothing) the row that was there first, when this statement's snapshot can see it.
 _RECORD_OUTCOME = f"""
 WITH inserted AS (
     INSERT INTO eskit_command_outcomes ({_OUTCOME_COLUMNS})
@@ -726,7 +726,14 @@ class PostgresEventStore:
                 "at": outcome.recorded_at,
             },
         )
-        return CommandOutcome(*rows[0])
+        if rows:
+            return CommandOutcome(*rows[0])
+        # A racing insert committed after this statement's snapshot was taken: the conflict
+        # stopped ours, but the snapshot cannot see theirs. A new statement can.
+        kept = await self.find_outcome(outcome.command_id)
+        if kept is None:  # pragma: no cover - the row that conflicted is committed
+            raise AssertionError(f"no outcome kept for command {outcome.command_id}")
+        return kept
 
     async def find_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
         """See CommandOutcomeStore.find_outcome."""
