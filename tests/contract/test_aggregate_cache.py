@@ -41,11 +41,10 @@ async def stored_balance(store: EventStoreBackend, account_id: str) -> int:
     return (await build_handler(store, cache_size=0).repository.load(account_id)).balance
 
 
-async def test_a_command_on_a_cached_aggregate_does_not_read_the_store(
-    store: EventStoreBackend, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    handler = build_handler(store)
-    account_id = await opened(handler)
+def counted_loads(
+    handler: CommandHandler[BankAccount], monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """The ids of the aggregates ``handler`` loads whole from now on."""
     loads: list[str] = []
     load = handler.repository.load
 
@@ -54,6 +53,15 @@ async def test_a_command_on_a_cached_aggregate_does_not_read_the_store(
         return await load(aggregate_id, **kwargs)
 
     monkeypatch.setattr(handler.repository, "load", counting)
+    return loads
+
+
+async def test_a_command_on_a_cached_aggregate_does_not_read_the_store(
+    store: EventStoreBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = build_handler(store)
+    account_id = await opened(handler)
+    loads = counted_loads(handler, monkeypatch)
     for n in range(5):
         await handler.handle(deposit(account_id, 10, f"p{n}"))
 
@@ -200,14 +208,7 @@ async def test_once_others_write_cached_aggregates_catch_up_instead_of_conflicti
     await one.handle(deposit(account_id, 2, "b"))  # stale: conflict, loaded whole
     assert one.cache.needs_catching_up
     await two.handle(deposit(account_id, 4, "c"))
-    loads: list[str] = []
-    load = one.repository.load
-
-    async def counting(aggregate_id: str, **kwargs: Any) -> BankAccount:
-        loads.append(aggregate_id)
-        return await load(aggregate_id, **kwargs)
-
-    monkeypatch.setattr(one.repository, "load", counting)
+    loads = counted_loads(one, monkeypatch)
 
     result = await one.handle(withdraw(account_id, 7, "d"))  # needs c's money: caught up
 
