@@ -43,10 +43,11 @@ class PendingAppend:
 
 _MODE = {ExpectedState.ANY: 1, ExpectedState.STREAM_EXISTS: 2, ExpectedState.NO_STREAM: 0}
 
+# arrays in binary (%b): psycopg's text form escapes each element with a regular expression
 COMBINED_APPEND = """
 WITH request AS (
-    SELECT * FROM unnest(%(r_stream)s::text[], %(r_type)s::text[], %(r_mode)s::int[],
-                         %(r_expected)s::bigint[], %(r_first)s::int[])
+    SELECT * FROM unnest(%(r_stream)b::text[], %(r_type)b::text[], %(r_mode)b::int[],
+                         %(r_expected)b::bigint[], %(r_first)b::int[])
          WITH ORDINALITY AS r(stream_id, stream_type, mode, expected, first_ordinal, request)
 ), accepted AS (
     SELECT r.request, r.stream_id, r.first_ordinal,
@@ -64,8 +65,8 @@ INSERT INTO eskit_events ({columns})
 SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal, a.stream_id, a.stream_type,
        a.version + e.ordinal - a.first_ordinal + 1,
        e.id, e.type, e.schema_version, e.data, e.metadata, now()
-FROM unnest(%(id)s::uuid[], %(type)s::text[], %(schema_version)s::int[],
-            %(data)s::jsonb[], %(metadata)s::jsonb[], %(request)s::int[])
+FROM unnest(%(id)b::uuid[], %(type)b::text[], %(schema_version)b::int[],
+            %(data)b::jsonb[], %(metadata)b::jsonb[], %(request)b::int[])
      WITH ORDINALITY AS e(id, type, schema_version, data, metadata, request, ordinal)
 JOIN accepted a ON a.request = e.request
 RETURNING stream_id, position, version

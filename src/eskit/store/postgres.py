@@ -72,6 +72,8 @@ _UNCHECKED = (ExpectedState.ANY, ExpectedState.STREAM_EXISTS)
 
 # One event per append is the common case: scalar parameters cost far less to send than
 # arrays, so it has its own statement; larger appends unnest arrays in one round trip.
+# Arrays go in binary (%b): the text form quotes and escapes every element with a regular
+# expression, which cost a server about 7 % of its CPU per command.
 # The last event of the stream gives both its version and its type (every event of a
 # stream carries the type of its first one): one index probe checks the expected version.
 _CURRENT = """
@@ -94,8 +96,8 @@ SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal, %(stream)s,
        coalesce(last.stream_type, %(stream_type)s), coalesce(last.version, 0) + e.ordinal, e.id, e.type, e.schema_version, e.data, e.metadata,
        now()
 FROM {current},
-     unnest(%(id)s::uuid[], %(type)s::text[], %(schema_version)s::int[],
-            %(data)s::jsonb[], %(metadata)s::jsonb[])
+     unnest(%(id)b::uuid[], %(type)b::text[], %(schema_version)b::int[],
+            %(data)b::jsonb[], %(metadata)b::jsonb[])
      WITH ORDINALITY AS e(id, type, schema_version, data, metadata, ordinal)
 WHERE {condition}
 RETURNING position, version
