@@ -7,6 +7,7 @@ import signal
 from collections.abc import Callable
 
 from eskit.projections import ProjectionRunner
+from eskit.serving.memory import freeze_startup_objects
 from eskit.serving.service import load_service
 from eskit.settings import EskitSettings
 from eskit.store import open_store
@@ -30,6 +31,7 @@ async def run_projections(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with ProjectionRunner(store, parts.projections):
+            freeze_startup_objects()
             if on_ready is not None:
                 on_ready([p.name for p in parts.projections])
             await stop.wait()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from eskit.serving.memory import freeze_startup_objects
 from eskit.serving.runtime import ServiceRuntime
 from eskit.serving.service import Service
 from eskit.settings import EskitSettings
@@ -77,6 +78,8 @@ async def serve(
         ready = asyncio.create_task(server.ready.wait())
         await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
         ready.cancel()
-        if server.started and on_ready is not None:
-            on_ready(runtime)
+        if server.started:
+            freeze_startup_objects()
+            if on_ready is not None:
+                on_ready(runtime)
         await task
