@@ -65,7 +65,7 @@ class Settings:
     service_seconds: float = 4.0
     """How long one service load sample is measured, after ``service_warmup_s``."""
     service_warmup_s: float = 1.0
-    service_in_flight: tuple[int, ...] = (32, 64)
+    service_in_flight: tuple[int, ...] = (16, 32, 64)
     """Concurrent requests of the load generator (one keep-alive connection each)."""
     service_accounts: int = 1_000
     service_sqlite_normal: bool = False

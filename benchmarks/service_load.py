@@ -49,11 +49,13 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
 from common import Backend, Role, Row, Settings, check_stop, note, rotated
 from latency import percentile
+from lean_http import HttpAnswerError, connect
 from pg_server import Cluster
 
 __all__ = ["run"]
@@ -84,25 +86,30 @@ def _opening(index: int) -> bytes:
 
 async def open_accounts(base: str, count: int) -> list[str]:
     """Open ``count`` accounts, ``OPEN_CONCURRENCY`` at a time; their ids."""
-    import aiohttp
-
+    host, port = _host_port(base)
     ids: list[str] = [""] * count
     indexes = iter(range(count))
-    headers = {"Content-Type": "application/json"}
-    async with aiohttp.ClientSession(base) as session:
 
-        async def worker() -> None:
+    async def worker() -> None:
+        connection = await connect(host, port)
+        try:
             for index in indexes:
-                async with session.post(
-                    "/api/v1/accounts", data=_opening(index), headers=headers
-                ) as r:
-                    body = await r.read()
-                    if r.status != 201:
-                        raise RuntimeError(f"opening an account: {r.status} {body[:300]!r}")
-                    ids[index] = json.loads(body)["id"]
+                status, body = await connection.request("POST", "/api/v1/accounts", _opening(index))
+                if status != 201:
+                    raise RuntimeError(f"opening an account: {status} {body[:300]!r}")
+                ids[index] = json.loads(body)["id"]
+        finally:
+            connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(OPEN_CONCURRENCY)))
+    await asyncio.gather(*(worker() for _ in range(OPEN_CONCURRENCY)))
     return ids
+
+
+def _host_port(base: str) -> tuple[str, int]:
+    parts = urlsplit(base)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"not a host:port URL: {base}")
+    return parts.hostname, parts.port
 
 
 def _stat(pid: int | str) -> list[str] | None:
@@ -112,17 +119,20 @@ def _stat(pid: int | str) -> list[str] | None:
         return None
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of process ``pid`` and its children (Linux; None elsewhere).
+def _cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU seconds of processes ``pids`` and their children (Linux).
 
-    ``eskit serve --workers N`` runs its servers and projections in child processes.
+    ``eskit serve --workers N`` runs its servers and projections in child processes;
+    ``eskit serve`` with ``eskit worker`` is two processes.
     """
-    fields = _stat(pid)
-    if fields is None:
-        return None
-    ticks = int(fields[11]) + int(fields[12])
+    ticks = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is None:
+            return None
+        ticks += int(fields[11]) + int(fields[12])
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (child := _stat(entry.name)) and int(child[1]) == pid:
+        if entry.name.isdigit() and (child := _stat(entry.name)) and int(child[1]) in pids:
             ticks += int(child[11]) + int(child[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -154,12 +164,12 @@ class Window:
             self.error_samples.append(text[:300])
 
 
-async def _watch_cpu(window: Window, server_pid: int) -> None:
+async def _watch_cpu(window: Window, server_pids: list[int]) -> None:
     """Read the CPU counters at the window's start and end."""
     await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
-    server0, own0, machine0 = _cpu_seconds(server_pid), time.process_time(), _machine_jiffies()
+    server0, own0, machine0 = _cpu_seconds(server_pids), time.process_time(), _machine_jiffies()
     await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-    server1, own1, machine1 = _cpu_seconds(server_pid), time.process_time(), _machine_jiffies()
+    server1, own1, machine1 = _cpu_seconds(server_pids), time.process_time(), _machine_jiffies()
     seconds = window.end - window.start
     ncpu = os.cpu_count() or 1
     window.cpu["generator"] = (own1 - own0) / seconds
@@ -170,43 +180,46 @@ async def _watch_cpu(window: Window, server_pid: int) -> None:
         window.cpu["machine"] = busy * ncpu
 
 
-async def _deposit_worker(session: Any, ids: list[str], window: Window, name: str) -> None:
+async def _deposit_worker(base: str, ids: list[str], window: Window, name: str) -> None:
     rng = random.Random(name)
-    headers = {"Content-Type": "application/json"}
+    connection = await connect(*_host_port(base))
     count = 0
-    while True:
-        sent = time.perf_counter()
-        if sent >= window.end:
-            return
-        count += 1
-        body = orjson.dumps({"amount": 100 + count % 900, "paymentId": f"{name}-{count}"})
-        path = f"/api/v1/accounts/{rng.choice(ids)}/deposit"
-        try:
-            async with session.post(path, data=body, headers=headers) as response:
-                answer = await response.read()
-                status = response.status
-        except Exception as exc:  # a refused or broken connection is an error too
-            status, answer = 0, repr(exc).encode()
-        done = time.perf_counter()
-        if status != 200:
-            window.error(f"{status} {answer[:200]!r}")
-        elif window.start <= done <= window.end:
-            window.latencies_ms.append((done - sent) * 1000)
+    try:
+        while True:
+            sent = time.perf_counter()
+            if sent >= window.end:
+                return
+            count += 1
+            body = orjson.dumps({"amount": 100 + count % 900, "paymentId": f"{name}-{count}"})
+            path = f"/api/v1/accounts/{rng.choice(ids)}/deposit"
+            try:
+                status, answer = await connection.request("POST", path, body)
+            except (OSError, HttpAnswerError) as exc:  # a broken connection is an error too
+                status, answer = 0, repr(exc).encode()
+                connection = await connect(*_host_port(base))
+            done = time.perf_counter()
+            if status != 200:
+                window.error(f"{status} {answer[:200]!r}")
+            elif window.start <= done <= window.end:
+                window.latencies_ms.append((done - sent) * 1000)
+    finally:
+        connection.close()
 
 
 async def drive(
-    base: str, ids: list[str], in_flight: int, warmup_s: float, seconds: float, tag: str, pid: int
+    base: str,
+    ids: list[str],
+    in_flight: int,
+    warmup_s: float,
+    seconds: float,
+    tag: str,
+    pids: list[int],
 ) -> Window:
     """Keep ``in_flight`` deposits going for ``warmup_s`` + ``seconds``; the measured part."""
-    import aiohttp
-
-    connector = aiohttp.TCPConnector(limit=in_flight)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
-        start = time.perf_counter() + warmup_s
-        window = Window(start, start + seconds)
-        workers = [_deposit_worker(session, ids, window, f"{tag}-{i}") for i in range(in_flight)]
-        await asyncio.gather(_watch_cpu(window, pid), *workers)
+    start = time.perf_counter() + warmup_s
+    window = Window(start, start + seconds)
+    workers = [_deposit_worker(base, ids, window, f"{tag}-{i}") for i in range(in_flight)]
+    await asyncio.gather(_watch_cpu(window, pids), *workers)
     return window
 
 
@@ -219,7 +232,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def generator_main(argv: list[str]) -> None:
-    """``open URL COUNT OUT`` or ``drive URL IDS IN_FLIGHT WARMUP SECONDS TAG PID OUT``:
+    """``open URL COUNT OUT`` or ``drive URL IDS IN_FLIGHT WARMUP SECONDS TAG PIDS OUT``:
     the load generator's side, writing its answer as JSON to ``OUT``."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     command, base, *rest = argv
@@ -230,7 +243,8 @@ def generator_main(argv: list[str]) -> None:
         else:
             ids = json.loads(Path(rest[0]).read_text())
             in_flight, warmup, seconds = int(rest[1]), float(rest[2]), float(rest[3])
-            window = runner.run(drive(base, ids, in_flight, warmup, seconds, rest[4], int(rest[5])))
+            pids = [int(pid) for pid in rest[5].split(",")]
+            window = runner.run(drive(base, ids, in_flight, warmup, seconds, rest[4], pids))
             out = Path(rest[6])
             result = {
                 "seconds": window.end - window.start,
@@ -269,8 +283,11 @@ class Server:
     env: dict[str, str]
     folder: Path
     eskit: bool = False
+    companion: list[str] | None = None
+    """A second process beside the server (``eskit worker``), started once it is ready."""
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    companion_proc: subprocess.Popen[bytes] | None = None
     ids_file: Path | None = None
     samples: dict[int, list[dict[str, float]]] = field(default_factory=dict)
 
@@ -281,6 +298,11 @@ class Server:
     @property
     def log(self) -> Path:
         return self.folder / "server.log"
+
+    @property
+    def pids(self) -> list[int]:
+        """The processes whose CPU the contender spends."""
+        return [p.pid for p in (self.proc, self.companion_proc) if p is not None]
 
 
 def free_port() -> int:
@@ -296,10 +318,9 @@ def _log_tail(server: Server) -> str:
 
 
 def _check_alive(server: Server) -> None:
-    if server.proc is not None and server.proc.poll() is not None:
-        raise RuntimeError(
-            f"{server.label} exited with {server.proc.returncode}: {_log_tail(server)}"
-        )
+    for proc in (server.proc, server.companion_proc):
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{server.label} exited with {proc.returncode}: {_log_tail(server)}")
 
 
 def _get(url: str, timeout_s: float) -> tuple[int, bytes]:
@@ -338,30 +359,33 @@ def serving(server: Server) -> Iterator[Server]:
     server.folder.mkdir(parents=True, exist_ok=True)
     server.port = free_port()
     env = {**server.env, "ESKIT_PORT": str(server.port)}
-    with server.log.open("wb") as log:
-        server.proc = subprocess.Popen(
-            [*server.command, "--port", str(server.port)],
-            cwd=server.folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(server)
+    with ExitStack() as stack, server.log.open("wb") as log:
+        server.proc = _start([*server.command, "--port", str(server.port)], server, env, log)
+        stack.callback(_stop, server.proc)
+        _wait_ready(server)  # the server migrates the schema: the companion comes after
+        if server.companion is not None:
+            server.companion_proc = _start(server.companion, server, env, log)
+            stack.callback(_stop, server.companion_proc)
         yield server
-    finally:
-        _stop(server.proc)
 
 
-def _eskit_command() -> list[str]:
+def _start(
+    command: list[str], server: Server, env: dict[str, str], log: Any
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command, cwd=server.folder, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def _eskit_command(verb: str) -> list[str]:
     script = Path(sys.executable).with_name("eskit")
     if script.exists():
-        return [str(script), "serve"]
+        return [str(script), verb]
     return [
         sys.executable,
         "-c",
         "import sys; from eskit.cli.main import main; sys.exit(main())",
-        "serve",
+        verb,
     ]
 
 
@@ -369,8 +393,14 @@ def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ESKIT_")}
 
 
-def eskit_server(url: str, folder: Path, *, synchronous: str = "", workers: int = 1) -> Server:
-    """``eskit serve`` of the bank-account service over ``url``."""
+def eskit_server(
+    url: str, folder: Path, *, synchronous: str = "", workers: int = 1, split: bool = False
+) -> Server:
+    """``eskit serve`` of the bank-account service over ``url``.
+
+    ``split``: the projections run in an ``eskit worker`` process beside the server
+    (``ESKIT_RUN_PROJECTIONS=false`` for the server).
+    """
     env = {
         **_base_env(),
         "ESKIT_DATABASE_URL": url,
@@ -378,14 +408,19 @@ def eskit_server(url: str, folder: Path, *, synchronous: str = "", workers: int 
         "ESKIT_LOG_LEVEL": "WARNING",
         "ESKIT_WORKERS": str(workers),
     }
-    command = _eskit_command()
+    command = _eskit_command("serve")
     if synchronous:
         env["ESKIT_SQLITE_SYNCHRONOUS"] = synchronous
     else:
         command.append("--migrate")
     case = f", synchronous={synchronous}" if synchronous else ""
     label = "eskit serve" + (f" --workers {workers}" if workers > 1 else "")
-    return Server(label, "eskit", case, command, env, folder, eskit=True)
+    companion = None
+    if split:
+        command.append("--no-projections")
+        companion = _eskit_command("worker")
+        label += " + eskit worker"
+    return Server(label, "eskit", case, command, env, folder, eskit=True, companion=companion)
 
 
 def peer_server(kind: str, label: str, role: Role, url: str, folder: Path, case: str) -> Server:
@@ -399,9 +434,10 @@ def _servers(
 ) -> list[Server]:
     if backend == "postgres":
         assert cluster is not None
-        urls = [stack.enter_context(cluster.empty_database()) for _ in range(4)]
+        urls = [stack.enter_context(cluster.empty_database()) for _ in range(5)]
         return [
             eskit_server(urls[0], tmp / "eskit"),
+            eskit_server(urls[4], tmp / "eskit-split", split=True),
             eskit_server(urls[3], tmp / "eskit-workers", workers=2),
             peer_server("raw", "raw psycopg", "raw", urls[1], tmp / "raw", ""),
             peer_server("eventsourcing", ES_LABEL, "peer", urls[2], tmp / "es", ""),
@@ -455,7 +491,7 @@ def _sample(server: Server, settings: Settings, in_flight: int, tag: str) -> dic
     assert server.ids_file is not None
     seconds, warmup = settings.service_seconds, settings.service_warmup_s
     args = ["drive", server.base, str(server.ids_file), str(in_flight), str(warmup)]
-    args += [str(seconds), tag, str(server.proc.pid)]
+    args += [str(seconds), tag, ",".join(str(pid) for pid in server.pids)]
     result = _generate(args, server.folder / f"{tag}.json", warmup + seconds + 120)
     _check_alive(server)
     if result["errors"]:

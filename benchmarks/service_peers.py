@@ -1,7 +1,7 @@
 """The service load benchmark's other contenders: the bank-account HTTP API's two commands
 (open an account, deposit) over raw SQL (the limit) and over the ``eventsourcing`` library
 (the peer), on the same HTTP stack as ``eskit serve``: FastAPI on uvicorn (httptools, the
-stdlib asyncio loop), with the service's own request and answer models.
+uvloop, as `eskit serve` runs; the same garbage-collector policy), with the service's own request and answer models.
 
 * raw psycopg: ``async`` endpoints over a ``psycopg_pool.AsyncConnectionPool`` of 16
   connections (eskit's default pool size). A deposit is one transaction: ``SELECT
@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bank_accounts.http_api import AccountId, CommandReply, CreateAccount, Payment
 from common import CURRENCY
 from es_peer import EsAccount, EsBank, postgres_env, sqlite_env
+from eskit.serving.memory import freeze_startup_objects
 from raw import DEPOSITED, OPENED, PG_INSERT, SQLITE_INSERT, RawSQLite, pg_create_table, rows_for
 
 __all__ = ["POOL_SIZE", "eventsourcing_app", "raw_postgres_app", "raw_sqlite_app"]
@@ -216,11 +217,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", required=True)
     args = parser.parse_args(argv)
+    app = build(args.kind, args.database_url)
+    freeze_startup_objects()  # as eskit serve does once it is up
     uvicorn.run(
-        build(args.kind, args.database_url),
+        app,
         host="127.0.0.1",
         port=args.port,
-        loop="asyncio",
+        loop="uvloop",
         http="httptools",
         log_level="warning",
     )
