@@ -37,6 +37,7 @@ exactly, and as a query word holds no space it can only match inside one word.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import unicodedata
@@ -98,6 +99,23 @@ def words(text: str) -> list[str]:
 
     Text is NFC-normalized first, so composed and decomposed accents give the same words.
     """
+    if len(text) <= _REMEMBERED_TEXT:
+        return list(_remembered_words(text))
+    return _split(text)
+
+
+_REMEMBERED_TEXT = 1_000
+"""Texts up to this many characters have their words remembered (see below)."""
+
+
+@functools.lru_cache(maxsize=4_096)
+def _remembered_words(text: str) -> tuple[str, ...]:
+    # a document's text rarely changes between its puts (every deposit puts the account
+    # back with the same name and e-mail): split each short text once, not at every put
+    return tuple(_split(text))
+
+
+def _split(text: str) -> list[str]:
     normal = unicodedata.normalize("NFC", text).lower()
     return list(dict.fromkeys(word[:MAX_WORD] for word in _WORD.findall(normal)))
 
