@@ -32,7 +32,7 @@ from bank_accounts.projections import utc_timestamp
 from bank_accounts.service import BankAccounts
 from eskit.domain.commands import Command
 from eskit.errors import InvalidCommandError
-from eskit.http import ERROR_RESPONSES, send_command
+from eskit.http import ERROR_RESPONSES, answer_command
 from eskit.store import StoredEvent
 
 __all__ = ["accounts_router"]
@@ -154,40 +154,28 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
     """The routes of the service, over ``accounts``."""
     router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], responses=ERROR_RESPONSES)
 
-    async def send(request: Request, response: Response, command: Command) -> CommandReply:
-        result = await send_command(request, response, accounts.handler, command)
-        return CommandReply(id=result.aggregate_id, version=result.version)
+    async def send(request: Request, command: Command, status_code: int = 200) -> Response:
+        return await answer_command(request, accounts.handler, command, status_code=status_code)
 
     @router.post("", status_code=201, response_model=CommandReply)
-    async def create_account(
-        body: CreateAccount, request: Request, response: Response
-    ) -> CommandReply:
+    async def create_account(body: CreateAccount, request: Request) -> Response:
         """Open an account; answers its id and version 1."""
-        return await send(request, response, OpenAccount(**body.model_dump()))
+        return await send(request, OpenAccount(**body.model_dump()), 201)
 
     @router.post("/{account_id}/deposit", response_model=CommandReply)
-    async def deposit(
-        account_id: AccountId, body: Payment, request: Request, response: Response
-    ) -> CommandReply:
+    async def deposit(account_id: AccountId, body: Payment, request: Request) -> Response:
         """Pay money in. The same paymentId and amount again changes nothing."""
-        command = DepositMoney(aggregate_id=account_id, **body.model_dump())
-        return await send(request, response, command)
+        return await send(request, DepositMoney(aggregate_id=account_id, **body.model_dump()))
 
     @router.post("/{account_id}/withdraw", response_model=CommandReply)
-    async def withdraw(
-        account_id: AccountId, body: Payment, request: Request, response: Response
-    ) -> CommandReply:
+    async def withdraw(account_id: AccountId, body: Payment, request: Request) -> Response:
         """Pay money out; 409 ``insufficient_funds`` if the balance is too small."""
-        command = WithdrawMoney(aggregate_id=account_id, **body.model_dump())
-        return await send(request, response, command)
+        return await send(request, WithdrawMoney(aggregate_id=account_id, **body.model_dump()))
 
     @router.put("/{account_id}/email", response_model=CommandReply)
-    async def change_email(
-        account_id: AccountId, body: NewEmail, request: Request, response: Response
-    ) -> CommandReply:
+    async def change_email(account_id: AccountId, body: NewEmail, request: Request) -> Response:
         """Change the holder's e-mail address."""
-        command = ChangeEmail(aggregate_id=account_id, email=body.email)
-        return await send(request, response, command)
+        return await send(request, ChangeEmail(aggregate_id=account_id, email=body.email))
 
     @router.get("/{account_id}", response_model=Account)
     async def get_account(

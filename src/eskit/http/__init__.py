@@ -1,7 +1,7 @@
 """HTTP integration (FastAPI): one error mapping, request ids, API keys, health, commands."""
 
 from eskit.http.app import OPEN_PATHS, create_app
-from eskit.http.commands import POSITION_HEADER, send_command
+from eskit.http.commands import POSITION_HEADER, answer_command, send_command
 from eskit.http.errors import ERROR_RESPONSES, ErrorResponse, error_response, status_for
 from eskit.http.health import health_router
 
@@ -10,6 +10,7 @@ __all__ = [
     "OPEN_PATHS",
     "POSITION_HEADER",
     "ErrorResponse",
+    "answer_command",
     "create_app",
     "error_response",
     "health_router",

@@ -13,13 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 
 from eskit.app import CommandHandler, CommandResult
 from eskit.app.keys import handle_with_key
 from eskit.domain.commands import Command
 
-__all__ = ["IDEMPOTENCY_HEADER", "POSITION_HEADER", "REPLAYED_HEADER", "send_command"]
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "POSITION_HEADER",
+    "REPLAYED_HEADER",
+    "answer_command",
+    "send_command",
+]
 
 POSITION_HEADER = "ESKIT-Position"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -46,3 +53,19 @@ async def send_command(
         response.headers[REPLAYED_HEADER] = "true"
     response.headers[POSITION_HEADER] = str(result.position)
     return result
+
+
+async def answer_command(
+    request: Request, handler: CommandHandler[Any], command: Command, *, status_code: int = 200
+) -> Response:
+    """Handle ``command`` as :func:`send_command` does; answer ``{"id", "version"}`` as JSON.
+
+    The answer is written at once rather than returned as a model for FastAPI to validate
+    and serialize again (declare the shape with ``response_model`` for the docs): under
+    load that second pass is a measurable part of a command's cost.
+    """
+    answer = Response(status_code=status_code, media_type="application/json")
+    result = await send_command(request, answer, handler, command)
+    answer.body = orjson.dumps({"id": result.aggregate_id, "version": result.version})
+    answer.headers["content-length"] = str(len(answer.body))
+    return answer
