@@ -112,8 +112,13 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            # the server reads no more than the declared length as this request's body
+            # (any more is the next request on the connection): nothing left to count
+            await self.app(scope, receive, send)
             return
         seen = 0
         exceeded = False
