@@ -42,9 +42,11 @@ def command_metadata(command: Command, given: Mapping[str, Any] | None = None) -
 
 def _add_trace_context(metadata: dict[str, Any]) -> None:
     try:
-        from opentelemetry import propagate
+        from opentelemetry import propagate, trace
     except ImportError:
         return
+    if not trace.get_current_span().get_span_context().is_valid:
+        return  # no trace to carry on (tracing off): skip the propagators' work
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     for key in ("traceparent", "tracestate"):
