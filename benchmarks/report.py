@@ -106,7 +106,7 @@ def _vs_peer(cell: Cell) -> str:
 def print_report(rows: list[Row], *, title: str, console: Console | None = None) -> None:
     main = [r for r in rows if r.workload != "service"]
     service = [r for r in rows if r.workload == "service"]
-    wide = 190 if service else 160  # the service table has latency and CPU columns
+    wide = 240 if service else 160  # the service table has latency and CPU columns
     console = console or Console(width=max(shutil.get_terminal_size().columns, wide))
     if main or not service:
         _print_main(main, title, console)

@@ -1,30 +1,35 @@
 """Workload 8: the bank-account service under HTTP load: deposits over 1,000 accounts.
 
 The server under test is a process of its own on a free loopback port: ``eskit serve``
-(``ESKIT_GRPC_PORT=0``, ``ESKIT_LOG_LEVEL=WARNING``, the service's projections running in
-the same process, as by default) on a fresh PostgreSQL database (``--migrate``) or a
-fresh SQLite file (``synchronous=FULL``, the default; the full run adds ``NORMAL``).
-Side by side, on the same HTTP stack (FastAPI on uvicorn, in a process of their own) and
-the same requests (``benchmarks/service_peers.py``): raw psycopg / sqlite3, the limit,
-and the ``eventsourcing`` library, the peer. Peers build no read model; eskit's
-projections run in its process while it serves, and must catch up (untimed) after each
+(``ESKIT_GRPC_PORT=0``, ``ESKIT_LOG_LEVEL=WARNING``) on a fresh PostgreSQL database
+(``--migrate``) or a fresh SQLite file (``synchronous=FULL``, the default; the full run
+adds ``NORMAL``), with the service's projections in the same process, as by default. On
+PostgreSQL two more eskit contenders run: ``eskit serve --no-projections`` with the
+projections in an ``eskit worker`` process beside it, and ``eskit serve --workers 2``.
+Side by side, on the same HTTP stack (FastAPI on uvicorn and uvloop, in a process of
+their own) and the same requests (``benchmarks/service_peers.py``): raw psycopg /
+sqlite3, the limit, and the ``eventsourcing`` library, the peer. Peers build no read
+model; eskit's projections run while it serves, and must catch up (untimed) after each
 sample before the next one starts.
 
 Each server first gets 1,000 accounts (``POST /api/v1/accounts``, untimed). Then the load
-generator, a process of its own (aiohttp on uvloop: one keep-alive connection per request
-in flight), keeps 32 or 64 deposits in flight (``POST /api/v1/accounts/{id}/deposit``, a
-random account, a unique ``paymentId``): a warm-up (2 s; quick: 1 s), then a measured
-window (10 s; quick: 4 s). Throughput counts the deposits answered 200 within the window;
-p50 / p99 / max are over every one of them, from sending the request to reading the whole
-answer. Any other answer, in the warm-up too, is an error: the run stops and shows them.
-The generator also reads, over the window, the CPU time of the server process (with its
-children: ``--workers 2`` serves from two child processes and projects in a third) and
-its own (100 % = one core) and how busy the machine was (200 % = both cores of a 2-core
-machine). On PostgreSQL, ``eskit serve --workers 2`` runs too.
+generator, a process of its own (``lean_http``: a minimal keep-alive HTTP/1.1 client on
+uvloop, one connection per request in flight, so that it takes little of the cores it
+shares with the server), keeps 16, 32 or 64 deposits in flight (``POST
+/api/v1/accounts/{id}/deposit``, a random account, a unique ``paymentId``): a warm-up
+(2 s; quick: 1 s), then a measured window (10 s; quick: 4 s). Throughput counts the
+deposits answered 200 within the window; p50 / p99 / max are over every one of them, from
+sending the request to reading the whole answer. Any other answer, in the warm-up too, is
+an error: the run stops and shows them. The generator also reads, over the window, the
+CPU time of the contender's processes (with their children: ``--workers 2`` serves from
+two child processes and projects in a third; the ``eskit worker`` beside a server is
+counted with it) and its own (100 % = one core) and how busy the machine was (200 % =
+both cores of a 2-core machine).
 
 Contenders take turns within each round (3 rounds; quick: 1). Streams grow as the run goes
-(each deposit is an event; eskit and eventsourcing replay the stream on every command:
-no snapshots, the service's default), so later rounds are somewhat slower.
+(each deposit is an event), so later rounds of ``eventsourcing``, which replays the stream
+on every command, are somewhat slower; eskit's command handler keeps the accounts it
+saved last, so it decides a deposit without reading the stream.
 
 ``python benchmarks/service_load.py open|drive …`` runs the load generator's side.
 """
