@@ -15,6 +15,7 @@ an error of that request, never a silent success.
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 __all__ = ["Connection", "HttpAnswerError", "connect"]
 
@@ -27,7 +28,7 @@ class Connection(asyncio.Protocol):
     """One keep-alive connection: :meth:`request` sends and waits for the whole answer."""
 
     def __init__(self, host: str) -> None:
-        self._host = host.encode()
+        self._host = host
         self._buffer = bytearray()
         self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self._transport: asyncio.Transport | None = None
@@ -70,7 +71,7 @@ class Connection(asyncio.Protocol):
         if self._transport is None:
             raise HttpAnswerError("connection closed")
         head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {self._host.decode()}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self._waiter = asyncio.get_running_loop().create_future()
@@ -82,8 +83,12 @@ class Connection(asyncio.Protocol):
             self._transport.close()
 
 
-async def connect(host: str, port: int) -> Connection:
-    """A new keep-alive connection to ``host:port``."""
+async def connect(base: str) -> Connection:
+    """A new keep-alive connection to the server of ``base`` (``http://host:port``)."""
+    parts = urlsplit(base)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"not an http://host:port URL: {base}")
+    host, port = parts.hostname, parts.port
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(lambda: Connection(f"{host}:{port}"), host, port)
     return protocol

@@ -54,7 +54,6 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -91,12 +90,11 @@ def _opening(index: int) -> bytes:
 
 async def open_accounts(base: str, count: int) -> list[str]:
     """Open ``count`` accounts, ``OPEN_CONCURRENCY`` at a time; their ids."""
-    host, port = _host_port(base)
     ids: list[str] = [""] * count
     indexes = iter(range(count))
 
     async def worker() -> None:
-        connection = await connect(host, port)
+        connection = await connect(base)
         try:
             for index in indexes:
                 status, body = await connection.request("POST", "/api/v1/accounts", _opening(index))
@@ -108,13 +106,6 @@ async def open_accounts(base: str, count: int) -> list[str]:
 
     await asyncio.gather(*(worker() for _ in range(OPEN_CONCURRENCY)))
     return ids
-
-
-def _host_port(base: str) -> tuple[str, int]:
-    parts = urlsplit(base)
-    if parts.hostname is None or parts.port is None:
-        raise ValueError(f"not a host:port URL: {base}")
-    return parts.hostname, parts.port
 
 
 def _stat(pid: int | str) -> list[str] | None:
@@ -187,7 +178,7 @@ async def _watch_cpu(window: Window, server_pids: list[int]) -> None:
 
 async def _deposit_worker(base: str, ids: list[str], window: Window, name: str) -> None:
     rng = random.Random(name)
-    connection = await connect(*_host_port(base))
+    connection = await connect(base)
     count = 0
     try:
         while True:
@@ -201,7 +192,8 @@ async def _deposit_worker(base: str, ids: list[str], window: Window, name: str) 
                 status, answer = await connection.request("POST", path, body)
             except (OSError, HttpAnswerError) as exc:  # a broken connection is an error too
                 status, answer = 0, repr(exc).encode()
-                connection = await connect(*_host_port(base))
+                connection.close()
+                connection = await connect(base)
             done = time.perf_counter()
             if status != 200:
                 window.error(f"{status} {answer[:200]!r}")

@@ -1,7 +1,8 @@
 """The service load benchmark's other contenders: the bank-account HTTP API's two commands
 (open an account, deposit) over raw SQL (the limit) and over the ``eventsourcing`` library
-(the peer), on the same HTTP stack as ``eskit serve``: FastAPI on uvicorn (httptools, the
-uvloop, as `eskit serve` runs; the same garbage-collector policy), with the service's own request and answer models.
+(the peer), on the same HTTP stack as ``eskit serve``: FastAPI on uvicorn (httptools and
+uvloop, with the same garbage-collector policy), with the service's own request and answer
+models.
 
 * raw psycopg: ``async`` endpoints over a ``psycopg_pool.AsyncConnectionPool`` of 16
   connections (eskit's default pool size). A deposit is one transaction: ``SELECT
