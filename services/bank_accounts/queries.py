@@ -33,11 +33,9 @@ from bank_accounts.projections import (
 )
 from eskit.app import Repository
 from eskit.errors import DocumentConflictError, NotCaughtUpError, NotFoundError
-from eskit.projections import ReadDatabase, read_database
 from eskit.projections.search import Match, SearchPage
-from eskit.projections.session import Session
 from eskit.projections.waiting import wait_for_checkpoint
-from eskit.store import EventStoreBackend, StoredEvent
+from eskit.store import EventStoreBackend, StoredEvent, UnitOfWork, require_transactions
 
 __all__ = ["AccountQueries"]
 
@@ -58,10 +56,9 @@ class AccountQueries:
         *,
         timeout_s: float = 5.0,
     ) -> None:
-        self.store = store
+        self.store = require_transactions(store, "account queries")
         self.repository = repository
         self.timeout_s = timeout_s
-        self.db: ReadDatabase = read_database(store)
 
     async def get(
         self,
@@ -86,11 +83,11 @@ class AccountQueries:
             return await self._wait_in_store(account_id, min_version or 1, deadline, bound)
         if at_least_position is not None:
             await wait_for_checkpoint(
-                self.db, AccountsById.name, at_least_position, timeout_s=bound
+                self.store, AccountsById.name, at_least_position, timeout_s=bound
             )
         if min_version is not None:
             return await self._wait_for_version(account_id, min_version, deadline, bound)
-        doc = await ACCOUNTS.get(self.db, account_id)
+        doc = await ACCOUNTS.get(self.store, account_id)
         if doc is not None:
             return doc.body
         return await self._write_back(await self._load(account_id))
@@ -135,13 +132,13 @@ class AccountQueries:
         """
         if at_least_position is not None:
             await wait_for_checkpoint(
-                self.db,
+                self.store,
                 AccountSearch.name,
                 at_least_position,
                 timeout_s=self.timeout_s if timeout_s is None else timeout_s,
             )
         return await ACCOUNT_SEARCH.search(
-            self.db,
+            self.store,
             text,
             field=field,
             match=match,
@@ -161,13 +158,13 @@ class AccountQueries:
         remaining = max(deadline - time.monotonic(), 0.0)
         try:
             await wait_for_checkpoint(
-                self.db, AccountsById.name, record.position, timeout_s=remaining
+                self.store, AccountsById.name, record.position, timeout_s=remaining
             )
         except NotCaughtUpError:
-            doc = await ACCOUNTS.get(self.db, account_id)
+            doc = await ACCOUNTS.get(self.store, account_id)
             reached = doc.body["version"] if doc is not None else 0
             raise NotCaughtUpError(AccountsById.name, version, reached, bound, "version") from None
-        doc = await ACCOUNTS.get(self.db, account_id)
+        doc = await ACCOUNTS.get(self.store, account_id)
         if doc is not None and doc.body["version"] >= version:
             return doc.body
         return await self._write_back(await self._load(account_id))  # a rebuild in progress
@@ -228,13 +225,14 @@ class AccountQueries:
     async def _write_back(self, body: dict[str, Any]) -> dict[str, Any]:
         account_id = body["account_id"]
 
-        async def work(session: Session) -> None:
-            writer = ACCOUNTS.bind(session, ACCOUNTS.name)
+        async def write(tx: UnitOfWork) -> None:
+            writer = ACCOUNTS.bind(tx, ACCOUNTS.name)
             if await writer.get(account_id) is None:
                 await writer.put(account_id, body)
                 await writer.flush()
 
         # a conflict means the projection wrote it meanwhile: its document is as good
         with contextlib.suppress(DocumentConflictError):
-            await self.db.transaction(work)
+            async with self.store.transaction() as tx:
+                await write(tx)
         return body

@@ -1106,6 +1106,7 @@ async def test_sqlite_migrate_on_a_new_file_applies_every_migration_once(tmp_pat
         "0001_events_and_snapshots",
         "0002_checkpoints_and_dead_letters",
         "0003_command_outcomes",
+        "0004_processed_messages",
     ]
     assert again == []
 
@@ -1124,5 +1125,6 @@ async def test_postgres_migrate_on_an_empty_database_applies_every_migration_onc
         "0001_events_and_snapshots",
         "0002_checkpoints_and_dead_letters",
         "0003_command_outcomes",
+        "0004_processed_messages",
     ]
     assert again == []

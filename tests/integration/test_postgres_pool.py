@@ -7,8 +7,8 @@ import pytest
 from eskit.domain import Event
 from eskit.errors import StoreUnavailableError
 from eskit.store import NO_STREAM
-from eskit.store.pg_pool import ConnectionPool
 from eskit.store.postgres import PostgresEventStore
+from eskit.store.postgres.pool import ConnectionPool
 
 pytestmark = pytest.mark.integration
 

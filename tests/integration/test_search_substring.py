@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from eskit.errors import ConfigurationError
-from eskit.projections.database import ReadDatabase, read_database
-from eskit.projections.search import SearchIndex, SearchWriter, _like_pattern
-from eskit.projections.session import Params, Session
-from eskit.store import SQLiteEventStore
+from eskit.projections.search import SearchIndex, SearchWriter
+from eskit.store import SQLiteEventStore, TransactionalStore, require_transactions
+from eskit.store.postgres.sql import like_pattern
+from eskit.store.rows import SearchQuery
 from tests.integration.test_read_models import (
     CUSTOMERS,
     DOCS,
@@ -31,24 +31,28 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ReadDatabase]:
-    """The read database of a fresh store on each backend."""
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TransactionalStore]:
+    """A fresh store on each backend."""
     if request.param == "sqlite":
         async with SQLiteEventStore.open(tmp_path / "events.db") as sqlite_store:
-            yield read_database(sqlite_store)
+            yield sqlite_store
     else:
         from eskit.store.postgres import PostgresEventStore
 
         url = request.getfixturevalue("postgres_url")
         async with PostgresEventStore.open(url) as pg_store:
-            yield read_database(pg_store)
+            yield require_transactions(pg_store, "tests")
 
 
-async def substrings(db: ReadDatabase, text: str, **options: Any) -> list[str]:
+def is_sqlite(db: TransactionalStore) -> bool:
+    return db.committed.sql.placeholder == "?"
+
+
+async def substrings(db: TransactionalStore, text: str, **options: Any) -> list[str]:
     return await found(db, text, match="substring", **options)
 
 
-async def test_substrings_match_anywhere_in_words(db: ReadDatabase) -> None:
+async def test_substrings_match_anywhere_in_words(db: TransactionalStore) -> None:
     await fill_customers(db)
     assert await substrings(db, "mith") == ids("c1")
     assert await substrings(db, "example") == ids("c1")  # in the e-mail address
@@ -62,7 +66,7 @@ async def test_substrings_match_anywhere_in_words(db: ReadDatabase) -> None:
     assert await substrings(db, "zzz") == []
 
 
-async def test_field_substring_search_looks_in_that_field_only(db: ReadDatabase) -> None:
+async def test_field_substring_search_looks_in_that_field_only(db: TransactionalStore) -> None:
     await fill_customers(db)
     assert await substrings(db, "xam", field="email") == ids("c1")
     assert await substrings(db, "xam", field="name") == []
@@ -76,7 +80,7 @@ async def test_field_substring_search_looks_in_that_field_only(db: ReadDatabase)
         await substrings(db, "abc", field="phone")
 
 
-async def test_substrings_are_case_and_unicode_normalized(db: ReadDatabase) -> None:
+async def test_substrings_are_case_and_unicode_normalized(db: TransactionalStore) -> None:
     # Greek ODOS, upper case: lower() ends it with a final sigma
     greek = {"name": "\u039f\u0394\u039f\u03a3 Straße", "email": "g@x.io"}
     await fill_customers(db, {**DOCS, "c7": greek})
@@ -91,12 +95,13 @@ async def test_substrings_are_case_and_unicode_normalized(db: ReadDatabase) -> N
     assert await substrings(db, "RAß") == ["g@x.io"]
 
 
-async def test_short_substring_words_are_refused(db: ReadDatabase) -> None:
+async def test_short_substring_words_are_refused(db: TransactionalStore) -> None:
     await fill_customers(db)
     for text in ("al", "smith a", "日本", "Zoë ab"):
         with pytest.raises(ValueError, match="at least 3 characters"):
             await substrings(db, text)
-    assert await substrings(db, "%") == ids(*DOCS)  # no words at all: everything
+    assert await substrings(db, "%") == []  # characters, but no word: nothing
+    assert await substrings(db, "") == ids(*DOCS)  # no text at all: everything
     assert await found(db, "al") == ids("c1", "c3")  # prefix words may be short
     with pytest.raises(ValueError, match="match must be one of"):
         await found(db, "alice", match="contains")
@@ -129,7 +134,7 @@ HOSTILE = [
 ]
 
 
-async def test_hostile_substring_queries_are_only_words(db: ReadDatabase) -> None:
+async def test_hostile_substring_queries_are_only_words(db: TransactionalStore) -> None:
     await fill_customers(db)
     for text in HOSTILE:
         for field in (None, "name", "email"):
@@ -152,12 +157,14 @@ LIKES = [  # a value, a word, whether the value holds the word
 ]
 
 
-async def test_like_patterns_take_wildcards_literally(db: ReadDatabase) -> None:
+async def test_postgres_like_patterns_take_wildcards_literally(db: TransactionalStore) -> None:
     """Words never hold these characters; should one ever do, LIKE must not see a wildcard."""
-    mark = "?" if db.dialect == "sqlite" else "%s"
-    sql = f"SELECT {mark} LIKE {mark} ESCAPE '\\'"
+    if is_sqlite(db):
+        pytest.skip("SQLite searches substrings with FTS5 phrases, not LIKE")
+    sql = "SELECT %s LIKE %s ESCAPE '\\'"
     for value, word, like in LIKES:
-        assert bool((await db.query(sql, (value, _like_pattern(word))))[0][0]) is like, word
+        rows = await db.committed.sql.fetch(sql, (value, like_pattern(word)))
+        assert bool(rows[0][0]) is like, word
 
 
 ALPHABET = "abcdeäéß日本 %_\\'\"-.@e\u0301\u03c3\u03c2\u03a3\u039f"  # and Greek sigmas, omicron
@@ -194,7 +201,9 @@ def random_docs(rng: random.Random, count: int) -> dict[str, dict[str, Any]]:
     }
 
 
-async def test_substring_search_agrees_with_a_plain_python_reference(db: ReadDatabase) -> None:
+async def test_substring_search_agrees_with_a_plain_python_reference(
+    db: TransactionalStore,
+) -> None:
     rng = random.Random(20240506)
     docs = random_docs(rng, 60)
     await fill_customers(db, docs)
@@ -233,61 +242,55 @@ async def test_substring_search_agrees_with_a_plain_python_reference(db: ReadDat
     await check()
 
 
-class Capture:
-    """A read database that notes the queries it is asked."""
-
-    def __init__(self, inner: ReadDatabase) -> None:
-        self.inner = inner
-        self.dialect = inner.dialect
-        self.store = inner.store
-        self.signal = inner.signal
-        self.queries: list[tuple[str, Params]] = []
-
-    async def transaction(self, work: Any) -> Any:
-        return await self.inner.transaction(work)
-
-    async def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        self.queries.append((sql, params))
-        return await self.inner.query(sql, params)
-
-
-async def plan(db: ReadDatabase, text: str, **options: Any) -> str:
-    """The query plan of a substring search, sequential scans made unattractive."""
-    capture = Capture(db)
-    await CUSTOMERS.search(capture, text, match="substring", **options)
-    sql, params = capture.queries[0]
-
-    async def explain(session: Session) -> list[tuple[Any, ...]]:
-        if session.dialect == "sqlite":
-            return await session.fetch(f"EXPLAIN QUERY PLAN {sql}", params)
-        await session.execute("SET LOCAL enable_seqscan = off")
-        return await session.fetch(f"EXPLAIN {sql}", params)
-
-    return "\n".join(" ".join(map(str, row)) for row in await db.transaction(explain))
-
-
-async def settle(session: Session) -> None:
-    """What autovacuum would do: move GIN pending lists into the index, gather statistics."""
-    await session.fetch(
-        "SELECT gin_clean_pending_list(indexrelid::regclass) FROM pg_index "
-        "WHERE indrelid = 'customers_trgm'::regclass AND NOT indisprimary"
+async def plan(db: TransactionalStore, text: str, field: str | None) -> str:
+    """The query plan of the adapter's substring search, sequential scans made unattractive."""
+    query = SearchQuery(
+        words=text.split(),
+        fields=[field] if field else list(CUSTOMERS.text_fields),
+        match="substring",
+        limit=20,
+        offset=0,
     )
-    await session.execute("ANALYZE customers_trgm")
-    await session.execute("ANALYZE customers")
+    if is_sqlite(db):
+        from eskit.store.sqlite import sql as sqlite_sql
+
+        source, params = sqlite_sql.search_source(CUSTOMERS.name, query)
+        page = sqlite_sql.search_page(source, ["m.id"])
+        rows = await db.committed.sql.fetch(f"EXPLAIN QUERY PLAN {page}", [*params, 20, 0])
+    else:
+        from eskit.store.postgres import sql as pg_sql
+
+        source, params = pg_sql.search_source(CUSTOMERS.name, query)
+        page = pg_sql.search_page(source, ["m.id"])
+        async with db.transaction() as tx:
+            await tx.sql.execute("SET LOCAL enable_seqscan = off")
+            rows = await tx.sql.fetch(f"EXPLAIN {page}", [*params, 20, 0])
+    return "\n".join(" ".join(map(str, row)) for row in rows)
 
 
-async def test_substring_search_uses_the_trigram_index(db: ReadDatabase) -> None:
+async def settle(db: TransactionalStore) -> None:
+    """What autovacuum would do: move GIN pending lists into the index, gather statistics."""
+    async with db.transaction() as tx:
+        await tx.sql.fetch(
+            "SELECT gin_clean_pending_list(indexrelid::regclass) FROM pg_index "
+            "WHERE indrelid = 'customers_trgm'::regclass AND NOT indisprimary"
+        )
+        await tx.sql.execute("ANALYZE customers_trgm")
+        await tx.sql.execute("ANALYZE customers")
+
+
+async def test_substring_search_uses_the_trigram_index(db: TransactionalStore) -> None:
     docs = {
         f"d{n:04}": {"name": f"Name{n} Person{n * 7919 % 10007}", "email": f"p{n}@host{n % 50}.io"}
         for n in range(3000)
     }
     await fill_customers(db, docs)
-    if db.dialect == "postgres":
-        await db.transaction(settle)
+    if not is_sqlite(db):
+        await settle(db)
     searches = [("me123", None, 2), ("host17", "email", 1), ("name12 son77", "name", 1)]
     for text, field, scans in searches:
         explained = await plan(db, text, field=field)
-        if db.dialect == "sqlite":  # FTS5 finds the rows, the main table is read by rowid
+        if is_sqlite(db):  # FTS5 finds the rows, the main table is read by rowid
             assert "SCAN customers_trgm VIRTUAL TABLE INDEX" in explained, explained
             assert "SEARCH m USING INTEGER PRIMARY KEY" in explained, explained
         else:  # a BitmapOr of a scan per field, or one scan for all words of one field
@@ -304,25 +307,26 @@ async def test_substring_search_uses_the_trigram_index(db: ReadDatabase) -> None
         )
 
 
-def test_substring_search_needs_sqlite_with_trigrams(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 33, 0))
-    monkeypatch.setattr(sqlite3, "sqlite_version", "3.33.0")
-    with pytest.raises(ConfigurationError, match=r"SQLite 3\.34\.0 or later.*3\.33\.0"):
-        CUSTOMERS.create_sql("sqlite", "customers")
-    assert CUSTOMERS.create_sql("postgres", "customers")  # PostgreSQL has pg_trgm
+async def test_substring_search_needs_sqlite_with_trigrams(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async with SQLiteEventStore.open(tmp_path / "old.db") as store:
+        monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 33, 0))
+        monkeypatch.setattr(sqlite3, "sqlite_version", "3.33.0")
+        with pytest.raises(ConfigurationError, match=r"SQLite 3\.34\.0 or later.*3\.33\.0"):
+            async with store.transaction() as tx:
+                await CUSTOMERS.create(tx, "customers")
+        assert not await store.committed.schema.exists("customers")
 
 
-def test_every_table_is_named_on_both_backends() -> None:
+async def test_every_table_is_named(db: TransactionalStore) -> None:
     index = SearchIndex("things", ["title"])
     assert index.table_names("things__rebuild") == [
         "things__rebuild",
         "things__rebuild_fts",
         "things__rebuild_trgm",
     ]
-    for dialect in ("sqlite", "postgres"):
-        tables = [
-            sql.split(" TABLE ")[1].split()[0]
-            for sql in index.create_sql(dialect, "things")
-            if " TABLE " in sql
-        ]
-        assert tables == index.table_names("things"), dialect
+    async with db.transaction() as tx:
+        await index.create(tx, "things")
+    for table in index.table_names("things"):
+        assert await db.committed.schema.exists(table), table

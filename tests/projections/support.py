@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -22,9 +23,15 @@ from bank_accounts.commands import OpenAccount
 from bank_accounts.domain import AccountOpened, EmailChanged, MoneyDeposited, MoneyWithdrawn
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.errors import ConcurrencyError
-from eskit.projections import Projection, ProjectionContext, ReadDatabase, handles, read_database
-from eskit.projections.session import Dialect, Session
-from eskit.store import EventStoreBackend, SQLiteEventStore, StoredEvent
+from eskit.projections import Projection, ProjectionContext, Table, handles
+from eskit.store import (
+    EventStoreBackend,
+    SQLiteEventStore,
+    StoredEvent,
+    TransactionalStore,
+    UnitOfWork,
+    require_transactions,
+)
 from eskit.testing.postgres import PostgresServer
 
 __all__ = [
@@ -168,9 +175,9 @@ async def fold_accounts(store: EventStoreBackend) -> dict[str, AccountView]:
     return views
 
 
-async def account_documents(db: ReadDatabase) -> dict[str, AccountView]:
+async def account_documents(store: TransactionalStore) -> dict[str, AccountView]:
     """The AccountsById documents, reduced to what the log determines."""
-    docs = await ACCOUNTS.all(db)
+    docs = await ACCOUNTS.all(store)
     return {
         doc_id: AccountView(body["balance"], body["email"], body["version"])
         for doc_id, body in docs.items()
@@ -188,23 +195,28 @@ async def stored_positions(store: EventStoreBackend, stream_type: str = "BankAcc
 class AppliedLogWriter:
     """Buffers one row per handled event and inserts them when the batch ends."""
 
-    def __init__(self, session: Session, table: str) -> None:
-        self.session = session
+    def __init__(self, tx: UnitOfWork, table: Table, base: str) -> None:
+        self.tx = tx
         self.table = table
-        self.rows: list[tuple[int, str, int]] = []
+        self.base = base
+        self.rows: list[dict[str, Any]] = []
 
     def add(self, record: StoredEvent) -> None:
         """Remember that ``record`` was handled in this batch."""
-        self.rows.append((record.position, record.stream_id, record.version))
+        self.rows.append(
+            {
+                "position": record.position,
+                "application": uuid.uuid4().hex,
+                "stream_id": record.stream_id,
+                "version": record.version,
+            }
+        )
 
     async def flush(self) -> None:
-        """Insert the batch's rows (no unique key: a second application adds a second row)."""
+        """Insert the batch's rows (each application has a key of its own: a second one
+        adds a second row)."""
         rows, self.rows = self.rows, []
-        m = self.session.mark
-        await self.session.executemany(
-            f"INSERT INTO {self.table} (position, stream_id, version) VALUES ({m}, {m}, {m})",
-            rows,
-        )
+        await self.tx.tables.upsert(self.table, self.base, rows)
 
 
 class AppliedLog:
@@ -212,25 +224,29 @@ class AppliedLog:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.table = Table(
+            name,
+            {"position": int, "application": str, "stream_id": str, "version": int},
+            key=("position", "application"),
+        )
 
     def table_names(self, base: str) -> list[str]:
         """See ReadModel.table_names."""
         return [base]
 
-    def create_sql(self, dialect: Dialect, base: str) -> list[str]:
-        """See ReadModel.create_sql."""
-        return [
-            f"CREATE TABLE {base} (position BIGINT NOT NULL, stream_id TEXT NOT NULL, "
-            "version INTEGER NOT NULL)"
-        ]
+    async def create(self, tx: UnitOfWork, base: str) -> None:
+        """See ReadModel.create."""
+        await tx.tables.create(self.table, base)
 
-    def bind(self, session: Session, base: str) -> AppliedLogWriter:
+    def bind(self, tx: UnitOfWork, base: str) -> AppliedLogWriter:
         """See ReadModel.bind."""
-        return AppliedLogWriter(session, base)
+        return AppliedLogWriter(tx, self.table, base)
 
-    async def counts(self, db: ReadDatabase) -> Counter[int]:
+    async def counts(self, store: TransactionalStore) -> Counter[int]:
         """How often each position was applied."""
-        rows = await db.query(f"SELECT position, count(*) FROM {self.name} GROUP BY position")
+        rows = await store.committed.sql.fetch(
+            f"SELECT position, count(*) FROM {self.name} GROUP BY position"
+        )
         return Counter({int(position): int(times) for position, times in rows})
 
 
@@ -315,5 +331,6 @@ async def committed_head(store: EventStoreBackend) -> int:
     ``last_position()`` stops below any write transaction still open, and a running
     projection's batch is one: once the writers are done, this is the head to wait for.
     """
-    rows = await read_database(store).query("SELECT coalesce(max(position), 0) FROM eskit_events")
+    committed = require_transactions(store, "tests").committed
+    rows = await committed.sql.fetch("SELECT coalesce(max(position), 0) FROM eskit_events")
     return int(rows[0][0])

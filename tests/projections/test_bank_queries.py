@@ -23,15 +23,15 @@ async def test_missing_document_is_rebuilt_and_written_back(sql_store: EventStor
     await runner.prepare()  # tables exist, but nothing projects: the read model lags
     await handler.handle(open_account("a", balance=10))
     await handler.handle(DepositMoney(aggregate_id="a", amount=5, payment_id="p"))
-    assert await ACCOUNTS.get(queries.db, "a") is None
+    assert await ACCOUNTS.get(queries.store, "a") is None
     doc = await queries.get("a")
     assert doc["balance"] == 15
-    stored = await ACCOUNTS.get(queries.db, "a")
+    stored = await ACCOUNTS.get(queries.store, "a")
     assert stored is not None
     assert stored.body["balance"] == 15
     # the projection catching up later skips what the written-back document holds
     await runner.catch_up()
-    stored = await ACCOUNTS.get(queries.db, "a")
+    stored = await ACCOUNTS.get(queries.store, "a")
     assert stored is not None
     assert stored.body["balance"] == 15
     assert stored.body["version"] == 2

@@ -24,13 +24,13 @@ async def test_query_right_after_command_sees_it(sql_store: EventStoreBackend) -
     handler = build_handler(inline)
     await handler.handle(open_account("a"))
     await handler.handle(DepositMoney(aggregate_id="a", amount=5, payment_id="p"))
-    doc = await ACCOUNTS.get(inline.db, "a")
+    doc = await ACCOUNTS.get(inline, "a")
     assert doc is not None
     assert doc.body["balance"] == 105
     assert doc.body["version"] == 2
     with pytest.raises(InsufficientFundsError):
         await handler.handle(WithdrawMoney(aggregate_id="a", amount=500, payment_id="q"))
-    doc = await ACCOUNTS.get(inline.db, "a")
+    doc = await ACCOUNTS.get(inline, "a")
     assert doc is not None
     assert doc.body["balance"] == 105
 
@@ -52,7 +52,7 @@ async def test_failing_inline_handler_refuses_the_append(sql_store: EventStoreBa
     with pytest.raises(ValueError, match="too big"):
         await handler.handle(DepositMoney(aggregate_id="b", amount=5000, payment_id="big"))
     assert await sql_store.stream_version("b") == 1
-    doc = await ACCOUNTS.get(inline.db, "b")
+    doc = await ACCOUNTS.get(inline, "b")
     assert doc is not None
     assert doc.body["balance"] == 100
 
@@ -69,7 +69,7 @@ async def test_conflict_rolls_back_read_model(sql_store: EventStoreBackend) -> N
             expected_version=0,
             stream_type="BankAccount",
         )
-    doc = await ACCOUNTS.get(inline.db, "c")
+    doc = await ACCOUNTS.get(inline, "c")
     assert doc is not None
     assert doc.body["version"] == 1
 
@@ -82,7 +82,7 @@ async def test_retried_command_is_not_applied_twice(sql_store: EventStoreBackend
     deposit = DepositMoney(aggregate_id="d", amount=7, payment_id="once")
     await handler.handle(deposit)
     await handler.handle(deposit)
-    doc = await ACCOUNTS.get(inline.db, "d")
+    doc = await ACCOUNTS.get(inline, "d")
     assert doc is not None
     assert doc.body["balance"] == 107
 
@@ -93,15 +93,15 @@ async def test_rebuild_of_inline_projection(sql_store: EventStoreBackend) -> Non
     handler = build_handler(inline)
     for i in range(30):
         await handler.handle(open_account(f"r{i}", balance=i))
-    before = await ACCOUNTS.all(inline.db)
+    before = await ACCOUNTS.all(inline)
     result = await rebuild(sql_store, AccountsById(), batch_size=7, inline=True)
     assert result.events == 30
-    after = await ACCOUNTS.all(inline.db)
+    after = await ACCOUNTS.all(inline)
     assert {k: v["balance"] for k, v in after.items()} == {
         k: v["balance"] for k, v in before.items()
     }
     await handler.handle(DepositMoney(aggregate_id="r1", amount=1, payment_id="z"))
-    doc = await ACCOUNTS.get(inline.db, "r1")
+    doc = await ACCOUNTS.get(inline, "r1")
     assert doc is not None
     assert doc.body["balance"] == 2
 
@@ -115,7 +115,7 @@ async def test_inline_and_async_projections_side_by_side(sql_store: EventStoreBa
     handler = build_handler(inline)
     async with ProjectionRunner(inline, [AccountSearch()]) as runner:
         done = await handler.handle(open_account("side"))
-        assert await ACCOUNTS.get(inline.db, "side") is not None  # inline: at once
+        assert await ACCOUNTS.get(inline, "side") is not None  # inline: at once
         await runner.wait_for(done.position)
-        page = await ACCOUNT_SEARCH.search(runner.db, "side")
+        page = await ACCOUNT_SEARCH.search(runner.store, "side")
         assert [e["account_id"] for e in page.items] == ["side"]

@@ -93,11 +93,11 @@ async def test_concurrent_writers_every_event_applied_exactly_once(
     positions = await stored_positions(sql_store)
     assert len(positions) > WRITERS * COMMANDS_PER_WRITER // 2  # most commands recorded events
     assert positions[-1] == head
-    assert_each_once(await APPLIED.counts(runner.db), positions)
+    assert_each_once(await APPLIED.counts(runner.store), positions)
 
     folded = await fold_accounts(sql_store)
     assert set(folded) == set(SHARED) | {f"w{w}-a{a}" for w in range(WRITERS) for a in range(2)}
-    assert await account_documents(runner.db) == folded
+    assert await account_documents(runner.store) == folded
     for account_id, view in folded.items():
         assert view.version == await sql_store.stream_version(account_id)
         assert view.balance >= 0

@@ -24,7 +24,7 @@ from bank_accounts.commands import DepositMoney, WithdrawMoney
 from bank_accounts.domain import InsufficientFundsError, MoneyDeposited
 from bank_accounts.projections import AccountsById
 from eskit.errors import NotCaughtUpError
-from eskit.projections import ProjectionRunner, checkpoints
+from eskit.projections import ProjectionRunner
 from eskit.projections.dead_letters import dead_letters, park
 from eskit.store import EventStoreBackend, StoredEvent
 from tests.projections.support import (
@@ -126,7 +126,7 @@ async def test_poison_event_stops_the_projection_until_parked(
             await runner.wait_for(poison, timeout_s=0.3)
 
         # stopped exactly there: everything before applied once, nothing from the poison on
-        assert_each_once(await POISON_LOG.counts(runner.db), before)
+        assert_each_once(await POISON_LOG.counts(runner.store), before)
         assert runner.worker(projection.name).position == before[-1]
         (status,) = await runner.status()
         assert status.state == "failing"
@@ -147,7 +147,7 @@ async def test_poison_event_stops_the_projection_until_parked(
             assert seen.error is not None
             assert "the test refuses poison payments" in seen.error
             assert seen.error_count >= 1
-        stored = await checkpoints.load(runner.db, projection.name)
+        stored = await runner.store.committed.checkpoints.get(projection.name)
         assert stored.position == before[-1]
         assert stored.error_position == poison
         assert stored.error is not None
@@ -155,7 +155,7 @@ async def test_poison_event_stops_the_projection_until_parked(
         refusals = projection.refusals
         assert refusals >= 1
 
-        letter = await park(runner.db, projection.name)
+        letter = await park(runner.store, projection.name)
         assert letter.position == poison
         assert letter.stream_id == "acc-1"
         assert letter.event_type == MoneyDeposited.event_type
@@ -168,19 +168,19 @@ async def test_poison_event_stops_the_projection_until_parked(
         (status,) = await runner.status()
 
     everything = await stored_positions(sql_store)
-    assert_each_once(await POISON_LOG.counts(runner.db), [p for p in everything if p != poison])
+    assert_each_once(await POISON_LOG.counts(runner.store), [p for p in everything if p != poison])
     assert status.state == "live"
     assert status.error is None
     assert status.error_position is None
     assert status.position == head
-    stored = await checkpoints.load(runner.db, projection.name)
+    stored = await runner.store.committed.checkpoints.get(projection.name)
     assert (stored.position, stored.error, stored.error_position) == (head, None, None)
-    letters = await dead_letters(runner.db)
+    letters = await dead_letters(runner.store)
     assert [(d.projection, d.position, d.event_type) for d in letters] == [
         (projection.name, poison, MoneyDeposited.event_type)
     ]
     assert "the test refuses poison payments" in letters[0].error
-    assert await dead_letters(runner.db, "some_other_projection") == []
+    assert await dead_letters(runner.store, "some_other_projection") == []
 
 
 async def test_transient_failure_applies_the_event_once(sql_store: EventStoreBackend) -> None:
@@ -197,10 +197,10 @@ async def test_transient_failure_applies_the_event_once(sql_store: EventStoreBac
         await runner.wait_for(positions[-1], timeout_s=10)
         (status,) = await runner.status()
     assert projection.attempts == 3
-    assert_each_once(await FLAKY_LOG.counts(runner.db), positions)
+    assert_each_once(await FLAKY_LOG.counts(runner.store), positions)
     assert status.state == "live"
     assert status.error is None
-    stored = await checkpoints.load(runner.db, projection.name)
+    stored = await runner.store.committed.checkpoints.get(projection.name)
     assert (stored.position, stored.error, stored.error_count) == (positions[-1], None, 0)
 
 
@@ -242,12 +242,12 @@ async def test_two_runners_of_one_projection_apply_each_event_once(
             await second.wait_for(head, timeout_s=30)
 
     positions = await stored_positions(sql_store)
-    assert_each_once(await AppliedLogProjection.applied.counts(first.db), positions)
+    assert_each_once(await AppliedLogProjection.applied.counts(first.store), positions)
     name = AppliedLogProjection.name
     handled = first.worker(name).events_handled + second.worker(name).events_handled
     assert handled == len(positions)  # a batch that lost the race counted for nothing
-    assert await account_documents(first.db) == await fold_accounts(sql_store)
+    assert await account_documents(first.store) == await fold_accounts(sql_store)
     moved = [r for r in caplog.records if "checkpoint moved elsewhere" in r.getMessage()]
     assert moved, "the runners never raced for a checkpoint"
-    stored = await checkpoints.load(first.db, name)
+    stored = await first.store.committed.checkpoints.get(name)
     assert stored.position == head

@@ -22,7 +22,7 @@ from bank_accounts.app import build_handler
 from bank_accounts.commands import ChangeEmail, DepositMoney, WithdrawMoney
 from bank_accounts.domain import InsufficientFundsError, PaymentConflictError
 from bank_accounts.projections import AccountsById
-from eskit.projections import ProjectionRunner, checkpoints
+from eskit.projections import ProjectionRunner
 from eskit.store import EventStoreBackend
 from tests.projections.support import (
     AccountView,
@@ -63,13 +63,13 @@ async def _check(store: EventStoreBackend, runner: ProjectionRunner) -> None:
     """Catch up, then documents == fold of the log == what the repository loads."""
     await runner.catch_up()
     folded = await fold_accounts(store)
-    assert await account_documents(runner.db) == folded
+    assert await account_documents(runner.store) == folded
     repository = build_handler(store).repository
     for account_id, view in folded.items():
         account = await repository.load(account_id)
         assert AccountView(account.balance, account.email, account.version) == view
         assert account.balance >= 0
-    checkpoint = await checkpoints.load(runner.db, AccountsById.name)
+    checkpoint = await runner.store.committed.checkpoints.get(AccountsById.name)
     assert checkpoint.position == await committed_head(store)
     assert checkpoint.error is None
 

@@ -76,7 +76,7 @@ async def test_wait_for_stream_returns_once_the_version_is_visible(
     async with ProjectionRunner(sql_store, [AccountsById()], poll_interval_s=30) as runner:
         opened = await handler.handle(open_account("acc-1", balance=0))
         await runner.wait_for_stream("acc-1", opened.version, timeout_s=5)
-        doc = await ACCOUNTS.get(runner.db, "acc-1")
+        doc = await ACCOUNTS.get(runner.store, "acc-1")
         assert doc is not None
         assert doc.body["version"] == 1
 
@@ -91,7 +91,7 @@ async def test_wait_for_stream_returns_once_the_version_is_visible(
                 balance += n
             result = await handler.handle(command)
             await runner.wait_for_stream("acc-1", result.version, timeout_s=5)
-            doc = await ACCOUNTS.get(runner.db, "acc-1")
+            doc = await ACCOUNTS.get(runner.store, "acc-1")
             assert doc is not None
             assert doc.body["version"] == result.version
             assert doc.body["balance"] == balance

@@ -25,10 +25,10 @@ from bank_accounts.app import build_handler
 from bank_accounts.commands import ChangeEmail, DepositMoney, WithdrawMoney
 from bank_accounts.domain import BankAccount, InsufficientFundsError
 from bank_accounts.projections import ACCOUNTS, AccountsById
-from eskit.projections import ProjectionRunner, ReadDatabase, checkpoints
+from eskit.projections import ProjectionRunner
 from eskit.projections.readmodel import SHADOW_SUFFIX
 from eskit.projections.rebuild import rebuild
-from eskit.store import EventStoreBackend
+from eskit.store import EventStoreBackend, TransactionalStore
 from tests.projections.support import (
     account_documents,
     committed_head,
@@ -69,12 +69,8 @@ async def _seed(store: EventStoreBackend) -> list[str]:
     return ids
 
 
-async def _table_exists(db: ReadDatabase, table: str) -> bool:
-    if db.dialect == "sqlite":
-        rows = await db.query("SELECT count(*) FROM sqlite_master WHERE name = ?", (table,))
-    else:
-        rows = await db.query("SELECT count(*) FROM pg_tables WHERE tablename = %s", (table,))
-    return bool(rows[0][0])
+async def _table_exists(db: TransactionalStore, table: str) -> bool:
+    return await db.committed.schema.exists(table)
 
 
 @dataclass
@@ -85,7 +81,9 @@ class Queries:
     failures: list[str] = field(default_factory=list)
 
 
-async def _query(db: ReadDatabase, ids: list[str], stop: asyncio.Event, seen: Queries) -> None:
+async def _query(
+    db: TransactionalStore, ids: list[str], stop: asyncio.Event, seen: Queries
+) -> None:
     rng = random.Random(len(seen.failures))
     while not stop.is_set():
         for account_id in rng.sample(ids, len(ids)):
@@ -142,12 +140,13 @@ async def test_rebuild_while_queried_written_and_live(sql_store: EventStoreBacke
     calls: list[tuple[int, int]] = []
     async with runner:
         await runner.wait_for(seeded, timeout_s=30)
-        assert await ACCOUNTS.count(runner.db) == ACCOUNT_COUNT
+        assert await ACCOUNTS.count(runner.store) == ACCOUNT_COUNT
 
         stop_queries, stop_writes = asyncio.Event(), asyncio.Event()
         seen = Queries()
         queries = [
-            asyncio.create_task(_query(runner.db, list(ids), stop_queries, seen)) for _ in range(3)
+            asyncio.create_task(_query(runner.store, list(ids), stop_queries, seen))
+            for _ in range(3)
         ]
         writer = asyncio.create_task(_write(sql_store, list(ids), stop_writes))
         try:
@@ -187,9 +186,9 @@ async def test_rebuild_while_queried_written_and_live(sql_store: EventStoreBacke
     assert seeded <= result.position <= head
 
     # swapped in and caught up: the documents are the fold of the log
-    assert await account_documents(runner.db) == await fold_accounts(sql_store)
-    stored = await checkpoints.load_all(runner.db)
+    assert await account_documents(runner.store) == await fold_accounts(sql_store)
+    stored = await runner.store.committed.checkpoints.all()
     assert stored[AccountsById.name].position == head
     assert AccountsById.name + SHADOW_SUFFIX not in stored
-    assert not await _table_exists(runner.db, ACCOUNTS.name + SHADOW_SUFFIX)
-    assert await _table_exists(runner.db, ACCOUNTS.name)
+    assert not await _table_exists(runner.store, ACCOUNTS.name + SHADOW_SUFFIX)
+    assert await _table_exists(runner.store, ACCOUNTS.name)

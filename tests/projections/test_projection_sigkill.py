@@ -30,9 +30,9 @@ from bank_accounts.commands import ChangeEmail, DepositMoney, WithdrawMoney
 from bank_accounts.domain import InsufficientFundsError
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.domain import Command
-from eskit.projections import ProjectionRunner, checkpoints, read_database
+from eskit.projections import ProjectionRunner
 from eskit.projections.rebuild import rebuild
-from eskit.store import EventStoreBackend, open_store
+from eskit.store import EventStoreBackend, open_store, require_transactions
 from tests.projections.support import (
     APPLIED,
     AppliedLogProjection,
@@ -129,7 +129,7 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
     url = worker_database_url
     rng = random.Random(20)
     async with open_store(url) as store:
-        db = read_database(store)
+        db = require_transactions(store, "tests")
         handler = build_handler(store)
         for n in range(ACCOUNTS_OPENED):
             await handler.handle(open_account(f"acc-{n:02d}", balance=200))
@@ -139,7 +139,7 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
         rounds: list[tuple[int, int, int]] = []  # checkpoint before, after the kill; head then
         try:
             for round_no in range(ROUNDS):
-                before = (await checkpoints.load(db, AppliedLogProjection.name)).position
+                before = (await db.committed.checkpoints.get(AppliedLogProjection.name)).position
                 proc = _start_worker(url, tmp_path, round_no)
                 try:
                     await _started(proc)
@@ -149,7 +149,7 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
                 finally:
                     code = await asyncio.to_thread(_kill, proc)
                 assert code == -signal.SIGKILL, (tmp_path / f"worker-{round_no}.log").read_text()
-                after = (await checkpoints.load(db, AppliedLogProjection.name)).position
+                after = (await db.committed.checkpoints.get(AppliedLogProjection.name)).position
                 rounds.append((before, after, await store.last_position()))
         finally:
             stop.set()
@@ -168,7 +168,7 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
         assert positions[-1] == head
         assert_each_once(await APPLIED.counts(db), positions)
         for name in (AccountsById.name, AppliedLogProjection.name):
-            stored = await checkpoints.load(db, name)
+            stored = await db.committed.checkpoints.get(name)
             assert (stored.position, stored.error) == (head, None)
 
         assert await account_documents(db) == await fold_accounts(store)

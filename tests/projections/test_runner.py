@@ -9,8 +9,8 @@ import pytest
 from bank_accounts.app import build_handler
 from bank_accounts.commands import DepositMoney, WithdrawMoney
 from bank_accounts.projections import ACCOUNTS, AccountsById
-from eskit.projections import ProjectionRunner, read_database
-from eskit.store import EventStoreBackend
+from eskit.projections import ProjectionRunner
+from eskit.store import EventStoreBackend, require_transactions
 from tests.projections.support import committed_head, open_account
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ async def test_documents_follow_commands(sql_store: EventStoreBackend) -> None:
             WithdrawMoney(aggregate_id="acc-1", amount=30, payment_id="p2")
         )
         await runner.wait_for(result.position, timeout_s=5)
-        doc = await ACCOUNTS.get(runner.db, "acc-1")
+        doc = await ACCOUNTS.get(runner.store, "acc-1")
         assert doc is not None
         assert doc.body["balance"] == 120
         assert doc.body["version"] == 3
@@ -46,7 +46,7 @@ async def test_restart_resumes_at_checkpoint(sql_store: EventStoreBackend) -> No
     await runner.wait_for(await committed_head(sql_store))
     await runner.stop()
     await runner.stop()
-    docs = await ACCOUNTS.all(read_database(sql_store))
+    docs = await ACCOUNTS.all(require_transactions(sql_store, "tests"))
     assert {k: v["balance"] for k, v in docs.items()} == {f"acc-{i}": 101 for i in range(5)}
     statuses = await runner.status()
     assert statuses[0].state == "live"

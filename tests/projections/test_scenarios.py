@@ -20,7 +20,7 @@ async def test_given_then() -> None:
             opened_event(balance=100),
             MoneyDeposited(amount=50, currency="USD", payment_id="p"),
         )
-        doc = await ACCOUNTS.get(scenario.db, "acc-1")
+        doc = await ACCOUNTS.get(scenario.store, "acc-1")
         assert doc is not None
         assert doc.body["balance"] == 150
 
@@ -36,9 +36,9 @@ async def test_wait_until_processed_by_another_runner(sql_store: EventStoreBacke
         result = await sql_store.append(
             "acc-2", [opened_event(balance=100)], expected_version=0, stream_type="BankAccount"
         )
-        await wait_until_processed(runner.db, "bank_accounts_by_id", result.position)
+        await wait_until_processed(runner.store, "bank_accounts_by_id", result.position)
         await wait_until_processed(runner, "bank_accounts_by_id", result.position)
         with pytest.raises(NotCaughtUpError, match="bank_accounts_by_id"):
             await wait_until_processed(
-                runner.db, "bank_accounts_by_id", result.position + 10**9, timeout_s=0.2
+                runner.store, "bank_accounts_by_id", result.position + 10**9, timeout_s=0.2
             )

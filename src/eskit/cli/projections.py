@@ -26,7 +26,7 @@ from eskit.projections.projection import Projection
 from eskit.projections.rebuild import rebuild
 from eskit.projections.runner import ProjectionRunner
 from eskit.settings import EskitSettings
-from eskit.store import EventStoreBackend
+from eskit.store import EventStoreBackend, require_transactions
 
 __all__ = ["projections_app"]
 
@@ -162,9 +162,7 @@ def park_command(
     """Move the event NAME fails on into the dead letters, so NAME goes on without it."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        from eskit.projections.database import read_database
-
-        letter = await park(read_database(store), name, position)
+        letter = await park(require_transactions(store, "parking"), name, position)
         console.print(
             f"parked {letter.event_type} at position {letter.position} "
             f"(stream {letter.stream_id}) for {name}: {letter.error}",
@@ -179,10 +177,8 @@ def dead_letters_command(name: str | None = None, database_url: DatabaseUrl = No
     """List parked events, of NAME or of every projection."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        from eskit.projections.database import read_database
-
         table = Table("projection", "position", "event", "stream", "parked at", "error")
-        for d in await dead_letters(read_database(store), name):
+        for d in await dead_letters(require_transactions(store, "dead letters"), name):
             table.add_row(
                 d.projection,
                 str(d.position),

@@ -1,27 +1,41 @@
 """The read side: subscriptions with checkpoints, projections and read models.
 
-See :class:`Projection` for writing one, :class:`ProjectionRunner` for running them, and
-the read models :class:`DocumentCollection`, ``Table`` and ``SearchIndex``.
+See :class:`Projection` for writing one, :class:`ProjectionRunner` for running them, the
+read models :class:`DocumentCollection`, :class:`Table` and :class:`SearchIndex`, and
+:class:`InlineProjections` for read models updated in the append's own transaction. Read
+models live in the store's database (``store.transaction()``; see ``eskit.store``).
 """
 
-from eskit.projections.database import ReadDatabase, read_database
 from eskit.projections.documents import Document, DocumentCollection, DocumentWriter
+from eskit.projections.inline import InlineProjections
 from eskit.projections.projection import Projection, ProjectionContext, handles
+from eskit.projections.rebuild import RebuildResult, rebuild
 from eskit.projections.runner import ProjectionRunner, position_of
+from eskit.projections.search import SearchIndex, SearchPage, SearchQueryError, words
 from eskit.projections.status import ProjectionStatus
 from eskit.projections.subscription import Subscription
+from eskit.projections.tables import Table, TableWriter
+from eskit.projections.waiting import wait_for_checkpoint
 
 __all__ = [
     "Document",
     "DocumentCollection",
     "DocumentWriter",
+    "InlineProjections",
     "Projection",
     "ProjectionContext",
     "ProjectionRunner",
     "ProjectionStatus",
-    "ReadDatabase",
+    "RebuildResult",
+    "SearchIndex",
+    "SearchPage",
+    "SearchQueryError",
     "Subscription",
+    "Table",
+    "TableWriter",
     "handles",
     "position_of",
-    "read_database",
+    "rebuild",
+    "wait_for_checkpoint",
+    "words",
 ]

@@ -6,118 +6,56 @@ error that stopped the projection, and the runner logs every skip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from eskit.errors import NotFoundError
-from eskit.projections.checkpoints import load, sql_for
-from eskit.projections.database import ReadDatabase
-from eskit.projections.session import Session
+from eskit.store.bookkeeping import DeadLetter
+from eskit.store.unit_of_work import TransactionalStore
 
 __all__ = ["DeadLetter", "dead_letters", "park", "parked_positions", "unpark"]
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A parked event of one projection."""
-
-    projection: str
-    position: int
-    event_id: str
-    stream_id: str
-    event_type: str
-    error: str
-    parked_at: datetime
-
-
-async def park(db: ReadDatabase, projection: str, position: int | None = None) -> DeadLetter:
+async def park(
+    store: TransactionalStore, projection: str, position: int | None = None
+) -> DeadLetter:
     """Park the event at ``position`` (default: where ``projection`` is failing now)."""
-    checkpoint = await load(db, projection)
+    checkpoint = await store.committed.checkpoints.get(projection)
     if position is None:
         if checkpoint.error_position is None:
             raise NotFoundError("failing event of projection", projection, "it is not failing")
         position = checkpoint.error_position
-    rows = await db.query(
-        sql_for(
-            db.dialect,
-            "SELECT event_id, stream_id, event_type FROM eskit_events WHERE position = ?",
-        ),
-        (position,),
-    )
-    if not rows:
+    found = await store.read_batch(after=position - 1, limit=1)
+    if not found or found[0].position != position:
         raise NotFoundError("event at position", str(position))
-    event_id, stream_id, event_type = rows[0]
+    event = found[0]
     error = checkpoint.error if checkpoint.error_position == position else None
     letter = DeadLetter(
         projection,
         position,
-        str(event_id),
-        stream_id,
-        event_type,
+        str(event.event_id),
+        event.stream_id,
+        event.event_type,
         error or "parked by an operator",
         datetime.now(UTC),
     )
-
-    async def work(session: Session) -> None:
-        parked_at: Any = letter.parked_at
-        if session.dialect == "sqlite":
-            parked_at = parked_at.isoformat(timespec="microseconds")
-        await session.execute(
-            sql_for(
-                session.dialect,
-                "INSERT INTO eskit_dead_letters (projection, position, event_id, stream_id, "
-                "event_type, error, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (projection, position) DO NOTHING",
-            ),
-            (projection, position, letter.event_id, stream_id, event_type, letter.error, parked_at),
-        )
-
-    await db.transaction(work)
+    async with store.transaction() as tx:
+        await tx.dead_letters.park(letter)
     return letter
 
 
-async def unpark(db: ReadDatabase, projection: str, position: int) -> bool:
+async def unpark(store: TransactionalStore, projection: str, position: int) -> bool:
     """Forget a parked event (a rebuild will then apply it again); False if it was not parked."""
-
-    async def work(session: Session) -> int:
-        return await session.execute(
-            sql_for(
-                session.dialect,
-                "DELETE FROM eskit_dead_letters WHERE projection = ? AND position = ?",
-            ),
-            (projection, position),
-        )
-
-    return bool(await db.transaction(work))
+    async with store.transaction() as tx:
+        return await tx.dead_letters.unpark(projection, position)
 
 
-async def parked_positions(db: ReadDatabase, projection: str) -> set[int]:
+async def parked_positions(store: TransactionalStore, projection: str) -> set[int]:
     """Positions of the events parked for ``projection``."""
-    rows = await db.query(
-        sql_for(db.dialect, "SELECT position FROM eskit_dead_letters WHERE projection = ?"),
-        (projection,),
-    )
-    return {int(row[0]) for row in rows}
+    return await store.committed.dead_letters.positions(projection)
 
 
-async def dead_letters(db: ReadDatabase, projection: str | None = None) -> list[DeadLetter]:
+async def dead_letters(
+    store: TransactionalStore, projection: str | None = None
+) -> list[DeadLetter]:
     """Parked events, of one projection or all, in position order."""
-    sql = "SELECT projection, position, event_id, stream_id, event_type, error, parked_at FROM eskit_dead_letters"
-    params: tuple[Any, ...] = ()
-    if projection is not None:
-        sql += " WHERE projection = ?"
-        params = (projection,)
-    rows = await db.query(sql_for(db.dialect, sql + " ORDER BY projection, position"), params)
-    return [
-        DeadLetter(
-            p,
-            int(pos),
-            str(eid),
-            sid,
-            et,
-            err,
-            at if isinstance(at, datetime) else datetime.fromisoformat(at),
-        )
-        for p, pos, eid, sid, et, err, at in rows
-    ]
+    return await store.committed.dead_letters.all(projection)

@@ -14,27 +14,13 @@ from typing import Any
 
 import orjson
 
-from eskit.errors import DocumentConflictError
-from eskit.projections.database import ReadDatabase
 from eskit.projections.readmodel import check_identifier
-from eskit.projections.session import Dialect, Session
+from eskit.store.rows import Document, DocumentChanges
+from eskit.store.unit_of_work import TransactionalStore, UnitOfWork
 
 __all__ = ["Document", "DocumentCollection", "DocumentWriter"]
 
 Body = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """A stored document and its version (1 after the first write)."""
-
-    id: str
-    version: int
-    body: Body
-
-
-def _loads(value: Any) -> Body:
-    return value if isinstance(value, dict) else orjson.loads(value)
 
 
 class DocumentCollection:
@@ -47,36 +33,28 @@ class DocumentCollection:
         """See ReadModel.table_names."""
         return [base]
 
-    def create_sql(self, dialect: Dialect, base: str) -> list[str]:
-        """See ReadModel.create_sql."""
-        body = "TEXT" if dialect == "sqlite" else "jsonb"
-        return [
-            f"CREATE TABLE {base} (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
-            f"body {body} NOT NULL)"
-        ]
+    async def create(self, tx: UnitOfWork, base: str) -> None:
+        """See ReadModel.create."""
+        await tx.documents.create(check_identifier(base))
 
-    def bind(self, session: Session, base: str) -> DocumentWriter:
+    def bind(self, tx: UnitOfWork, base: str) -> DocumentWriter:
         """See ReadModel.bind."""
-        return DocumentWriter(session, self.name, base)
+        return DocumentWriter(tx, self.name, check_identifier(base))
 
     # -- queries (outside projections) --------------------------------------------------
 
-    async def get(self, db: ReadDatabase, doc_id: str) -> Document | None:
+    async def get(self, store: TransactionalStore, doc_id: str) -> Document | None:
         """The committed document ``doc_id``, if any."""
-        mark = "?" if db.dialect == "sqlite" else "%s"
-        rows = await db.query(
-            f"SELECT id, version, body FROM {self.name} WHERE id = {mark}", (doc_id,)
-        )
-        return Document(rows[0][0], rows[0][1], _loads(rows[0][2])) if rows else None
+        found = await store.committed.documents.get_many(self.name, [doc_id])
+        return found[0] if found else None
 
-    async def count(self, db: ReadDatabase) -> int:
+    async def count(self, store: TransactionalStore) -> int:
         """How many documents the collection holds."""
-        return int((await db.query(f"SELECT count(*) FROM {self.name}"))[0][0])
+        return await store.committed.documents.count(self.name)
 
-    async def all(self, db: ReadDatabase) -> dict[str, Body]:
+    async def all(self, store: TransactionalStore) -> dict[str, Body]:
         """Every document by id (for tests and small collections)."""
-        rows = await db.query(f"SELECT id, body FROM {self.name}")
-        return {row[0]: _loads(row[1]) for row in rows}
+        return {d.id: d.body for d in await store.committed.documents.all(self.name)}
 
 
 _NEW = 0
@@ -92,8 +70,8 @@ class _Entry:
 class DocumentWriter:
     """A collection inside one projection transaction. Reads see the batch's own writes."""
 
-    def __init__(self, session: Session, collection: str, table: str) -> None:
-        self.session = session
+    def __init__(self, tx: UnitOfWork, collection: str, table: str) -> None:
+        self.tx = tx
         self.collection = collection
         self.table = table
         self._entries: dict[str, _Entry] = {}
@@ -103,22 +81,10 @@ class DocumentWriter:
         wanted = [i for i in dict.fromkeys(ids) if i not in self._entries]
         if not wanted:
             return
-        if self.session.dialect == "postgres":
-            rows = await self.session.fetch(
-                f"SELECT id, version, body FROM {self.table} WHERE id = ANY(%s)", (wanted,)
-            )
-        else:
-            rows = []
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows += await self.session.fetch(
-                    f"SELECT id, version, body FROM {self.table} WHERE id IN ({marks})", chunk
-                )
         for doc_id in wanted:
             self._entries[doc_id] = _Entry(_NEW, None)
-        for doc_id, version, body in rows:
-            self._entries[doc_id] = _Entry(version, _loads(body))
+        for found in await self.tx.documents.get_many(self.table, wanted):
+            self._entries[found.id] = _Entry(found.version, found.body)
 
     async def get(self, doc_id: str) -> Body | None:
         """The document as this batch last left it, or None."""
@@ -164,42 +130,21 @@ class DocumentWriter:
                 if entry.version != _NEW:
                     deletes.append((doc_id, entry.version))
             elif entry.version == _NEW:
-                inserts.append((doc_id, orjson.dumps(entry.body).decode()))
+                inserts.append((doc_id, _encode(self.collection, doc_id, entry.body)))
             else:
-                updates.append((orjson.dumps(entry.body).decode(), doc_id, entry.version))
-        await self._write(inserts, updates, deletes)
+                body = _encode(self.collection, doc_id, entry.body)
+                updates.append((doc_id, entry.version, body))
+        if inserts or updates or deletes:
+            changes = DocumentChanges(inserts, updates, deletes)
+            await self.tx.documents.write(self.collection, self.table, changes)
         for entry in self._entries.values():
             if entry.dirty:
                 entry.version = _NEW if entry.body is None else entry.version + 1
                 entry.dirty = False
 
-    async def _write(
-        self,
-        inserts: list[tuple[str, str]],
-        updates: list[tuple[str, str, int]],
-        deletes: list[tuple[str, int]],
-    ) -> None:
-        s, cast = self.session, ("" if self.session.dialect == "sqlite" else "::jsonb")
-        m = s.mark
-        if updates:
-            changed = await s.executemany(
-                f"UPDATE {self.table} SET body = {m}{cast}, version = version + 1 "
-                f"WHERE id = {m} AND version = {m}",
-                updates,
-            )
-            if changed != len(updates):
-                raise DocumentConflictError(self.collection, [u[1] for u in updates])
-        if deletes:
-            changed = await s.executemany(
-                f"DELETE FROM {self.table} WHERE id = {m} AND version = {m}", deletes
-            )
-            if changed != len(deletes):
-                raise DocumentConflictError(self.collection, [d[0] for d in deletes])
-        if inserts:
-            changed = await s.executemany(
-                f"INSERT INTO {self.table} (id, version, body) VALUES ({m}, 1, {m}{cast}) "
-                "ON CONFLICT (id) DO NOTHING",
-                inserts,
-            )
-            if changed != len(inserts):
-                raise DocumentConflictError(self.collection, [i[0] for i in inserts])
+
+def _encode(collection: str, doc_id: str, body: Body) -> str:
+    text = orjson.dumps(body)
+    if b"\\u0000" in text:
+        raise ValueError(f"{collection}/{doc_id}: documents cannot hold NUL characters")
+    return text.decode()

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from eskit.projections.database import ReadDatabase
-from eskit.projections.log import any_of
+from eskit.store.port import EventStore
 
 __all__ = ["measure_lag"]
 
 
 async def measure_lag(
-    db: ReadDatabase,
+    store: EventStore,
     after: int,
     head: int,
     *,
@@ -22,21 +20,13 @@ async def measure_lag(
 ) -> tuple[int, float]:
     """Events in ``(after, head]`` that the projection reads, and the age of the oldest in seconds.
 
-    Positions are not dense on PostgreSQL, so lag is counted, never subtracted.
+    Positions are not dense on every backend, so lag is counted, never subtracted.
     """
     if head <= after:
         return 0, 0.0
-    mark = "?" if db.dialect == "sqlite" else "%s"
-    sql = (
-        f"SELECT count(*), min(recorded_at) FROM eskit_events "
-        f"WHERE position > {mark} AND position <= {mark}"
+    span = await store.count_events(
+        after=after, up_to=head, event_types=event_types, stream_types=stream_types
     )
-    params: list[Any] = [after, head]
-    sql += any_of(db.dialect, "event_type", event_types, params)
-    sql += any_of(db.dialect, "stream_type", stream_types, params)
-    count, oldest = (await db.query(sql, params))[0]
-    if not count:
+    if not span.count or span.oldest is None:
         return 0, 0.0
-    if not isinstance(oldest, datetime):
-        oldest = datetime.fromisoformat(oldest)
-    return int(count), max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+    return span.count, max(0.0, (datetime.now(UTC) - span.oldest).total_seconds())

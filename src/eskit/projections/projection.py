@@ -22,8 +22,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from eskit.domain.events import Event
 from eskit.domain.registry import EventRegistry
 from eskit.projections.readmodel import ReadModel, check_identifier
-from eskit.projections.session import Session
 from eskit.store.records import StoredEvent
+from eskit.store.unit_of_work import UnitOfWork
 
 __all__ = ["Bindable", "Projection", "ProjectionContext", "handles"]
 
@@ -38,8 +38,8 @@ class Bindable(Protocol[W]):
 
     name: str
 
-    def bind(self, session: Session, base: str) -> W:
-        """The writer on ``base`` in ``session``."""
+    def bind(self, tx: UnitOfWork, base: str) -> W:
+        """The writer on ``base`` in the unit of work ``tx``."""
         ...
 
 
@@ -61,10 +61,11 @@ def handles(
 
 
 class ProjectionContext:
-    """What a handler gets besides its event: the stored record and the read-model writers."""
+    """What a handler gets besides its event: the stored record, the read-model writers,
+    and the unit of work they write in (``tx``: checkpoints, plain SQL, appends)."""
 
-    def __init__(self, session: Session, tables: dict[str, str] | None = None) -> None:
-        self.session = session
+    def __init__(self, tx: UnitOfWork, tables: dict[str, str] | None = None) -> None:
+        self.tx = tx
         self.record: StoredEvent | None = None
         """The stored event being handled (position, stream, version, metadata, time)."""
         self._tables = tables or {}
@@ -81,7 +82,7 @@ class ProjectionContext:
         writer = self._writers.get(model.name)
         if writer is None:
             base = self._tables.get(model.name, model.name)
-            writer = self._writers[model.name] = model.bind(self.session, base)
+            writer = self._writers[model.name] = model.bind(self.tx, base)
         return writer
 
     async def flush(self) -> None:
@@ -149,8 +150,9 @@ class Projection:
 
     async def handle(self, ctx: ProjectionContext, record: StoredEvent) -> None:
         """Decode ``record`` and run its handler."""
+        # the stored JSON goes to the event's validator as it was read: parsed once
         event = self.registry.decode(
-            record.event_type, record.schema_version, record.data, position=record.position
+            record.event_type, record.schema_version, record.raw_data, position=record.position
         )
         handler = self._bound.get(event.event_type)
         if handler is None:

@@ -15,17 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from eskit.projections import checkpoints
-from eskit.projections.checkpoints import sql_for
-from eskit.projections.database import ReadDatabase, read_database
 from eskit.projections.lag import measure_lag
-from eskit.projections.log import read_log
 from eskit.projections.projection import Projection, ProjectionContext
-from eskit.projections.readmodel import SHADOW_SUFFIX, table_exists
+from eskit.projections.readmodel import SHADOW_SUFFIX
 from eskit.projections.schema import create_tables
-from eskit.projections.session import Session
 from eskit.projections.worker import ProjectionWorker
 from eskit.store.port import EventStoreBackend
+from eskit.store.unit_of_work import TransactionalStore, UnitOfWork, require_transactions
 
 __all__ = ["RebuildResult", "rebuild"]
 
@@ -59,19 +55,20 @@ async def rebuild(
     If the rebuild fails, its shadow tables are dropped and the live ones stay as they were.
     """
     started = time.perf_counter()
-    db = read_database(store)
+    db = require_transactions(store, "rebuilds")
     shadow = {m.name: m.name + SHADOW_SUFFIX for m in projection.read_models}
     name = projection.name
     worker = ProjectionWorker(
         projection, db, checkpoint_name=name + SHADOW_SUFFIX, tables=shadow, batch_size=batch_size
     )
-    await db.transaction(lambda s: _fresh_shadow(s, projection, shadow, worker.name))
+    async with db.transaction() as tx:
+        await _fresh_shadow(tx, projection, shadow, worker.name)
     await worker.load()
-    worker.parked = await _parked_of(db, name)
+    worker.parked = await db.committed.dead_letters.positions(name)
     total, _ = await measure_lag(
         db,
         0,
-        await store.last_position(),
+        await db.last_position(),
         event_types=projection.event_types,
         stream_types=_stream_types(projection),
     )
@@ -84,7 +81,8 @@ async def rebuild(
         if progress is not None:
             progress(handled, max(total, handled))
     try:
-        in_swap = await db.transaction(lambda s: _swap(s, projection, worker, inline=inline))
+        async with db.transaction() as tx:
+            in_swap = await _swap(tx, projection, worker, inline=inline)
     except BaseException:
         with contextlib.suppress(Exception):  # the original error matters more
             await _drop_shadow(db, projection, shadow, worker.name)
@@ -99,88 +97,63 @@ def _stream_types(projection: Projection) -> list[str] | None:
     return list(projection.stream_types) if projection.stream_types is not None else None
 
 
-async def _parked_of(db: ReadDatabase, name: str) -> set[int]:
-    from eskit.projections.dead_letters import parked_positions
-
-    return await parked_positions(db, name)
-
-
-async def _drop(session: Session, tables: list[str]) -> None:
+async def _drop(tx: UnitOfWork, tables: list[str]) -> None:
     for table in reversed(tables):
-        if await table_exists(session, table):
-            await session.execute(f"DROP TABLE {table}")
+        await tx.schema.drop(table)
 
 
 async def _fresh_shadow(
-    session: Session, projection: Projection, shadow: dict[str, str], checkpoint: str
+    tx: UnitOfWork, projection: Projection, shadow: dict[str, str], checkpoint: str
 ) -> None:
     for model in projection.read_models:
-        await _drop(session, model.table_names(shadow[model.name]))
-    await create_tables(session, projection.read_models, shadow)
-    await checkpoints.reset(session, checkpoint, 0)
+        await _drop(tx, model.table_names(shadow[model.name]))
+    await create_tables(tx, projection.read_models, shadow)
+    await tx.checkpoints.reset(checkpoint, 0)
 
 
 async def _drop_shadow(
-    db: ReadDatabase, projection: Projection, shadow: dict[str, str], checkpoint: str
+    store: TransactionalStore, projection: Projection, shadow: dict[str, str], checkpoint: str
 ) -> None:
-    async def work(session: Session) -> None:
+    async with store.transaction() as tx:
         for model in projection.read_models:
-            await _drop(session, model.table_names(shadow[model.name]))
-        await session.execute(
-            sql_for(session.dialect, "DELETE FROM eskit_checkpoints WHERE name = ?"), (checkpoint,)
-        )
-
-    await db.transaction(work)
+            await _drop(tx, model.table_names(shadow[model.name]))
+        await tx.checkpoints.delete(checkpoint)
 
 
 async def _swap(
-    session: Session, projection: Projection, worker: ProjectionWorker, *, inline: bool
+    tx: UnitOfWork, projection: Projection, worker: ProjectionWorker, *, inline: bool
 ) -> int:
     """Finish the catch-up under lock, then put the shadow tables in place; returns events handled."""
-    live_tables = [t for m in projection.read_models for t in m.table_names(m.name)]
-    if session.dialect == "postgres":
-        # tables first, then the checkpoint, in the order a live runner takes them; from
-        # here on no live runner and no inline append can commit to these tables
-        for table in live_tables:
-            if await table_exists(session, table):
-                await session.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-    lock = " FOR UPDATE" if session.dialect == "postgres" else ""
-    rows = await session.fetch(
-        sql_for(session.dialect, f"SELECT position FROM eskit_checkpoints WHERE name = ?{lock}"),
-        (projection.name,),
-    )
-    live = int(rows[0][0]) if rows else 0
-    handled = await worker.catch_up_in(session)
+    # tables first, then the checkpoint, in the order a live runner takes them; from here
+    # on no live runner and no inline append can commit to these tables
+    await tx.schema.lock([t for m in projection.read_models for t in m.table_names(m.name)])
+    live = await tx.checkpoints.hold(projection.name)
+    handled = await worker.catch_up_in(tx)
     if inline:
-        handled += await _apply_held_back(session, projection, worker)
+        handled += await _apply_held_back(tx, projection, worker)
     if worker.position < live:  # a live runner saw events this transaction cannot: unheard of
         raise RuntimeError(
             f"the rebuild of {projection.name} reached {worker.position}, behind the live {live}"
         )
     for model in projection.read_models:
-        await _drop(session, model.table_names(model.name))
+        await _drop(tx, model.table_names(model.name))
         shadow_tables = model.table_names(model.name + SHADOW_SUFFIX)
         for old, new in zip(shadow_tables, model.table_names(model.name), strict=True):
-            await session.execute(f"ALTER TABLE {old} RENAME TO {new}")
-    await checkpoints.reset(session, projection.name, worker.position)
-    await session.execute(
-        sql_for(session.dialect, "DELETE FROM eskit_checkpoints WHERE name = ?"), (worker.name,)
-    )
+            await tx.schema.rename(old, new)
+    await tx.checkpoints.reset(projection.name, worker.position)
+    await tx.checkpoints.delete(worker.name)
     return handled
 
 
-async def _apply_held_back(
-    session: Session, projection: Projection, worker: ProjectionWorker
-) -> int:
+async def _apply_held_back(tx: UnitOfWork, projection: Projection, worker: ProjectionWorker) -> int:
     """Committed events beyond the read horizon, which inline appends already applied live."""
-    batch = await read_log(
-        session,
+    page = await tx.read_page(
         after=worker.position,
         limit=1_000_000,
         event_types=worker.event_types,
         stream_types=worker.stream_types,
         visible_only=False,
     )
-    if batch:
-        await projection.handle_batch(ProjectionContext(session, worker.tables), batch)
-    return len(batch)
+    if page.events:
+        await projection.handle_batch(ProjectionContext(tx, worker.tables), page.events)
+    return len(page.events)

@@ -2,10 +2,10 @@
 
 A :class:`ProjectionRunner` keeps a task per projection. Each task handles batches while
 there are any, then sleeps until the store signals a commit: an append through the same
-store object, a ``NOTIFY`` from another process heard by the runner's listener
-(PostgreSQL), or a change of the file's ``data_version`` (SQLite written by another
-process). Polling every ``poll_interval_s`` is only the fallback for notices that cannot
-arrive (a lost listener connection).
+store object, or a commit of another process heard by the store's commit listener
+(PostgreSQL ``NOTIFY``, a change of the SQLite file's ``data_version``). Polling every
+``poll_interval_s`` is only the fallback for notices that cannot arrive (a lost listener
+connection).
 
 Stop, start and restart in any order: stopping cancels between batches or rolls the
 current one back, and starting again resumes at the committed checkpoint.
@@ -20,16 +20,21 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from eskit.errors import CheckpointMovedError, NotCaughtUpError, ProjectionNotFoundError
-from eskit.projections import checkpoints
-from eskit.projections.database import ReadDatabase, read_database
+from eskit.errors import (
+    CheckpointMovedError,
+    NotCaughtUpError,
+    NotFoundError,
+    ProjectionNotFoundError,
+)
 from eskit.projections.lag import measure_lag
 from eskit.projections.projection import Projection
 from eskit.projections.schema import ensure_tables
 from eskit.projections.status import ProjectionStatus
 from eskit.projections.subscription import Subscription
 from eskit.projections.worker import HandlerFailedError, ProjectionWorker
+from eskit.store.commits import CommitListener
 from eskit.store.port import EventStoreBackend
+from eskit.store.unit_of_work import require_transactions
 
 __all__ = ["ProjectionRunner"]
 
@@ -41,8 +46,7 @@ class ProjectionRunner:
 
     ``batch_size`` events per transaction; ``poll_interval_s`` (default 1 s) bounds how long
     a caught-up projection sleeps without a notice. With ``listen``, commits of other
-    processes are heard: PostgreSQL ``LISTEN``, or on SQLite a watcher of the file's
-    ``data_version`` (checked every 10 ms without reading the log). A failing handler is retried after
+    processes are heard through the store's commit listener. A failing handler is retried after
     ``retry_backoff_s``, doubling up to ``max_backoff_s``; a projection with events waiting
     and no progress for ``stall_after_s`` reports itself stalled.
     """
@@ -59,13 +63,12 @@ class ProjectionRunner:
         stall_after_s: float = 10.0,
         listen: bool = True,
     ) -> None:
-        self.store = store
-        self.db: ReadDatabase = read_database(store)
+        self.store = require_transactions(store, "projections")
         self.projections = {p.name: p for p in projections}
         if len(self.projections) != len(projections):
             raise ValueError("two projections share a name")
         self.workers = {
-            p.name: ProjectionWorker(p, self.db, batch_size=batch_size) for p in projections
+            p.name: ProjectionWorker(p, self.store, batch_size=batch_size) for p in projections
         }
         self.poll_interval_s = poll_interval_s or 1.0
         self.retry_backoff_s = retry_backoff_s
@@ -73,8 +76,7 @@ class ProjectionRunner:
         self.stall_after_s = stall_after_s
         self.listen = listen
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._listener: Any = None
-        self._watcher: Any = None
+        self._listener: CommitListener | None = None
         self._stopping = asyncio.Event()
 
     async def __aenter__(self) -> ProjectionRunner:
@@ -96,24 +98,18 @@ class ProjectionRunner:
     async def prepare(self) -> None:
         """Create missing read-model tables and load every checkpoint (no tasks started)."""
         for worker in self.workers.values():
-            await ensure_tables(self.db, worker.projection.read_models)
+            await ensure_tables(self.store, worker.projection.read_models)
             await worker.load()
 
     async def start(self) -> None:
-        """Prepare, start listening (PostgreSQL) and start one task per projection."""
+        """Prepare, start hearing other processes' commits, start one task per projection."""
         if self._tasks:
             return
         await self.prepare()
-        if self.listen and self.db.dialect == "postgres" and self._listener is None:
-            from eskit.projections.listener import PostgresListener
-
-            self._listener = PostgresListener(self.db.store.url, self.db.signal)  # type: ignore[attr-defined]
-            await self._listener.start()
-        if self.listen and self.db.dialect == "sqlite" and self._watcher is None:
-            from eskit.projections.sqlite_watch import SQLiteChangeWatcher
-
-            self._watcher = SQLiteChangeWatcher(self.db.store.path, self.db.signal)  # type: ignore[attr-defined]
-            await self._watcher.start()
+        if self.listen and self._listener is None:
+            self._listener = self.store.commit_listener()
+            if self._listener is not None:
+                await self._listener.start()
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         for name, worker in self.workers.items():
@@ -132,9 +128,6 @@ class ProjectionRunner:
             for task in late:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            await watcher.stop()
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.stop()
@@ -152,7 +145,7 @@ class ProjectionRunner:
     # -- the loop -------------------------------------------------------------------------
 
     async def _run(self, worker: ProjectionWorker) -> None:
-        signal = self.db.signal
+        signal = self.store.appended
         delay = self.retry_backoff_s
         while not self._stopping.is_set():
             seen = signal.generation
@@ -186,7 +179,7 @@ class ProjectionRunner:
         """Wait ``timeout_s``, or less: until a commit (if ``seen`` is given) or a stop."""
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._stopping.wait())]
         if seen is not None:
-            waits.append(asyncio.ensure_future(self.db.signal.wait(seen, timeout_s)))
+            waits.append(asyncio.ensure_future(self.store.appended.wait(seen, timeout_s)))
         try:
             await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -241,13 +234,13 @@ class ProjectionRunner:
 
     async def _status(self, worker: ProjectionWorker, head: int) -> ProjectionStatus:
         lag, age = await measure_lag(
-            self.db,
+            self.store,
             worker.position,
             head,
             event_types=worker.event_types,
             stream_types=worker.stream_types,
         )
-        stored = await checkpoints.load(self.db, worker.name)
+        stored = await self.store.committed.checkpoints.get(worker.name)
         reason = await self._stalled_reason(worker, lag)
         if worker.error or (not self.running and stored.error):
             state = "failing"
@@ -271,7 +264,7 @@ class ProjectionRunner:
 
     async def _stalled_reason(self, worker: ProjectionWorker, lag: int) -> str | None:
         if not self.running:  # another process may run it: judge by what is stored
-            stored = await checkpoints.load(self.db, worker.name)
+            stored = await self.store.committed.checkpoints.get(worker.name)
             if stored.error:
                 return f"a handler fails at position {stored.error_position}: {stored.error}"
             return await self._held_back()
@@ -281,7 +274,9 @@ class ProjectionRunner:
             return f"cannot reach the store: {worker.infrastructure_error}"
         listener = self._listener
         if listener is not None and not listener.connected:
-            return f"lost the LISTEN connection ({listener.last_error}); polling meanwhile"
+            return (
+                f"cannot hear other processes' commits ({listener.last_error}); polling meanwhile"
+            )
         held = await self._held_back()
         if held:
             return held
@@ -306,8 +301,6 @@ class ProjectionRunner:
 
 async def position_of(store: EventStoreBackend, stream_id: str, version: int) -> int:
     """The global position of version ``version`` of ``stream_id`` (NotFoundError if absent)."""
-    from eskit.errors import NotFoundError
-
     events = await store.read_stream(stream_id, from_version=version, to_version=version)
     if not events:
         raise NotFoundError("stream", stream_id, f"no version {version}")

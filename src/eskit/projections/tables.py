@@ -14,14 +14,15 @@
     await ctx.writer(ACCOUNTS).update(account_id, balance=10)
 
     # in a query
-    rows = await ACCOUNTS.select(db, where={"owner": "ann"}, order_by="balance", descending=True)
+    rows = await ACCOUNTS.select(store, where={"owner": "ann"}, order_by="balance", descending=True)
 
 Values come back with their column's Python type on both backends: ``datetime`` columns as
 UTC-aware datetimes, ``dict`` and ``list`` columns as JSON values, ``bool`` as bool. Inside
 a projection batch, rows are cached by key and each changed row is written once.
 
-Text compares and sorts by code point on both backends (``COLLATE "C"`` on PostgreSQL, as
-SQLite's ``BINARY``); NULLs sort last whatever the direction.
+Text compares and sorts by code point on every backend; NULLs sort last whatever the
+direction. Values are checked here, in the handler that wrote them, so every backend gives
+the same error; the store adapter turns rows into its own SQL (``eskit.store.rows``).
 """
 
 from __future__ import annotations
@@ -34,28 +35,18 @@ from typing import Any, get_origin
 
 import orjson
 
-from eskit.projections.database import ReadDatabase
-from eskit.projections.readmodel import check_identifier, unique_suffix
-from eskit.projections.session import Dialect, Session
+from eskit.projections.readmodel import check_identifier
+from eskit.store.rows import Row
+from eskit.store.unit_of_work import TransactionalStore, UnitOfWork
 
 __all__ = ["Key", "Row", "Table", "TableWriter"]
 
-Row = dict[str, Any]
 KeyValue = str | int | float | bool | datetime
 Key = KeyValue | tuple[KeyValue, ...]
 """A row's key: its value, or a tuple of values for a composite key (in ``key`` order)."""
 
-_SQL_TYPES: dict[type, tuple[str, str]] = {
-    str: ("TEXT", 'text COLLATE "C"'),
-    int: ("INTEGER", "bigint"),
-    float: ("REAL", "double precision"),
-    bool: ("INTEGER", "boolean"),
-    datetime: ("TEXT", "timestamptz"),
-    dict: ("TEXT", "jsonb"),
-    list: ("TEXT", "jsonb"),
-}
+_KINDS: tuple[type, ...] = (str, int, float, bool, datetime, dict, list)
 _INT64 = (-(2**63), 2**63 - 1)
-_MAX_PARAMS = 900  # below SQLite's old 999-variable limit; far below PostgreSQL's
 
 
 # -- column types, shared with the search index ----------------------------------------------
@@ -64,8 +55,8 @@ _MAX_PARAMS = 900  # below SQLite's old 999-variable limit; far below PostgreSQL
 def column_type(column: str, kind: Any) -> type:
     """The storable base type of ``kind`` (``dict[str, int]`` is ``dict``); refuses others."""
     base = get_origin(kind) or kind
-    if base not in _SQL_TYPES:
-        names = ", ".join(t.__name__ for t in _SQL_TYPES)
+    if base not in _KINDS:
+        names = ", ".join(t.__name__ for t in _KINDS)
         raise TypeError(f"column {column!r}: type {kind!r} is not one of {names}")
     return base  # type: ignore[no-any-return]
 
@@ -75,17 +66,11 @@ def is_json(kind: type) -> bool:
     return kind in (dict, list)
 
 
-def sql_type(dialect: Dialect, kind: type) -> str:
-    """The column type for ``kind`` on ``dialect``."""
-    sqlite, postgres = _SQL_TYPES[kind]
-    return sqlite if dialect == "sqlite" else postgres
-
-
 def normalize(column: str, kind: type, value: Any) -> Any:
     """``value`` checked against its column and in the form it reads back in.
 
-    Checking here, in the handler that wrote the value, gives the same error on both
-    backends instead of a driver error at flush (or a silent coercion on SQLite).
+    Checking here, in the handler that wrote the value, gives the same error on every
+    backend instead of a driver error at flush (or a silent coercion).
     """
     if value is None:
         return None
@@ -105,7 +90,7 @@ def _same(column: str, value: Any) -> Any:
 
 def _check_text(column: str, value: str) -> str:
     if "\x00" in value:
-        raise ValueError(f"column {column!r}: PostgreSQL cannot store NUL characters")
+        raise ValueError(f"column {column!r}: text cannot hold NUL characters in every store")
     return value
 
 
@@ -116,7 +101,7 @@ def _check_int(column: str, value: int) -> int:
 
 
 def _check_float(column: str, value: float) -> float:
-    if math.isnan(value):  # SQLite would store NULL
+    if math.isnan(value):  # some stores would keep NULL
         raise ValueError(f"column {column!r}: NaN cannot be stored")
     return float(value)
 
@@ -130,7 +115,7 @@ def _check_time(column: str, value: datetime) -> datetime:
 def _check_json(column: str, value: Any) -> Any:
     text = orjson.dumps(value)
     if b"\\u0000" in text:
-        raise ValueError(f"column {column!r}: PostgreSQL cannot store NUL characters in JSON")
+        raise ValueError(f"column {column!r}: JSON cannot hold NUL characters in every store")
     return orjson.loads(text)  # what a read gives back (datetimes become strings, and so on)
 
 
@@ -144,72 +129,12 @@ _CHECKS: dict[type, Any] = {
 }
 
 
-def to_sql(dialect: Dialect, kind: type, value: Any) -> Any:
-    """A normalized value as a query parameter."""
-    if value is None:
-        return None
-    if is_json(kind):
-        return orjson.dumps(value).decode()
-    if dialect == "postgres":
-        return value
-    if kind is bool:
-        return int(value)
-    if kind is datetime:
-        # fixed width, always with microseconds, always UTC: text order is time order
-        return value.isoformat(timespec="microseconds")
-    return value
-
-
-def from_sql(kind: type, value: Any) -> Any:
-    """A stored value as its column's Python type."""
-    if value is None:
-        return None
-    if kind is datetime:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-        return moment.astimezone(UTC)
-    if is_json(kind):
-        return orjson.loads(value) if isinstance(value, str | bytes) else value
-    return kind(value)
-
-
-def placeholder(dialect: Dialect, kind: type) -> str:
-    """The parameter marker for a value of ``kind`` (JSON text is cast on PostgreSQL)."""
-    if dialect == "sqlite":
-        return "?"
-    return "%s::jsonb" if is_json(kind) else "%s"
-
-
 def check_page(limit: int, offset: int) -> None:
     """Refuse pages outside ``1 <= limit <= 1000`` and ``offset >= 0``."""
     if not 1 <= limit <= 1000:
         raise ValueError(f"limit must be between 1 and 1000, not {limit}")
     if offset < 0:
         raise ValueError(f"offset must be 0 or more, not {offset}")
-
-
-def order_term(column: str, descending: bool) -> str:
-    """An ORDER BY term with NULLs last in both directions, on both backends."""
-    return f"{column} {'DESC' if descending else 'ASC'} NULLS LAST"
-
-
-def index_name(base: str, label: str, suffix: str) -> str:
-    """An index (or constraint) name unique to one creation of ``base``.
-
-    The random suffix lets a rebuild's shadow table be renamed over the live one without
-    its indexes clashing; the base is cut so the name fits PostgreSQL's 63 characters.
-    """
-    return f"ix_{base[:40]}_{label}_{suffix}"
-
-
-def chunks(items: Sequence[Any], width: int) -> Iterable[Sequence[Any]]:
-    """``items`` in slices small enough that ``width`` parameters each fit one statement."""
-    size = max(1, _MAX_PARAMS // width)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _mark(db: ReadDatabase) -> str:
-    return "?" if db.dialect == "sqlite" else "%s"
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -278,53 +203,30 @@ class Table:
             raise ValueError(f"table {self.name}: a row needs its key columns {self.key}")
         return full
 
-    def decode(self, values: Sequence[Any]) -> Row:
-        """A fetched row (all columns, in order) as Python values."""
-        return {
-            c: from_sql(kind, v) for (c, kind), v in zip(self.columns.items(), values, strict=True)
-        }
-
     # -- ReadModel ---------------------------------------------------------------------------
 
     def table_names(self, base: str) -> list[str]:
         """See ReadModel.table_names."""
         return [base]
 
-    def create_sql(self, dialect: Dialect, base: str) -> list[str]:
-        """See ReadModel.create_sql."""
-        base, suffix = check_identifier(base), unique_suffix()
-        columns = ", ".join(
-            f"{c} {sql_type(dialect, kind)}{' NOT NULL' if c in self.key else ''}"
-            for c, kind in self.columns.items()
-        )
-        pk = f"CONSTRAINT {index_name(base, 'pk', suffix)} PRIMARY KEY ({', '.join(self.key)})"
-        statements = [f"CREATE TABLE {base} ({columns}, {pk})"]
-        for number, index in enumerate(self.indexes):
-            name = index_name(base, str(number), suffix)
-            statements.append(f"CREATE INDEX {name} ON {base} ({', '.join(index)})")
-        return statements
+    async def create(self, tx: UnitOfWork, base: str) -> None:
+        """See ReadModel.create."""
+        await tx.tables.create(self, check_identifier(base))
 
-    def bind(self, session: Session, base: str) -> TableWriter:
+    def bind(self, tx: UnitOfWork, base: str) -> TableWriter:
         """See ReadModel.bind."""
-        return TableWriter(session, self, check_identifier(base))
+        return TableWriter(tx, self, check_identifier(base))
 
     # -- queries (outside projections) -------------------------------------------------------
 
-    async def get(self, db: ReadDatabase, key: Key) -> Row | None:
+    async def get(self, store: TransactionalStore, key: Key) -> Row | None:
         """The committed row with ``key``, if any."""
-        where = " AND ".join(f"{c} = {_mark(db)}" for c in self.key)
-        params = [
-            to_sql(db.dialect, self.columns[c], v)
-            for c, v in zip(self.key, self.key_of(key), strict=True)
-        ]
-        rows = await db.query(
-            f"SELECT {', '.join(self.columns)} FROM {self.name} WHERE {where}", params
-        )
-        return self.decode(rows[0]) if rows else None
+        rows = await store.committed.tables.get_many(self, self.name, [self.key_of(key)])
+        return rows[0] if rows else None
 
     async def select(
         self,
-        db: ReadDatabase,
+        store: TransactionalStore,
         *,
         where: Mapping[str, Any] | None = None,
         order_by: str | None = None,
@@ -337,37 +239,28 @@ class Table:
         Sorted by ``order_by`` (NULLs last), then by key; by key alone when it is None.
         """
         check_page(limit, offset)
-        condition, params = self._where(db.dialect, where)
-        order = []
         if order_by is not None:
             self.column(order_by, "sort key")
-            order.append(order_term(order_by, descending))
-        order += [order_term(c, descending and order_by is None) for c in self.key]
-        mark = _mark(db)
-        rows = await db.query(
-            f"SELECT {', '.join(self.columns)} FROM {self.name}{condition} "
-            f"ORDER BY {', '.join(order)} LIMIT {mark} OFFSET {mark}",
-            [*params, limit, offset],
+        return await store.committed.tables.select(
+            self,
+            self.name,
+            where=self._where(where),
+            order_by=order_by,
+            descending=descending,
+            limit=limit,
+            offset=offset,
         )
-        return [self.decode(row) for row in rows]
 
-    async def count(self, db: ReadDatabase, where: Mapping[str, Any] | None = None) -> int:
+    async def count(self, store: TransactionalStore, where: Mapping[str, Any] | None = None) -> int:
         """How many committed rows match ``where`` (all of them when None)."""
-        condition, params = self._where(db.dialect, where)
-        rows = await db.query(f"SELECT count(*) FROM {self.name}{condition}", params)
-        return int(rows[0][0])
+        return await store.committed.tables.count(self, self.name, self._where(where))
 
-    def _where(self, dialect: Dialect, where: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
-        terms, params = [], []
-        mark = "?" if dialect == "sqlite" else "%s"
+    def _where(self, where: Mapping[str, Any] | None) -> dict[str, Any]:
+        checked = {}
         for column, value in (where or {}).items():
             kind = self.column(column, "filter")
-            if value is None:
-                terms.append(f"{column} IS NULL")
-            else:
-                terms.append(f"{column} = {mark}")
-                params.append(to_sql(dialect, kind, normalize(column, kind, value)))
-        return (f" WHERE {' AND '.join(terms)}" if terms else ""), params
+            checked[column] = normalize(column, kind, value)
+        return checked
 
 
 # -- the writer ------------------------------------------------------------------------------
@@ -386,8 +279,8 @@ class TableWriter:
     it once (an upsert, or a delete).
     """
 
-    def __init__(self, session: Session, table: Table, base: str) -> None:
-        self.session = session
+    def __init__(self, tx: UnitOfWork, table: Table, base: str) -> None:
+        self.tx = tx
         self.table = table
         self.base = base
         self._entries: dict[tuple[Any, ...], _Entry] = {}
@@ -395,29 +288,12 @@ class TableWriter:
     async def load_many(self, keys: Iterable[Key]) -> None:
         """Fetch these rows in few queries (a prefetch for the batch's handlers)."""
         wanted = [k for k in dict.fromkeys(map(self.table.key_of, keys)) if k not in self._entries]
+        if not wanted:
+            return
         for key in wanted:
             self._entries[key] = _Entry(None)
-        for chunk in chunks(wanted, len(self.table.key)):
-            for values in await self._fetch(chunk):
-                row = self.table.decode(values)
-                self._entries[tuple(row[c] for c in self.table.key)] = _Entry(row)
-
-    async def _fetch(self, keys: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        dialect, mark, key = self.session.dialect, self.session.mark, self.table.key
-        if len(key) == 1:
-            condition = f"{key[0]} IN ({', '.join([mark] * len(keys))})"
-        else:  # row values: (a, b) IN (VALUES (?, ?), ...) works on both backends
-            tuple_marks = f"({', '.join([mark] * len(key))})"
-            condition = f"({', '.join(key)}) IN (VALUES {', '.join([tuple_marks] * len(keys))})"
-        params = [
-            to_sql(dialect, self.table.columns[c], v)
-            for values in keys
-            for c, v in zip(key, values, strict=True)
-        ]
-        columns = ", ".join(self.table.columns)
-        return await self.session.fetch(
-            f"SELECT {columns} FROM {self.base} WHERE {condition}", params
-        )
+        for row in await self.tx.tables.get_many(self.table, self.base, wanted):
+            self._entries[tuple(row[c] for c in self.table.key)] = _Entry(row)
 
     async def get(self, key: Key) -> Row | None:
         """The row as this batch last left it (a copy), or None."""
@@ -448,38 +324,13 @@ class TableWriter:
         self._entries[self.table.key_of(key)] = _Entry(None, dirty=True)
 
     async def flush(self) -> None:
-        """Write every changed row once: deletes, then upserts, each in one executemany."""
+        """Write every changed row once: deletes, then upserts."""
         dirty = [(key, e) for key, e in self._entries.items() if e.dirty]
-        deletes = [self._params(self.table.key, key) for key, e in dirty if e.row is None]
-        upserts = [
-            self._params(tuple(self.table.columns), tuple(e.row.values()))
-            for _, e in dirty
-            if e.row is not None
-        ]
+        deletes = [key for key, e in dirty if e.row is None]
+        upserts = [e.row for _, e in dirty if e.row is not None]
         if deletes:
-            where = " AND ".join(f"{c} = {self.session.mark}" for c in self.table.key)
-            await self.session.executemany(f"DELETE FROM {self.base} WHERE {where}", deletes)
+            await self.tx.tables.delete(self.table, self.base, deletes)
         if upserts:
-            await self.session.executemany(self._upsert_sql(), upserts)
+            await self.tx.tables.upsert(self.table, self.base, upserts)
         for _, entry in dirty:
             entry.dirty = False
-
-    def _params(self, columns: tuple[str, ...], values: tuple[Any, ...]) -> list[Any]:
-        dialect = self.session.dialect
-        return [
-            to_sql(dialect, self.table.columns[c], v) for c, v in zip(columns, values, strict=True)
-        ]
-
-    def _upsert_sql(self) -> str:
-        dialect, columns, key = self.session.dialect, self.table.columns, self.table.key
-        marks = ", ".join(placeholder(dialect, kind) for kind in columns.values())
-        others = [c for c in columns if c not in key]
-        action = (
-            "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
-            if others
-            else "DO NOTHING"
-        )
-        return (
-            f"INSERT INTO {self.base} ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON CONFLICT ({', '.join(key)}) {action}"
-        )

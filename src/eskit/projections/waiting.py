@@ -12,14 +12,13 @@ import asyncio
 import time
 
 from eskit.errors import NotCaughtUpError
-from eskit.projections import checkpoints
-from eskit.projections.database import ReadDatabase
+from eskit.store.unit_of_work import TransactionalStore
 
 __all__ = ["wait_for_checkpoint"]
 
 
 async def wait_for_checkpoint(
-    db: ReadDatabase, name: str, position: int, *, timeout_s: float = 5.0
+    store: TransactionalStore, name: str, position: int, *, timeout_s: float = 5.0
 ) -> int:
     """Return the checkpoint of ``name`` once it is at least ``position``.
 
@@ -28,7 +27,7 @@ async def wait_for_checkpoint(
     deadline = time.monotonic() + timeout_s
     delay = 0.001
     while True:
-        reached = (await checkpoints.load(db, name)).position
+        reached = (await store.committed.checkpoints.get(name)).position
         if reached >= position:
             return reached
         remaining = deadline - time.monotonic()

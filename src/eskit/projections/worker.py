@@ -15,15 +15,11 @@ import time
 from collections.abc import Sequence
 
 from eskit.errors import CheckpointMovedError, EskitError
-from eskit.projections import checkpoints
-from eskit.projections.database import ReadDatabase
-from eskit.projections.dead_letters import parked_positions
-from eskit.projections.log import read_log, visible_head
 from eskit.projections.projection import Projection, ProjectionContext
-from eskit.projections.session import Session
 from eskit.projections.subscription import Subscription
-from eskit.store.records import StoredEvent
-from eskit.store.signal import AppendSignal
+from eskit.store.commits import AppendSignal
+from eskit.store.records import LogPage, StoredEvent
+from eskit.store.unit_of_work import TransactionalStore, UnitOfWork
 
 __all__ = ["HandlerFailedError", "ProjectionWorker"]
 
@@ -51,15 +47,14 @@ class ProjectionWorker:
     def __init__(
         self,
         projection: Projection | Subscription,
-        db: ReadDatabase,
+        store: TransactionalStore,
         *,
         checkpoint_name: str | None = None,
         tables: dict[str, str] | None = None,
         batch_size: int = 1000,
     ) -> None:
         self.projection = projection
-        self.db = db
-        self.store = db.store
+        self.store = store
         self.name = checkpoint_name or projection.name
         self.tables = tables
         self.batch_size = batch_size
@@ -81,37 +76,38 @@ class ProjectionWorker:
 
     async def load(self) -> None:
         """Read the checkpoint and the parked events."""
-        self.position = (await checkpoints.load(self.db, self.name)).position
+        committed = self.store.committed
+        self.position = (await committed.checkpoints.get(self.name)).position
         self.progress.fire(self.position)
-        self.parked |= await parked_positions(self.db, self.name)
+        self.parked |= await committed.dead_letters.positions(self.name)
 
     async def step(self) -> bool:
         """Handle the next batch; False when there was nothing to do."""
-        head = await self.store.last_position()
-        batch = await self.store.read_batch(
+        page = await self.store.read_page(
             after=self.position,
             limit=self.batch_size,
             stream_types=self.stream_types,
             event_types=self.event_types,
         )
-        target = self._target(batch, head)
+        target = self._target(page)
         if target <= self.position:
             return False
-        kept = self._without_parked(batch)
+        kept = self._without_parked(page.events)
         await self._commit(kept, target)
         self.events_handled += len(kept)
         return True
 
-    def _target(self, batch: list[StoredEvent], head: int) -> int:
-        """Where the checkpoint goes after ``batch``, read after ``head`` was."""
+    def _target(self, page: LogPage) -> int:
+        """Where the checkpoint goes after ``page``."""
+        batch = page.events
         self.more = len(batch) == self.batch_size
         if self.more:
             return batch[-1].position
-        # a short batch holds every matching event up to ``head`` (read before it): the
-        # checkpoint may move to ``head`` even when the last events were not ours
-        return max(head, batch[-1].position if batch else 0)
+        # a short page holds every matching event up to its head: the checkpoint may move
+        # to the head even when the last events were not ours
+        return max(page.head, batch[-1].position if batch else 0)
 
-    async def catch_up_in(self, session: Session) -> int:
+    async def catch_up_in(self, tx: UnitOfWork) -> int:
         """Handle every visible event inside the caller's transaction; returns how many.
 
         The position moves in memory only: if the caller's transaction rolls back, call
@@ -119,19 +115,17 @@ class ProjectionWorker:
         """
         handled = 0
         while True:
-            head = await visible_head(session)
-            batch = await read_log(
-                session,
+            page = await tx.read_page(
                 after=self.position,
                 limit=self.batch_size,
                 event_types=self.event_types,
                 stream_types=self.stream_types,
             )
-            target = self._target(batch, head)
+            target = self._target(page)
             if target <= self.position:
                 return handled
-            kept = self._without_parked(batch)
-            await self._apply(session, kept, self.position, target)
+            kept = self._without_parked(page.events)
+            await self._apply(tx, kept, self.position, target)
             self.position = target
             handled += len(kept)
 
@@ -157,12 +151,14 @@ class ProjectionWorker:
             await self._deliver(self.projection, batch, start, target)
             return
         try:
-            await self.db.transaction(lambda s: self._apply(s, batch, start, target))
+            async with self.store.transaction() as tx:
+                await self._apply(tx, batch, start, target)
         except HandlerFailedError as failure:
             if failure.index > 0:  # keep the work before the poison event
                 before = batch[: failure.index]
                 done = before[-1].position
-                await self.db.transaction(lambda s: self._apply(s, before, start, done))
+                async with self.store.transaction() as tx:
+                    await self._apply(tx, before, start, done)
                 self._advanced(done)
             raise
         self._advanced(target)
@@ -175,13 +171,14 @@ class ProjectionWorker:
                 await subscription.handler(batch)
             except Exception as exc:
                 raise HandlerFailedError(0, batch[0], exc) from exc
-        await self.db.transaction(lambda s: checkpoints.advance(s, self.name, start, target))
+        async with self.store.transaction() as tx:
+            await tx.checkpoints.advance(self.name, expected=start, to=target)
         self._advanced(target)
 
     async def _apply(
-        self, session: Session, batch: Sequence[StoredEvent], start: int, target: int
+        self, tx: UnitOfWork, batch: Sequence[StoredEvent], start: int, target: int
     ) -> None:
-        ctx = ProjectionContext(session, self.tables)
+        ctx = ProjectionContext(tx, self.tables)
         projection = self.projection
         assert isinstance(projection, Projection)
         await projection.prefetch(ctx, batch)
@@ -191,7 +188,7 @@ class ProjectionWorker:
             except Exception as exc:
                 raise HandlerFailedError(index, record, exc) from exc
         await ctx.flush()
-        await checkpoints.advance(session, self.name, start, target)
+        await tx.checkpoints.advance(self.name, expected=start, to=target)
 
     def _advanced(self, position: int) -> None:
         self.position = position
@@ -205,10 +202,9 @@ class ProjectionWorker:
         self.error_position = failure.record.position
         _log.error("%s stopped: %s", self.name, failure, exc_info=failure.cause)
         try:
-            await checkpoints.record_error(
-                self.db, self.name, failure.record.position, str(failure)
-            )
-            self.parked |= await parked_positions(self.db, self.name)
+            async with self.store.transaction() as tx:
+                await tx.checkpoints.record_error(self.name, failure.record.position, str(failure))
+            self.parked |= await self.store.committed.dead_letters.positions(self.name)
         except Exception as exc:  # the store may be down as well; the status still shows it
             _log.warning("%s: could not record the error: %s", self.name, exc)
 

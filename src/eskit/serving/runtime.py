@@ -10,11 +10,11 @@ from fastapi import FastAPI
 
 from eskit.grpc import create_server
 from eskit.http import create_app
-from eskit.projections import ProjectionRunner, read_database
+from eskit.projections import ProjectionRunner
 from eskit.projections.schema import ensure_tables
 from eskit.serving.service import Service
 from eskit.settings import EskitSettings
-from eskit.store import EventStoreBackend
+from eskit.store import EventStoreBackend, require_transactions
 
 __all__ = ["ServiceRuntime"]
 
@@ -86,9 +86,9 @@ class ServiceRuntime:
         elif self.parts.projections:
             # the worker may not have started yet: with the read models' tables there,
             # queries answer (from the events, or not_caught_up) instead of failing
-            db = read_database(self.store)
+            store = require_transactions(self.store, "read models")
             for projection in self.parts.projections:
-                await ensure_tables(db, projection.read_models)
+                await ensure_tables(store, projection.read_models)
         if self._grpc_address and self.parts.grpc_handlers:
             server = create_server(
                 self.parts.grpc_handlers,

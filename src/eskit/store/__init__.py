@@ -1,7 +1,24 @@
-"""The event store: the port, its records, and the adapters (memory, sqlite, postgres)."""
+"""The event store: the port, its records, the unit of work, and the adapters.
 
+Ports: :class:`EventStore` (and :class:`EventStoreBackend`, what every adapter offers),
+:class:`TransactionalStore` / :class:`UnitOfWork` (rows committed beside the events), the
+read-model rows (``eskit.store.rows``) and bookkeeping (``eskit.store.bookkeeping``).
+Adapters: :class:`InMemoryEventStore`, :class:`SQLiteEventStore` and, with the
+``postgres`` extra, ``eskit.store.postgres.PostgresEventStore``; :func:`open_store`
+picks one from a URL.
+"""
+
+from eskit.store.bookkeeping import CheckpointRow, DeadLetter
+from eskit.store.commits import AppendSignal, CommitListener
+from eskit.store.forwarding import ForwardingStore
 from eskit.store.memory import InMemoryEventStore
-from eskit.store.port import CommandOutcomeStore, EventStore, EventStoreBackend, SnapshotStore
+from eskit.store.port import (
+    CommandOutcomeStore,
+    EventStore,
+    EventStoreBackend,
+    SnapshotStore,
+    StoreCapabilities,
+)
 from eskit.store.records import (
     ANY,
     NO_STREAM,
@@ -12,6 +29,8 @@ from eskit.store.records import (
     ExpectedState,
     ExpectedVersion,
     HorizonBlocker,
+    LogPage,
+    LogSpan,
     NewEvent,
     ReadHorizon,
     Snapshot,
@@ -19,6 +38,13 @@ from eskit.store.records import (
     StreamInfo,
 )
 from eskit.store.sqlite import SQLiteEventStore
+from eskit.store.unit_of_work import (
+    CommittedRows,
+    TransactionalStore,
+    UnitOfWork,
+    has_transactions,
+    require_transactions,
+)
 from eskit.store.urls import open_store
 
 __all__ = [
@@ -26,21 +52,34 @@ __all__ = [
     "NO_STREAM",
     "STREAM_EXISTS",
     "AppendResult",
+    "AppendSignal",
+    "CheckpointRow",
     "CommandOutcome",
     "CommandOutcomeStore",
+    "CommitListener",
+    "CommittedRows",
+    "DeadLetter",
     "EventPayload",
     "EventStore",
     "EventStoreBackend",
     "ExpectedState",
     "ExpectedVersion",
+    "ForwardingStore",
     "HorizonBlocker",
     "InMemoryEventStore",
+    "LogPage",
+    "LogSpan",
     "NewEvent",
     "ReadHorizon",
     "SQLiteEventStore",
     "Snapshot",
     "SnapshotStore",
+    "StoreCapabilities",
     "StoredEvent",
     "StreamInfo",
+    "TransactionalStore",
+    "UnitOfWork",
+    "has_transactions",
     "open_store",
+    "require_transactions",
 ]

@@ -5,21 +5,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 import orjson
 
 from eskit.domain.events import Event
+from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import encode_events
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
-from eskit.store.reading import read_in_batches
+from eskit.store.port import StoreCapabilities
+from eskit.store.reading import DerivedReads
 from eskit.store.records import (
     AppendResult,
     CommandOutcome,
     EventPayload,
     ExpectedVersion,
+    LogPage,
+    LogSpan,
     Metadata,
     NewEvent,
     ReadHorizon,
@@ -27,13 +31,18 @@ from eskit.store.records import (
     StoredEvent,
     StreamInfo,
 )
-from eskit.store.signal import AppendSignal
 
 __all__ = ["InMemoryEventStore"]
 
 
-class InMemoryEventStore:
-    """Keeps everything in process memory. Data is lost when the object goes away."""
+class InMemoryEventStore(DerivedReads):
+    """Keeps everything in process memory. Data is lost when the object goes away.
+
+    It has no transactions (``capabilities.transactions`` is false): read models,
+    checkpoints and processed ids need a SQL store.
+    """
+
+    capabilities = StoreCapabilities()
 
     def __init__(self) -> None:
         self._log: list[StoredEvent] = []
@@ -44,6 +53,10 @@ class InMemoryEventStore:
         self._lock = asyncio.Lock()
         self.appended = AppendSignal()
         """Fired after every append that commits."""
+
+    def commit_listener(self) -> CommitListener | None:
+        """None: no other process can write to this store."""
+        return None
 
     async def __aenter__(self) -> InMemoryEventStore:
         return self
@@ -153,30 +166,41 @@ class InMemoryEventStore:
                 break
         return out
 
-    def read_all(
+    async def read_page(
         self,
         *,
         after: int = 0,
-        batch_size: int = 1000,
+        limit: int = 1000,
         stream_types: Collection[str] | None = None,
         event_types: Collection[str] | None = None,
-    ) -> AsyncIterator[StoredEvent]:
-        """See EventStore.read_all."""
-        return read_in_batches(
-            self.read_batch,
-            after=after,
-            batch_size=batch_size,
-            stream_types=stream_types,
-            event_types=event_types,
+    ) -> LogPage:
+        """See EventStore.read_page."""
+        head = len(self._log)
+        events = await self.read_batch(
+            after=after, limit=limit, stream_types=stream_types, event_types=event_types
         )
+        return LogPage(events, head)
+
+    async def count_events(
+        self,
+        *,
+        after: int,
+        up_to: int,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> LogSpan:
+        """See EventStore.count_events."""
+        found = [
+            e
+            for e in self._log[max(after, 0) : max(up_to, 0)]
+            if (stream_types is None or e.stream_type in stream_types)
+            and (event_types is None or e.event_type in event_types)
+        ]
+        return LogSpan(len(found), found[0].recorded_at if found else None)
 
     async def stream_version(self, stream_id: str) -> int:
         """See EventStore.stream_version."""
         return len(self._streams.get(stream_id, ()))
-
-    async def stream_exists(self, stream_id: str) -> bool:
-        """See EventStore.stream_exists."""
-        return stream_id in self._streams
 
     async def last_position(self) -> int:
         """See EventStore.last_position."""

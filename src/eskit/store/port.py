@@ -1,22 +1,28 @@
 """The event store port: append-only streams plus one trustworthy global log.
 
-Every adapter (``memory``, ``sqlite``, ``postgres``) passes the contract suite in
-``tests/contract``; the application layer sees only these protocols.
+Every adapter (``memory``, ``sqlite``, ``postgres``) passes the contract suite shipped in
+:mod:`eskit.testing.contract`; the application layer sees only these protocols. What a
+store can do beyond them it says in its :class:`StoreCapabilities` (see
+:mod:`eskit.store.unit_of_work` for transactions).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from eskit.domain.events import Event
+from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.records import (
     AppendResult,
     CommandOutcome,
     EventPayload,
     ExpectedVersion,
+    LogPage,
+    LogSpan,
     Metadata,
     NewEvent,
     ReadHorizon,
@@ -25,7 +31,27 @@ from eskit.store.records import (
     StreamInfo,
 )
 
-__all__ = ["CommandOutcomeStore", "EventStore", "EventStoreBackend", "SnapshotStore"]
+__all__ = [
+    "CommandOutcomeStore",
+    "EventStore",
+    "EventStoreBackend",
+    "SnapshotStore",
+    "StoreCapabilities",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCapabilities:
+    """What a store offers beyond the event store port.
+
+    ``transactions``: :meth:`~eskit.store.unit_of_work.TransactionalStore.transaction`
+    and ``committed``, so that read models, checkpoints and processed message ids live in
+    the store's own database and commit with appends. ``other_processes``: a
+    :class:`~eskit.store.commits.CommitListener` that hears commits of other processes.
+    """
+
+    transactions: bool = False
+    other_processes: bool = False
 
 
 @runtime_checkable
@@ -88,6 +114,32 @@ class EventStore(Protocol):
         Never returns an event while one with a lower position may still commit: a reader
         that continues after the last position it got misses nothing.
         """
+        ...
+
+    async def read_page(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> LogPage:
+        """Like :meth:`read_batch`, with the head of the log read in the same snapshot.
+
+        One round trip where the backend allows: what a subscription needs for each step.
+        """
+        ...
+
+    async def count_events(
+        self,
+        *,
+        after: int,
+        up_to: int,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> LogSpan:
+        """How many events lie in positions ``(after, up_to]`` (counted: positions are not
+        dense), and the record time of the oldest of them."""
         ...
 
     def read_all(
@@ -167,7 +219,19 @@ class CommandOutcomeStore(Protocol):
 
 @runtime_checkable
 class EventStoreBackend(EventStore, SnapshotStore, CommandOutcomeStore, Protocol):
-    """What every adapter of eskit provides: events, snapshots and command outcomes."""
+    """What every adapter of eskit provides: events, snapshots and command outcomes.
+
+    ``appended`` fires after each commit made through this object; ``capabilities`` says
+    what else the store offers.
+    """
+
+    appended: AppendSignal
+    capabilities: StoreCapabilities
+
+    def commit_listener(self) -> CommitListener | None:
+        """A listener that fires ``appended`` when other processes commit (None: no such
+        thing, as for a store that lives in this process)."""
+        ...
 
     async def read_since_snapshot(
         self, stream_id: str, *, schema_version: int

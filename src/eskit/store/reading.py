@@ -1,14 +1,13 @@
-"""Reading helpers shared by the adapters: the global log in batches, stream queries."""
+"""What every adapter derives the same way from its own reads: written once, here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Collection
+from typing import Protocol
 
 from eskit.store.records import StoredEvent
 
-__all__ = ["BatchReader", "read_in_batches", "stream_query"]
+__all__ = ["BatchReader", "DerivedReads", "read_in_batches"]
 
 
 class BatchReader(Protocol):
@@ -44,27 +43,39 @@ async def read_in_batches(
         after = batch[-1].position
 
 
-def stream_query(
-    columns: str,
-    stream_id: str,
-    from_version: int,
-    to_version: int | None,
-    until: datetime | None,
-    *,
-    mark: str,
-    time_value: Callable[[datetime], Any] = lambda moment: moment,
-) -> tuple[str, list[Any]]:
-    """SQL and parameters reading one stream in version order, bounded by version or time.
+class DerivedReads:
+    """``read_all`` and ``stream_exists`` in terms of ``read_batch`` and ``stream_version``."""
 
-    ``mark`` is the driver's placeholder; ``time_value`` turns ``until`` into what the
-    table stores.
-    """
-    sql = f"SELECT {columns} FROM eskit_events WHERE stream_id = {mark} AND version >= {mark}"
-    params: list[Any] = [stream_id, from_version]
-    if to_version is not None:
-        sql += f" AND version <= {mark}"
-        params.append(to_version)
-    if until is not None:
-        sql += f" AND recorded_at <= {mark}"
-        params.append(time_value(until))
-    return sql + " ORDER BY version", params
+    async def read_batch(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> list[StoredEvent]:
+        raise NotImplementedError  # pragma: no cover - every adapter reads its own log
+
+    async def stream_version(self, stream_id: str) -> int:
+        raise NotImplementedError  # pragma: no cover - every adapter reads its own streams
+
+    def read_all(
+        self,
+        *,
+        after: int = 0,
+        batch_size: int = 1000,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> AsyncIterator[StoredEvent]:
+        """See EventStore.read_all."""
+        return read_in_batches(
+            self.read_batch,
+            after=after,
+            batch_size=batch_size,
+            stream_types=stream_types,
+            event_types=event_types,
+        )
+
+    async def stream_exists(self, stream_id: str) -> bool:
+        """See EventStore.stream_exists."""
+        return await self.stream_version(stream_id) > 0

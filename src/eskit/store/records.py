@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
+
 from eskit.domain.events import Event
 from eskit.domain.ids import uuid7
 
@@ -22,6 +24,8 @@ __all__ = [
     "ExpectedState",
     "ExpectedVersion",
     "HorizonBlocker",
+    "LogPage",
+    "LogSpan",
     "NewEvent",
     "ReadHorizon",
     "Snapshot",
@@ -67,25 +71,147 @@ class NewEvent:
     metadata: Metadata = field(default_factory=dict)
 
 
-class StoredEvent(NamedTuple):
+class StoredEvent:
     """One event as recorded: where it sits in the log and what it says.
 
     ``position`` orders every event of the store; a reader of "everything after P" sees
     each committed event exactly once, in position order. Positions grow but need not be
-    dense (on PostgreSQL a rolled-back append leaves a hole). A named tuple: readers build
-    hundreds of thousands of these, and a tuple is the cheapest immutable record.
+    dense (on PostgreSQL a rolled-back append leaves a hole).
+
+    Readers build hundreds of thousands of these, so the fields that cost something to
+    decode (``event_id``, ``data``, ``metadata``, ``recorded_at``) are decoded on first
+    use: a projection that hands ``raw_data`` to its event's validator never parses the
+    JSON twice, and one that never looks at the metadata never parses it at all. Treat a
+    stored event as read-only.
     """
 
-    position: int
-    stream_id: str
-    stream_type: str
-    version: int
-    event_id: uuid.UUID
-    event_type: str
-    schema_version: int
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
+    __slots__ = (
+        "_data",
+        "_event_id",
+        "_metadata",
+        "_recorded_at",
+        "event_type",
+        "position",
+        "schema_version",
+        "stream_id",
+        "stream_type",
+        "version",
+    )
+
+    def __init__(
+        self,
+        position: int,
+        stream_id: str,
+        stream_type: str,
+        version: int,
+        event_id: uuid.UUID | str | bytes,
+        event_type: str,
+        schema_version: int,
+        data: dict[str, Any] | str | bytes,
+        metadata: dict[str, Any] | str | bytes,
+        recorded_at: datetime | str,
+    ) -> None:
+        self.position = position
+        self.stream_id = stream_id
+        self.stream_type = stream_type
+        self.version = version
+        self._event_id = event_id
+        self.event_type = event_type
+        self.schema_version = schema_version
+        self._data = data
+        self._metadata = metadata
+        self._recorded_at = recorded_at
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        """The event's unique id."""
+        value = self._event_id
+        if not isinstance(value, uuid.UUID):
+            value = self._event_id = (
+                uuid.UUID(bytes=value) if isinstance(value, bytes) else uuid.UUID(value)
+            )
+        return value
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event's fields as JSON values."""
+        value = self._data
+        if not isinstance(value, dict):
+            value = self._data = orjson.loads(value)
+        return value
+
+    @property
+    def raw_data(self) -> dict[str, Any] | str | bytes:
+        """``data`` as read: JSON text until someone asked for ``data`` (validators take both)."""
+        return self._data
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Correlation and causation ids, actor, trace context: whatever the append recorded."""
+        value = self._metadata
+        if not isinstance(value, dict):
+            value = self._metadata = orjson.loads(value)
+        return value
+
+    @property
+    def recorded_at(self) -> datetime:
+        """When the event was committed, in UTC."""
+        value = self._recorded_at
+        if not isinstance(value, datetime):
+            value = self._recorded_at = datetime.fromisoformat(value)
+        return value
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.position,
+            self.stream_id,
+            self.stream_type,
+            self.version,
+            self.event_id,
+            self.event_type,
+            self.schema_version,
+            self.data,
+            self.metadata,
+            self.recorded_at,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredEvent):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # data and metadata are dicts
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredEvent(position={self.position}, stream_id={self.stream_id!r}, "
+            f"stream_type={self.stream_type!r}, version={self.version}, "
+            f"event_id={self.event_id}, event_type={self.event_type!r}, "
+            f"schema_version={self.schema_version}, data={self.data!r}, "
+            f"metadata={self.metadata!r}, recorded_at={self.recorded_at.isoformat()})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """A page of the global log and the head it was read against.
+
+    ``head`` is the last position readers could see when the page was read (in the same
+    snapshot). When a filtered page is shorter than asked, it holds every matching event up
+    to ``head``: a reader may move its checkpoint to ``head`` even if the last events
+    there were not its own.
+    """
+
+    events: list[StoredEvent]
+    head: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogSpan:
+    """How many events of the log lie in a span of positions, and when the oldest was recorded."""
+
+    count: int
+    oldest: datetime | None
 
 
 class EventPayload(NamedTuple):

@@ -4,7 +4,7 @@
 
     async with ProjectionScenario(AccountsById()) as scenario:
         await scenario.given("acc-1", AccountOpened(...), MoneyDeposited(...))
-        doc = await ACCOUNTS.get(scenario.db, "acc-1")
+        doc = await ACCOUNTS.get(scenario.store, "acc-1")
         assert doc.body["balance"] == 150
 
 ``given`` appends the events to a stream and lets the projection handle everything up to
@@ -20,12 +20,13 @@ from pathlib import Path
 from types import TracebackType
 
 from eskit.domain.events import Event
-from eskit.projections.database import ReadDatabase
 from eskit.projections.projection import Projection
 from eskit.projections.runner import ProjectionRunner
+from eskit.projections.waiting import wait_for_checkpoint
 from eskit.store.port import EventStoreBackend
 from eskit.store.records import ANY, StoredEvent
 from eskit.store.sqlite import SQLiteEventStore
+from eskit.store.unit_of_work import TransactionalStore, require_transactions
 
 __all__ = ["ProjectionScenario", "wait_until_processed"]
 
@@ -43,7 +44,8 @@ class ProjectionScenario:
         self.stream_type = stream_type
         self._given_store = store
         self._stack = AsyncExitStack()
-        self.store: EventStoreBackend
+        self.store: TransactionalStore
+        """The store the events and the read models are in (query the read models on it)."""
         self.runner: ProjectionRunner
 
     async def __aenter__(self) -> ProjectionScenario:
@@ -53,7 +55,7 @@ class ProjectionScenario:
                 SQLiteEventStore.open(Path(folder) / "scenario.db", synchronous="NORMAL")
             )
         else:
-            self.store = self._given_store
+            self.store = require_transactions(self._given_store, "projection scenarios")
         self.runner = ProjectionRunner(self.store, self.projections)
         await self.runner.prepare()
         return self
@@ -65,11 +67,6 @@ class ProjectionScenario:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
-
-    @property
-    def db(self) -> ReadDatabase:
-        """The database holding the read models, for queries."""
-        return self.runner.db
 
     async def given(
         self, stream_id: str, *events: Event, stream_type: str | None = None
@@ -87,16 +84,19 @@ class ProjectionScenario:
 
 
 async def wait_until_processed(
-    target: ProjectionRunner | ReadDatabase, name: str, position: int, *, timeout_s: float = 5.0
+    target: ProjectionRunner | EventStoreBackend,
+    name: str,
+    position: int,
+    *,
+    timeout_s: float = 5.0,
 ) -> None:
     """Return once projection ``name`` has handled ``position``; NotCaughtUpError past the bound.
 
-    Give the runner when it runs in this process (it wakes on each batch), or the read
-    database when a worker process runs the projection (the checkpoint is watched).
+    Give the runner when it runs in this process (it wakes on each batch), or the store
+    when a worker process runs the projection (the checkpoint is watched).
     """
     if isinstance(target, ProjectionRunner):
         await target.wait_for(position, names=[name], timeout_s=timeout_s)
         return
-    from eskit.projections.waiting import wait_for_checkpoint
-
-    await wait_for_checkpoint(target, name, position, timeout_s=timeout_s)
+    store = require_transactions(target, "waiting for a projection")
+    await wait_for_checkpoint(store, name, position, timeout_s=timeout_s)

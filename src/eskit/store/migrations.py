@@ -1,11 +1,11 @@
-"""Numbered schema migrations, one folder of SQL scripts per backend."""
+"""Numbered schema migrations: SQL scripts kept in each adapter's ``migrations`` package."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["Migration", "migrations_for"]
+__all__ = ["Migration", "migrations_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,16 +17,15 @@ class Migration:
     sql: str
 
 
-def migrations_for(dialect: str) -> list[Migration]:
-    """Every migration of ``dialect`` ("sqlite" or "postgres"), in number order."""
-    folder = resources.files(__package__).joinpath(dialect)
+def migrations_in(package: str) -> list[Migration]:
+    """Every ``NNNN_name.sql`` script of ``package``, in number order."""
     found = []
-    for entry in folder.iterdir():
+    for entry in resources.files(package).iterdir():
         if not entry.name.endswith(".sql"):
             continue
         number = int(entry.name.split("_", 1)[0])
         found.append(Migration(number, entry.name.removesuffix(".sql"), entry.read_text()))
     found.sort(key=lambda m: m.number)
     if len({m.number for m in found}) != len(found):
-        raise RuntimeError(f"two {dialect} migrations share a number")
+        raise RuntimeError(f"two migrations of {package} share a number")
     return found

@@ -6,6 +6,12 @@ queued meanwhile into the next transaction, each inside its own savepoint, and c
 with a single fsync (group commit). Each piece stays atomic: if it raises, only its own
 writes are rolled back; its caller hears of its outcome only after the shared COMMIT
 returned, so an acknowledged append is on disk.
+
+A unit of work that spans several awaits (``store.transaction()``) is one piece of work
+too: the writer thread opens its savepoint, lends the connection to the event loop
+(:class:`Handover`) and waits until the unit of work ends, then releases or rolls back its
+savepoint and commits with the rest. Its statements run on the event loop's thread while
+the writer thread waits, so the connection is never used by two threads at once.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from eskit.errors import StoreUnavailableError
 
-__all__ = ["Discard", "SQLiteWriter"]
+__all__ = ["Discard", "Handover", "SQLiteWriter"]
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
@@ -98,19 +104,22 @@ class SQLiteWriter:
 
     async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` inside a write transaction shared with other queued work."""
-        return await self._submit(fn, grouped=True)
+        return await self.submit(fn)
 
     async def alone(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` by itself, outside any transaction (it manages its own)."""
-        return await self._submit(fn, grouped=False)
+        return await self.submit(fn, grouped=False)
 
-    async def _submit(self, fn: Callable[[sqlite3.Connection], T], *, grouped: bool) -> T:
+    def submit(
+        self, fn: Callable[[sqlite3.Connection], T], *, grouped: bool = True
+    ) -> asyncio.Future[T]:
+        """Queue ``fn``; the future resolves after its transaction committed (or failed)."""
         if self._thread is None:
             raise StoreUnavailableError("the SQLite store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Job(fn, future, loop, grouped))
-        return await future
+        return future
 
     # -- the writer thread -------------------------------------------------------------
 
@@ -195,3 +204,46 @@ class SQLiteWriter:
             conn.execute("ROLLBACK TO eskit_job")
             conn.execute("RELEASE eskit_job")
         return outcome
+
+
+class _Abandoned(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """The unit of work stopped waiting before the connection was lent to it."""
+
+
+class Handover:
+    """Lends the writer's connection to one unit of work on the event loop.
+
+    Submit the handover as a piece of work; await :attr:`granted` for the connection (the
+    writer thread is then inside the transaction and waits); call :meth:`finish` exactly
+    once when the unit of work is done, with the error that ended it (its savepoint is
+    then rolled back) or None (kept). The piece of work's future resolves after COMMIT.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.granted: asyncio.Future[sqlite3.Connection] = loop.create_future()
+        self._verdict: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        """In the writer thread: lend ``conn`` and wait until the unit of work ends."""
+        self._loop.call_soon_threadsafe(self._grant, conn)
+        while True:
+            try:
+                verdict = self._verdict.get(timeout=1.0)
+            except queue.Empty:
+                if self._loop.is_closed():  # nobody is left to finish it
+                    raise _Abandoned() from None
+                continue
+            if verdict is not None:
+                raise verdict
+            return
+
+    def _grant(self, conn: sqlite3.Connection) -> None:
+        if self.granted.done():  # the caller gave up while it was queued
+            self._verdict.put(_Abandoned())
+        else:
+            self.granted.set_result(conn)
+
+    def finish(self, error: BaseException | None) -> None:
+        """End the unit of work: keep its writes (None) or roll them back (an error)."""
+        self._verdict.put(error)

@@ -1,7 +1,7 @@
 """Hearing of commits made by other processes: PostgreSQL ``LISTEN``.
 
 The store of every writing process notifies the ``eskit_events`` channel after its commits
-(see ``eskit.store.pg_notify``). A listener keeps one connection listening and fires the
+(see ``notify``). A listener keeps one connection listening and fires the
 local store's append signal on each notice, so subscriptions here wake as if the append had
 been local. A lost connection is re-established with backoff; meanwhile subscriptions fall
 back to polling and report the connection as lost.
@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from eskit.store.pg_notify import CHANNEL
-from eskit.store.signal import AppendSignal
+from eskit.store.commits import AppendSignal
+from eskit.store.postgres.notify import CHANNEL
 
 __all__ = ["PostgresListener"]
 

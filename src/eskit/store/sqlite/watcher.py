@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from eskit.store.signal import AppendSignal
+from eskit.store.commits import AppendSignal
 
 __all__ = ["SQLiteChangeWatcher"]
 
@@ -27,7 +27,10 @@ T = TypeVar("T")
 
 
 class SQLiteChangeWatcher:
-    """Fires ``signal`` when another connection commits to the file at ``path``."""
+    """Fires ``signal`` when another connection commits to the file at ``path``.
+
+    A :class:`~eskit.store.commits.CommitListener`: ``connected`` while it watches.
+    """
 
     def __init__(self, path: Path, signal: AppendSignal, *, interval_s: float = 0.01) -> None:
         self.path = path
@@ -38,6 +41,8 @@ class SQLiteChangeWatcher:
         # one thread owns the connection: a read still running when the watcher stops
         # finishes before the close that is queued behind it (closing under it crashes)
         self._thread: ThreadPoolExecutor | None = None
+        self.connected = False
+        self.last_error: str | None = None
 
     async def start(self) -> None:
         """Open the watching connection and start watching."""
@@ -47,6 +52,7 @@ class SQLiteChangeWatcher:
         conn = self._conn = await self._call(self._connect)
         version = await self._call(lambda: _version(conn))
         self._task = asyncio.get_running_loop().create_task(self._run(conn, version))
+        self.connected = True
 
     async def _call(self, fn: Callable[[], T]) -> T:
         assert self._thread is not None
@@ -72,6 +78,7 @@ class SQLiteChangeWatcher:
     async def stop(self) -> None:
         """Stop watching and close the connection."""
         task, self._task = self._task, None
+        self.connected = False
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

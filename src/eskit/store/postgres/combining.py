@@ -43,38 +43,9 @@ class PendingAppend:
 
 _MODE = {ExpectedState.ANY: 1, ExpectedState.STREAM_EXISTS: 2, ExpectedState.NO_STREAM: 0}
 
-# arrays in binary (%b): psycopg's text form escapes each element with a regular expression
-COMBINED_APPEND = """
-WITH request AS (
-    SELECT * FROM unnest(%(r_stream)b::text[], %(r_type)b::text[], %(r_mode)b::int[],
-                         %(r_expected)b::bigint[], %(r_first)b::int[])
-         WITH ORDINALITY AS r(stream_id, stream_type, mode, expected, first_ordinal, request)
-), accepted AS (
-    SELECT r.request, r.stream_id, r.first_ordinal,
-           coalesce(last.stream_type, r.stream_type) AS stream_type,
-           coalesce(last.version, 0) AS version
-    FROM request r LEFT JOIN LATERAL (
-        SELECT version, stream_type FROM eskit_events WHERE stream_id = r.stream_id
-        ORDER BY version DESC LIMIT 1
-    ) last ON true
-    WHERE CASE r.mode WHEN 0 THEN coalesce(last.version, 0) = r.expected
-                      WHEN 1 THEN true
-                      ELSE last.version IS NOT NULL END
-)
-INSERT INTO eskit_events ({columns})
-SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal, a.stream_id, a.stream_type,
-       a.version + e.ordinal - a.first_ordinal + 1,
-       e.id, e.type, e.schema_version, e.data, e.metadata, now()
-FROM unnest(%(id)b::uuid[], %(type)b::text[], %(schema_version)b::int[],
-            %(data)b::jsonb[], %(metadata)b::jsonb[], %(request)b::int[])
-     WITH ORDINALITY AS e(id, type, schema_version, data, metadata, request, ordinal)
-JOIN accepted a ON a.request = e.request
-RETURNING stream_id, position, version
-"""
-
 
 def combined_append(appends: Sequence[PendingAppend]) -> dict[str, Any]:
-    """Parameters of COMBINED_APPEND for ``appends`` (distinct streams)."""
+    """Parameters of ``sql.COMBINED_APPEND`` for ``appends`` (distinct streams)."""
     params: dict[str, list[Any]] = {
         k: []
         for k in (

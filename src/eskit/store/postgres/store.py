@@ -6,16 +6,15 @@ A sequence hands out numbers at insert time, but transactions commit in any orde
 reader of "everything after P" could pass a position that a slower transaction fills in
 later. Here an event's position is ``(xid << 16) + n``: the 64-bit id of the transaction
 that appended it, then its ordinal in that transaction. Readers of the global log only
-return rows whose transaction id is below ``pg_snapshot_xmin(pg_current_snapshot())``, the
-oldest transaction still running: every transaction below it has ended, so every position
-below ``xmin << 16`` is final, and any transaction still to commit has a higher one.
-Writers take no lock beyond the row they insert; readers may be held back by a long
-transaction, which :meth:`PostgresEventStore.read_horizon` names (pid, age, query).
+return rows below the read horizon (``sql.HORIZON``): positions of transactions older than
+the oldest one still running, all final. Writers take no lock beyond the row they insert;
+readers may be held back by a long transaction, which :meth:`PostgresEventStore.read_horizon`
+names (pid, age, query).
 
 Appends are one statement in autocommit mode: the version check, the insert and the
 commit cost one round trip. A concurrent append to the same stream collides on the unique
 ``(stream_id, version)`` key and becomes a ConcurrencyError. Concurrent appends to distinct
-streams from one process share a statement and a commit (see ``pg_combining``).
+streams from one process share a statement and a commit (see ``combining``).
 """
 
 from __future__ import annotations
@@ -33,14 +32,19 @@ from psycopg.types.json import set_json_loads
 
 from eskit.domain.events import Event
 from eskit.errors import ConcurrencyError, ConfigurationError, StoreUnavailableError
+from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import EncodedEvent, encode_events, json_dumps
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
-from eskit.store.migrations import migrations_for
-from eskit.store.pg_combining import COMBINED_APPEND, AppendCombiner, combined_append
-from eskit.store.pg_notify import CHANNEL, CommitNotifier
-from eskit.store.pg_pool import ConnectionPool
-from eskit.store.reading import read_in_batches, stream_query
+from eskit.store.migrations import migrations_in
+from eskit.store.port import StoreCapabilities
+from eskit.store.postgres import log, sql
+from eskit.store.postgres.combining import AppendCombiner, combined_append
+from eskit.store.postgres.listener import PostgresListener
+from eskit.store.postgres.notify import CHANNEL, CommitNotifier
+from eskit.store.postgres.pool import ConnectionPool
+from eskit.store.postgres.session import PoolExecutor, PostgresCommitted, PostgresUnitOfWork
+from eskit.store.reading import DerivedReads
 from eskit.store.records import (
     AppendResult,
     CommandOutcome,
@@ -48,6 +52,8 @@ from eskit.store.records import (
     ExpectedState,
     ExpectedVersion,
     HorizonBlocker,
+    LogPage,
+    LogSpan,
     Metadata,
     NewEvent,
     ReadHorizon,
@@ -55,100 +61,13 @@ from eskit.store.records import (
     StoredEvent,
     StreamInfo,
 )
-from eskit.store.signal import AppendSignal
+from eskit.store.unit_of_work import UnitOfWork
 
 __all__ = ["PostgresEventStore", "normalize_postgres_url"]
 
-_COLUMNS = (
-    "position, stream_id, stream_type, version, event_id, event_type, "
-    "schema_version, data, metadata, recorded_at"
-)
-_HORIZON = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
-_EVENT_ID_KEY = "eskit_events_event_id_key"
-_STREAM_VERSION_KEY = "eskit_events_stream_version_key"
 _ANY_RETRIES = 50
 _COMBINE_UP_TO = 100  # larger appends gain nothing from sharing a statement
 _UNCHECKED = (ExpectedState.ANY, ExpectedState.STREAM_EXISTS)
-
-# One event per append is the common case: scalar parameters cost far less to send than
-# arrays, so it has its own statement; larger appends unnest arrays in one round trip.
-# Arrays go in binary (%b): the text form quotes and escapes every element with a regular
-# expression, which cost a server about 7 % of its CPU per command.
-# The last event of the stream gives both its version and its type (every event of a
-# stream carries the type of its first one): one index probe checks the expected version.
-_CURRENT = """
-(SELECT 1) AS one LEFT JOIN LATERAL (
-    SELECT version, stream_type FROM eskit_events WHERE stream_id = %(stream)s
-    ORDER BY version DESC LIMIT 1
-) AS last ON true"""
-_APPEND_ONE = """
-INSERT INTO eskit_events ({columns})
-SELECT (pg_current_xact_id()::text::bigint << 16) + 1, %(stream)s,
-       coalesce(last.stream_type, %(stream_type)s), coalesce(last.version, 0) + 1,
-       %(id)s, %(type)s, %(schema_version)s, %(data)s::jsonb, %(metadata)s::jsonb, now()
-FROM {current}
-WHERE {condition}
-RETURNING position, version
-"""
-_APPEND_MANY = """
-INSERT INTO eskit_events ({columns})
-SELECT (pg_current_xact_id()::text::bigint << 16) + e.ordinal, %(stream)s,
-       coalesce(last.stream_type, %(stream_type)s), coalesce(last.version, 0) + e.ordinal, e.id, e.type, e.schema_version, e.data, e.metadata,
-       now()
-FROM {current},
-     unnest(%(id)b::uuid[], %(type)b::text[], %(schema_version)b::int[],
-            %(data)b::jsonb[], %(metadata)b::jsonb[])
-     WITH ORDINALITY AS e(id, type, schema_version, data, metadata, ordinal)
-WHERE {condition}
-RETURNING position, version
-"""
-_CONDITIONS: dict[object, str] = {
-    "exact": "coalesce(last.version, 0) = %(expected)s",
-    ExpectedState.STREAM_EXISTS: "last.version IS NOT NULL",
-    ExpectedState.ANY: "true",
-}
-_APPEND_SQL = {
-    (many, mode): (_APPEND_MANY if many else _APPEND_ONE).format(
-        columns=_COLUMNS, current=_CURRENT, condition=condition
-    )
-    for many in (False, True)
-    for mode, condition in _CONDITIONS.items()
-}
-
-_COMBINED_APPEND = COMBINED_APPEND.format(columns=_COLUMNS)
-
-# The snapshot (if its schema is current) and the events after it, in one statement: the
-# snapshot's row has no position and sorts first, as its version precedes every event's.
-_SINCE_SNAPSHOT = """
-WITH snap AS (
-    SELECT version, stream_type, schema_version, state::text AS state, recorded_at
-    FROM eskit_snapshots WHERE stream_id = %(stream)s AND schema_version = %(schema)s
-)
-SELECT NULL::bigint, version, stream_type, schema_version, state, recorded_at FROM snap
-UNION ALL
-SELECT position, version, event_type, schema_version, data::text, NULL FROM eskit_events
-WHERE stream_id = %(stream)s AND version > coalesce((SELECT version FROM snap), 0)
-ORDER BY 2
-"""
-
-_BLOCKERS = """
-WITH snap AS (SELECT pg_current_snapshot() AS s),
-running AS (
-    SELECT xip::text::bigint AS xid FROM snap, pg_snapshot_xip(snap.s) AS xip
-    WHERE xip::text::bigint < %(below)s
-)
-SELECT a.pid, a.datname, a.usename, a.application_name, a.state,
-       extract(epoch FROM now() - a.xact_start)::float8, left(a.query, 500)
-FROM running r JOIN pg_stat_activity a ON a.backend_xid::text::bigint = r.xid %% 4294967296
-UNION ALL
-SELECT NULL, p.database, p.owner, 'prepared transaction ' || p.gid, 'prepared',
-       extract(epoch FROM now() - p.prepared)::float8, NULL
-FROM running r JOIN pg_prepared_xacts p ON p.transaction::text::bigint = r.xid %% 4294967296
-ORDER BY 6 DESC NULLS LAST
-"""
-
-
-_PAYLOAD = "position, version, event_type, schema_version, data::text"
 
 
 def normalize_postgres_url(url: str) -> str:
@@ -165,56 +84,9 @@ def normalize_postgres_url(url: str) -> str:
     return f"postgresql://{rest}"
 
 
-def _append_statement(
-    stream_id: str, batch: list[EncodedEvent], expected: ExpectedVersion, stream_type: str
-) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {"stream": stream_id, "stream_type": stream_type}
-    if len(batch) == 1:
-        (one,) = batch
-        params.update(
-            id=one.event_id,
-            type=one.event_type,
-            schema_version=one.schema_version,
-            data=one.data,
-            metadata=one.metadata,
-        )
-    else:
-        params.update(
-            id=[e.event_id for e in batch],
-            type=[e.event_type for e in batch],
-            schema_version=[e.schema_version for e in batch],
-            data=[e.data for e in batch],
-            metadata=[e.metadata for e in batch],
-        )
-    if isinstance(expected, int) or expected is ExpectedState.NO_STREAM:
-        mode: object = "exact"
-        params["expected"] = 0 if expected is ExpectedState.NO_STREAM else expected
-    else:
-        mode = expected
-    return _APPEND_SQL[(len(batch) > 1, mode)], params
-
-
-_OUTCOME_COLUMNS = "command_id, stream_id, version, position, fingerprint, recorded_at"
-
-# Both branches in one statement: the row inserted, or (on a conflict, which inserts
-# nothing) the row that was there first, when this statement's snapshot can see it.
-_RECORD_OUTCOME = f"""
-WITH inserted AS (
-    INSERT INTO eskit_command_outcomes ({_OUTCOME_COLUMNS})
-    VALUES (%(id)s, %(stream)s, %(version)s, %(position)s, %(fingerprint)s,
-            coalesce(%(at)s::timestamptz, now()))
-    ON CONFLICT (command_id) DO NOTHING
-    RETURNING {_OUTCOME_COLUMNS}
-)
-SELECT * FROM inserted
-UNION ALL
-SELECT {_OUTCOME_COLUMNS} FROM eskit_command_outcomes
-WHERE command_id = %(id)s AND NOT EXISTS (SELECT 1 FROM inserted)
-"""
-
-
-class PostgresEventStore:
-    """Event store and snapshot store on PostgreSQL, over a connection pool.
+class PostgresEventStore(DerivedReads):
+    """Event store and snapshot store on PostgreSQL, over a connection pool; read models,
+    checkpoints and processed message ids live in the same database.
 
     Options: ``min_connections``/``max_connections`` size the pool;
     ``connect_timeout_s`` bounds opening a connection and ``acquire_timeout_s`` waiting for a
@@ -222,9 +94,11 @@ class PostgresEventStore:
     statement is retried on a fresh connection after the old one died; with
     ``combine_appends``, concurrent appends to distinct streams share statements, at most
     ``combine_senders`` of them in flight; with ``notify``, listeners on the ``eskit_events``
-    channel hear of commits (see ``pg_notify``). Nothing connects before :meth:`start` (or
+    channel hear of commits (see ``notify``). Nothing connects before :meth:`start` (or
     ``async with PostgresEventStore.open(url)``).
     """
+
+    capabilities = StoreCapabilities(transactions=True, other_processes=True)
 
     def __init__(
         self,
@@ -253,6 +127,8 @@ class PostgresEventStore:
         """Fired after every append that commits through this object."""
         self._notifier = CommitNotifier(self._notify) if notify else None
         self._notify_conn: psycopg.AsyncConnection[Any] | None = None
+        self._run = PoolExecutor(self._fetch, self.connection)
+        self._committed = PostgresCommitted(self._run)
 
     @classmethod
     @asynccontextmanager
@@ -288,7 +164,7 @@ class PostgresEventStore:
         if self.combine_appends:
             self._combiner = AppendCombiner(
                 lambda p: self._append_alone(p.stream_id, p.events, p.expected, p.stream_type),
-                lambda appends: self._fetch(_COMBINED_APPEND, combined_append(appends)),
+                lambda appends: self._fetch(sql.COMBINED_APPEND, combined_append(appends)),
                 max_senders=min(self.max_connections, self.combine_senders),
             )
         if migrate:
@@ -298,7 +174,7 @@ class PostgresEventStore:
     async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
         set_json_loads(orjson.loads, conn)
         # times come back in the session's zone: make that UTC whatever the server says
-        await conn.execute("SET TIME ZONE 'UTC'")
+        await conn.execute(sql.SET_UTC)
 
     async def close(self) -> None:
         """Close the pool. Idempotent."""
@@ -318,6 +194,10 @@ class PostgresEventStore:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def commit_listener(self) -> CommitListener:
+        """A ``LISTEN`` on the channel every store notifies after its commits."""
+        return PostgresListener(self.url, self.appended)
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled autocommit connection; connection failures become StoreUnavailableError."""
@@ -329,11 +209,7 @@ class PostgresEventStore:
         except psycopg.OperationalError as exc:
             raise StoreUnavailableError(f"PostgreSQL failed: {exc}") from exc
 
-    async def fetch(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        """Rows of one statement on a pooled autocommit connection (retried once it died)."""
-        return await self._fetch(sql, params)
-
-    async def _fetch(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    async def _fetch(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
         # A pooled connection may have died (server restart, killed backend). Every
         # statement sent here is safe to repeat: reads are pure and appends carry their
         # event ids, so a repeat of an append that did commit is recognised and not
@@ -351,7 +227,7 @@ class PostgresEventStore:
                     raise
                 continue
             try:
-                cur = await conn.execute(sql, params)
+                cur = await conn.execute(statement, params)
                 rows = await cur.fetchall()
             except psycopg.OperationalError as exc:
                 await pool.release(conn, born)
@@ -365,28 +241,42 @@ class PostgresEventStore:
             return rows
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # -- transactions ----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """See TransactionalStore.transaction: one pooled connection, one transaction."""
+        async with self.connection() as conn:
+            try:
+                async with conn.transaction():
+                    unit = PostgresUnitOfWork(conn)
+                    yield unit
+            except psycopg.OperationalError as exc:
+                raise StoreUnavailableError(f"PostgreSQL failed: {exc}") from exc
+        if unit.last_position:
+            self.committed_at(unit.last_position)
+
+    @property
+    def committed(self) -> PostgresCommitted:
+        """See TransactionalStore.committed: read on pooled connections."""
+        return self._committed
+
     # -- schema ----------------------------------------------------------------------
 
     async def migrate(self) -> list[str]:
         """Apply pending migrations, each in its own transaction, under an advisory lock."""
         applied = []
         async with self.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('eskit_migrations'))")
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS eskit_migrations (number integer PRIMARY KEY, "
-                "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            cur = await conn.execute("SELECT number FROM eskit_migrations")
+            await conn.execute(sql.MIGRATIONS_LOCK)
+            await conn.execute(sql.CREATE_MIGRATIONS)
+            cur = await conn.execute(sql.APPLIED_MIGRATIONS)
             done = {row[0] for row in await cur.fetchall()}
-            for migration in migrations_for("postgres"):
+            for migration in migrations_in("eskit.store.postgres.migrations"):
                 if migration.number in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(migration.sql.encode())
-                    await conn.execute(
-                        "INSERT INTO eskit_migrations (number, name) VALUES (%s, %s)",
-                        (migration.number, migration.name),
-                    )
+                    await conn.execute(sql.RECORD_MIGRATION, (migration.number, migration.name))
                 applied.append(migration.name)
         return applied
 
@@ -411,10 +301,10 @@ class PostgresEventStore:
         else:
             result = await self._append_alone(stream_id, batch, expected_version, stream_type)
         if not result.deduplicated:
-            self.committed(result.position)
+            self.committed_at(result.position)
         return result
 
-    def committed(self, position: int) -> None:
+    def committed_at(self, position: int) -> None:
         """Wake readers here and, through NOTIFY, in other processes: ``position`` committed."""
         self.appended.fire(position)
         if self._notifier is not None:
@@ -429,10 +319,10 @@ class PostgresEventStore:
             conn = await psycopg.AsyncConnection.connect(
                 self.url, autocommit=True, connect_timeout=max(1, int(self.connect_timeout_s))
             )
-            await conn.execute("SET synchronous_commit = off")
+            await conn.execute(sql.QUICK_COMMITS)
             self._notify_conn = conn
         try:
-            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(position)))
+            await conn.execute(sql.NOTIFY, (CHANNEL, str(position)))
         except psycopg.OperationalError:
             self._notify_conn = None
             await conn.close()
@@ -445,76 +335,38 @@ class PostgresEventStore:
         expected_version: ExpectedVersion,
         stream_type: str,
     ) -> AppendResult:
-        sql, params = _append_statement(stream_id, batch, expected_version, stream_type)
+        statement = sql.append_statement(len(batch) > 1, expected_version)
+        params = log.append_params(stream_id, batch, expected_version, stream_type)
         for _ in range(_ANY_RETRIES):
-            result = await self._try_append(stream_id, batch, expected_version, sql, params)
+            result = await self._try_append(stream_id, batch, expected_version, statement, params)
             if result is not None:
                 return result
         raise ConcurrencyError(stream_id, expected_version)
-
-    async def append_within(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        stream_id: str,
-        events: Sequence[Event | NewEvent],
-        *,
-        expected_version: ExpectedVersion,
-        stream_type: str = "",
-        metadata: Metadata | None = None,
-    ) -> tuple[AppendResult, list[EncodedEvent]]:
-        """Append on ``conn``, inside the transaction it is in; the caller commits.
-
-        Returns the outcome and the encoded events (for inline projections). A retry of an
-        append that already committed returns its first outcome (``deduplicated``) and
-        writes nothing; a conflict raises ConcurrencyError and the caller must roll back.
-        Call :meth:`committed` with the position after the commit to wake readers.
-        """
-        validate_expected_version(expected_version)
-        batch = encode_events(events, metadata)
-        if not batch:
-            return await self._append_nothing(stream_id, expected_version), batch
-        sql, params = _append_statement(stream_id, batch, expected_version, stream_type)
-        try:
-            async with conn.transaction():  # a savepoint: a clash leaves the caller's work
-                cur = await conn.execute(sql, params)
-                rows = await cur.fetchall()
-        except pg_errors.UniqueViolation as exc:
-            outcome = original_outcome(stream_id, batch, await self._find(batch))
-            if outcome is not None:
-                return outcome, batch
-            raise ConcurrencyError(stream_id, expected_version) from exc
-        if rows:
-            last = max(rows)
-            return AppendResult(stream_id, last[1], last[0]), batch
-        outcome = original_outcome(stream_id, batch, await self._find(batch))
-        if outcome is not None:
-            return outcome, batch
-        raise ConcurrencyError(stream_id, expected_version, await self.stream_version(stream_id))
 
     async def _try_append(
         self,
         stream_id: str,
         batch: list[EncodedEvent],
         expected: ExpectedVersion,
-        sql: str,
+        statement: str,
         params: dict[str, Any],
     ) -> AppendResult | None:
         """One attempt; None means "lost a race that allows another try"."""
         try:
-            rows = await self._fetch(sql, params)
+            rows = await self._fetch(statement, params)
         except pg_errors.UniqueViolation as exc:
             constraint = exc.diag.constraint_name
-            if constraint == _STREAM_VERSION_KEY and expected in _UNCHECKED:
+            if constraint == sql.STREAM_VERSION_KEY and expected in _UNCHECKED:
                 return None  # no version was promised: take the next one
             outcome = original_outcome(stream_id, batch, await self._find(batch))
             if outcome is not None:
                 return outcome
-            if constraint == _EVENT_ID_KEY:
+            if constraint == sql.EVENT_ID_KEY:
                 return None  # the clashing append rolled back meanwhile: try again
             raise ConcurrencyError(stream_id, expected) from exc
         if rows:
-            last = max(rows)
-            return AppendResult(stream_id, last[1], last[0])
+            position, version = max(rows)
+            return AppendResult(stream_id, version, position)
         # the version check refused: a retry of a finished append, or a real conflict
         outcome = original_outcome(stream_id, batch, await self._find(batch))
         if outcome is not None:
@@ -522,11 +374,7 @@ class PostgresEventStore:
         raise ConcurrencyError(stream_id, expected, await self.stream_version(stream_id))
 
     async def _append_nothing(self, stream_id: str, expected: ExpectedVersion) -> AppendResult:
-        rows = await self._fetch(
-            "SELECT version, position FROM eskit_events WHERE stream_id = %s "
-            "ORDER BY version DESC LIMIT 1",
-            (stream_id,),
-        )
+        rows = await self._fetch(sql.LAST_OF_STREAM, (stream_id,))
         version, position = rows[0] if rows else (0, 0)
         check_expected_version(stream_id, expected, version)
         return AppendResult(stream_id, version, position)
@@ -545,8 +393,7 @@ class PostgresEventStore:
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """See EventStore.read_stream."""
-        sql, params = stream_query(_COLUMNS, stream_id, from_version, to_version, until, mark="%s")
-        return list(map(StoredEvent._make, await self._fetch(sql, params)))
+        return await log.read_stream(self._run, stream_id, from_version, to_version, until)
 
     async def read_payloads(
         self,
@@ -557,8 +404,7 @@ class PostgresEventStore:
         until: datetime | None = None,
     ) -> list[EventPayload]:
         """See EventStore.read_payloads."""
-        sql, params = stream_query(_PAYLOAD, stream_id, from_version, to_version, until, mark="%s")
-        return list(map(EventPayload._make, await self._fetch(sql, params)))
+        return await log.payloads(self._run, stream_id, from_version, to_version, until)
 
     async def read_batch(
         self,
@@ -568,100 +414,65 @@ class PostgresEventStore:
         stream_types: Collection[str] | None = None,
         event_types: Collection[str] | None = None,
     ) -> list[StoredEvent]:
-        """See EventStore.read_batch: only positions below the oldest running transaction."""
-        sql = f"SELECT {_COLUMNS} FROM eskit_events WHERE position > %s AND position < {_HORIZON}"
-        params: list[Any] = [after]
-        if stream_types is not None:
-            sql += " AND stream_type = ANY(%s)"
-            params.append(list(stream_types))
-        if event_types is not None:
-            sql += " AND event_type = ANY(%s)"
-            params.append(list(event_types))
-        sql += " ORDER BY position LIMIT %s"
-        params.append(limit)
-        return list(map(StoredEvent._make, await self._fetch(sql, params)))
+        """See EventStore.read_batch: only positions below the read horizon."""
+        return await log.read_batch(self._run, after, limit, stream_types, event_types)
 
-    def read_all(
+    async def read_page(
         self,
         *,
         after: int = 0,
-        batch_size: int = 1000,
+        limit: int = 1000,
         stream_types: Collection[str] | None = None,
         event_types: Collection[str] | None = None,
-    ) -> AsyncIterator[StoredEvent]:
-        """See EventStore.read_all."""
-        return read_in_batches(
-            self.read_batch,
-            after=after,
-            batch_size=batch_size,
-            stream_types=stream_types,
-            event_types=event_types,
-        )
+    ) -> LogPage:
+        """See EventStore.read_page: one statement, one round trip."""
+        return await log.read_page(self._run, after, limit, stream_types, event_types)
+
+    async def count_events(
+        self,
+        *,
+        after: int,
+        up_to: int,
+        stream_types: Collection[str] | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> LogSpan:
+        """See EventStore.count_events."""
+        return await log.count(self._run, after, up_to, stream_types, event_types)
 
     async def stream_version(self, stream_id: str) -> int:
         """See EventStore.stream_version."""
-        rows = await self._fetch(
-            "SELECT coalesce(max(version), 0) FROM eskit_events WHERE stream_id = %s", (stream_id,)
-        )
-        return int(rows[0][0])
-
-    async def stream_exists(self, stream_id: str) -> bool:
-        """See EventStore.stream_exists."""
-        return await self.stream_version(stream_id) > 0
+        return await log.stream_version(self._run, stream_id)
 
     async def last_position(self) -> int:
         """See EventStore.last_position: the last position below the read horizon."""
-        rows = await self._fetch(
-            f"SELECT coalesce(max(position), 0) FROM eskit_events WHERE position < {_HORIZON}"
-        )
-        return int(rows[0][0])
+        return int((await self._fetch(sql.LAST_POSITION))[0][0])
 
     async def list_streams(
         self, *, limit: int = 100, after: int = 0, stream_type: str | None = None
     ) -> list[StreamInfo]:
         """See EventStore.list_streams; ``after`` is the position of a stream's first event."""
-        sql = (
-            "SELECT s.stream_id, s.stream_type, last.version, s.recorded_at, last.recorded_at, "
-            "s.position "
-            "FROM eskit_events s CROSS JOIN LATERAL ("
-            "  SELECT version, recorded_at FROM eskit_events e WHERE e.stream_id = s.stream_id "
-            "  ORDER BY version DESC LIMIT 1) last "
-            "WHERE s.version = 1 AND s.position > %s AND s.position < "
-            f"{_HORIZON}"
-        )
-        params: list[Any] = [after]
+        statement, params = sql.LIST_STREAMS, list[Any]([after])
         if stream_type:
-            sql += " AND s.stream_type = %s"
+            statement += " AND s.stream_type = %s"
             params.append(stream_type)
-        sql += " ORDER BY s.position LIMIT %s"
+        statement += " ORDER BY s.position LIMIT %s"
         params.append(limit)
-        return [StreamInfo(*row) for row in await self._fetch(sql, params)]
+        return [StreamInfo(*row) for row in await self._fetch(statement, params)]
 
     async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
         """See EventStore.find_events."""
-        if not event_ids:
-            return []
-        rows = await self._fetch(
-            f"SELECT {_COLUMNS} FROM eskit_events WHERE event_id = ANY(%s::uuid[])",
-            ([str(i) for i in event_ids],),
-        )
-        return list(map(StoredEvent._make, rows))
+        return await log.find(self._run, event_ids)
 
     async def read_horizon(self) -> ReadHorizon:
         """The read horizon, the committed events beyond it and the transactions holding it."""
         async with self.connection() as conn:
-            cur = await conn.execute(
-                f"SELECT {_HORIZON}, "
-                f"(SELECT coalesce(max(position), 0) FROM eskit_events WHERE position < {_HORIZON}), "
-                f"(SELECT count(*) FROM eskit_events WHERE position >= {_HORIZON}), "
-                f"(SELECT max(position) FROM eskit_events WHERE position >= {_HORIZON})"
-            )
+            cur = await conn.execute(sql.HORIZON_STATE)
             row = await cur.fetchone()
             assert row is not None
-            _, visible, pending, newest = row
+            visible, pending, newest = row
             blockers: list[HorizonBlocker] = []
             if pending:
-                cur = await conn.execute(_BLOCKERS, {"below": int(newest) >> 16})
+                cur = await conn.execute(sql.BLOCKERS, {"below": int(newest) >> 16})
                 blockers = [HorizonBlocker(*r) for r in await cur.fetchall()]
         return ReadHorizon(
             position=int(visible), pending_events=int(pending), blockers=tuple(blockers)
@@ -672,14 +483,7 @@ class PostgresEventStore:
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """See SnapshotStore.save_snapshot."""
         await self._fetch(
-            "INSERT INTO eskit_snapshots "
-            "(stream_id, stream_type, version, schema_version, state, recorded_at) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb, coalesce(%s, now())) "
-            "ON CONFLICT (stream_id) DO UPDATE SET "
-            "stream_type = excluded.stream_type, version = excluded.version, "
-            "schema_version = excluded.schema_version, state = excluded.state, "
-            "recorded_at = excluded.recorded_at "
-            "WHERE excluded.version >= eskit_snapshots.version RETURNING 1",
+            sql.SAVE_SNAPSHOT,
             (
                 snapshot.stream_id,
                 snapshot.stream_type,
@@ -694,7 +498,9 @@ class PostgresEventStore:
         self, stream_id: str, *, schema_version: int
     ) -> tuple[Snapshot | None, list[EventPayload]]:
         """See EventStoreBackend.read_since_snapshot: one statement, one round trip."""
-        rows = await self._fetch(_SINCE_SNAPSHOT, {"stream": stream_id, "schema": schema_version})
+        rows = await self._fetch(
+            sql.SINCE_SNAPSHOT, {"stream": stream_id, "schema": schema_version}
+        )
         snapshot = None
         if rows and rows[0][0] is None:  # the snapshot's row comes first, without a position
             _, version, stream_type, schema, state, recorded_at = rows[0]
@@ -706,11 +512,7 @@ class PostgresEventStore:
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         """See SnapshotStore.load_snapshot."""
-        rows = await self._fetch(
-            "SELECT stream_id, stream_type, version, schema_version, state, recorded_at "
-            "FROM eskit_snapshots WHERE stream_id = %s",
-            (stream_id,),
-        )
+        rows = await self._fetch(sql.LOAD_SNAPSHOT, (stream_id,))
         return Snapshot(*rows[0]) if rows else None
 
     # -- command outcomes ------------------------------------------------------------
@@ -718,7 +520,7 @@ class PostgresEventStore:
     async def record_outcome(self, outcome: CommandOutcome) -> CommandOutcome:
         """See CommandOutcomeStore.record_outcome: one statement, the first outcome wins."""
         rows = await self._fetch(
-            _RECORD_OUTCOME,
+            sql.RECORD_OUTCOME,
             {
                 "id": outcome.command_id,
                 "stream": outcome.stream_id,
@@ -739,8 +541,5 @@ class PostgresEventStore:
 
     async def find_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
         """See CommandOutcomeStore.find_outcome."""
-        rows = await self._fetch(
-            f"SELECT {_OUTCOME_COLUMNS} FROM eskit_command_outcomes WHERE command_id = %s",
-            (command_id,),
-        )
+        rows = await self._fetch(sql.FIND_OUTCOME, (command_id,))
         return CommandOutcome(*rows[0]) if rows else None
