@@ -10,6 +10,8 @@ import pytest
 from eskit.store import EventStoreBackend, InMemoryEventStore, SQLiteEventStore
 from eskit.testing.postgres import PostgresServer
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:

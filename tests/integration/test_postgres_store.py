@@ -12,6 +12,7 @@ import pytest
 from eskit.domain.events import Event
 from eskit.store import NO_STREAM, Snapshot
 from eskit.store.postgres import PostgresEventStore
+from eskit.testing.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +72,20 @@ async def test_concurrent_appends_to_distinct_streams_share_statements(postgres_
         assert combiner.appends == 64
         assert combiner.statements < 64
         assert len([e async for e in store.read_all()]) == 64
+
+
+async def test_postgres_migrate_on_an_empty_database_applies_every_migration_once(
+    postgres_server: PostgresServer,
+) -> None:
+    with postgres_server.database(migrated=False) as url:
+        async with PostgresEventStore.open(url) as fresh:
+            applied = await fresh.migrate()
+            again = await fresh.migrate()
+
+    assert applied == [
+        "0001_events_and_snapshots",
+        "0002_checkpoints_and_dead_letters",
+        "0003_command_outcomes",
+        "0004_processed_messages",
+    ]
+    assert again == []

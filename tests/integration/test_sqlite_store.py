@@ -1,4 +1,4 @@
-"""SQLite specifics: durability settings, checkpoints, group commit."""
+"""SQLite specifics: durability settings, checkpoints, group commit, migrations."""
 
 import asyncio
 import sqlite3
@@ -47,3 +47,17 @@ async def test_concurrent_appends_share_commits_and_each_lands(tmp_path: Path) -
         assert conn.execute("SELECT count(DISTINCT stream_id) FROM eskit_events").fetchone() == (
             200,
         )
+
+
+async def test_sqlite_migrate_on_a_new_file_applies_every_migration_once(tmp_path: Path) -> None:
+    async with SQLiteEventStore.open(tmp_path / "fresh.db", migrate=False) as fresh:
+        applied = await fresh.migrate()
+        again = await fresh.migrate()
+
+    assert applied == [
+        "0001_events_and_snapshots",
+        "0002_checkpoints_and_dead_letters",
+        "0003_command_outcomes",
+        "0004_processed_messages",
+    ]
+    assert again == []
