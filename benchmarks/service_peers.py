@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bank_accounts.http_api import AccountId, CommandReply, CreateAccount, Payment
 from common import CURRENCY
 from es_peer import EsAccount, EsBank, postgres_env, sqlite_env
-from eskit.serving.memory import freeze_startup_objects
+from eskit.serving.gc_policy import freeze_startup_objects
 from raw import DEPOSITED, OPENED, PG_INSERT, SQLITE_INSERT, RawSQLite, pg_create_table, rows_for
 
 __all__ = ["POOL_SIZE", "eventsourcing_app", "raw_postgres_app", "raw_sqlite_app"]

@@ -8,7 +8,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from eskit.cli.common import DatabaseUrl, console, run_with_store
+from eskit.cli.context import DatabaseUrl, console, run_with_store
 from eskit.cli.projections import projections_app
 from eskit.cli.serve import serve_command, worker_command
 from eskit.settings import EskitSettings

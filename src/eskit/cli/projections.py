@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from eskit.cli.common import DatabaseUrl, console, run_with_store
+from eskit.cli.context import DatabaseUrl, console, run_with_store
 from eskit.errors import ConfigurationError, ProjectionNotFoundError
 from eskit.projections.dead_letters import dead_letters, park
 from eskit.projections.loading import load_projections

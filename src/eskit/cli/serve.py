@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from eskit.cli.common import DatabaseUrl, console, settings_for
+from eskit.cli.context import DatabaseUrl, console, settings_for
 from eskit.errors import EskitError
 from eskit.serving import ServiceRuntime, load_service, serve
-from eskit.serving.loop import run_fast
+from eskit.serving.event_loop import run_on_uvloop
 from eskit.serving.projections_process import run_projections
 from eskit.serving.workers import ServerProcesses, serve_workers
 from eskit.settings import EskitSettings
@@ -75,7 +75,7 @@ def serve_command(
         _print_serving(runtime.service.name, settings, settings.port, runtime.grpc_port)
 
     try:
-        run_fast(
+        run_on_uvloop(
             serve(load_service(settings.service), settings, on_ready=ready, migrate=migrate or None)
         )
     except EskitError as exc:
@@ -121,7 +121,7 @@ def worker_command(database_url: DatabaseUrl = None, service: ServiceOption = No
         console.print(f"running {', '.join(names)}", highlight=False)
 
     try:
-        run_fast(run_projections(settings, on_ready=ready))
+        run_on_uvloop(run_projections(settings, on_ready=ready))
     except EskitError as exc:
         console.print(f"[red]error[/red] ({exc.code}): {exc}")
         raise typer.Exit(1) from exc

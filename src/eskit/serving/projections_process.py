@@ -7,7 +7,7 @@ import signal
 from collections.abc import Callable
 
 from eskit.projections import ProjectionRunner
-from eskit.serving.memory import freeze_startup_objects
+from eskit.serving.gc_policy import freeze_startup_objects
 from eskit.serving.service import load_service
 from eskit.settings import EskitSettings
 from eskit.store import open_store

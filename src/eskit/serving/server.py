@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
-from eskit.serving.memory import freeze_startup_objects
+from eskit.serving.gc_policy import freeze_startup_objects
 from eskit.serving.runtime import ServiceRuntime
 from eskit.serving.service import Service
 from eskit.settings import EskitSettings

@@ -37,7 +37,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 from eskit.errors import ConfigurationError, EskitError
-from eskit.serving.loop import run_fast
+from eskit.serving.event_loop import run_on_uvloop
 from eskit.serving.projections_process import run_projections
 from eskit.serving.server import serve
 from eskit.serving.service import load_service
@@ -95,7 +95,7 @@ def serve_workers(
     ConfigurationError if the HTTP port cannot be bound.
     """
     if migrate:
-        run_fast(_migrate(settings))
+        run_on_uvloop(_migrate(settings))
     try:
         sockets = _listen(settings.host, settings.port, settings.workers)
     except OSError as exc:
@@ -259,7 +259,7 @@ def _server_main(settings: EskitSettings, sock: socket.socket, ready: ProcessEve
     """One server process: HTTP on the shared socket, gRPC on the shared port."""
     _configure_child(settings)
     try:
-        run_fast(
+        run_on_uvloop(
             serve(
                 load_service(settings.service),
                 settings,
@@ -276,7 +276,7 @@ def _projections_main(settings: EskitSettings, ready: ProcessEvent) -> None:
     """The projections' process."""
     _configure_child(settings)
     try:
-        run_fast(run_projections(settings, on_ready=lambda names: ready.set()))
+        run_on_uvloop(run_projections(settings, on_ready=lambda names: ready.set()))
     except EskitError as exc:
         log.error("cannot run the projections (%s): %s", exc.code, exc)
         raise SystemExit(1) from exc

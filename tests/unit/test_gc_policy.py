@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from eskit.serving.memory import freeze_startup_objects
+from eskit.serving.gc_policy import freeze_startup_objects
 
 pytestmark = pytest.mark.unit
 

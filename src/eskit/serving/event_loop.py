@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-__all__ = ["run_fast"]
+__all__ = ["run_on_uvloop"]
 
 
-def run_fast(main: Coroutine[Any, Any, None]) -> None:
+def run_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
     """Run ``main`` on uvloop where it is installed (a server spends less CPU per request)."""
     try:
         import uvloop
