@@ -63,8 +63,6 @@ class EskitSettings(BaseSettings):
             return tuple(key.strip() for key in value.split(",") if key.strip())
         return value
 
-    def store_options(self) -> dict[str, object]:
+    def store_options(self) -> dict[str, str]:
         """Adapter options implied by these settings, for :func:`eskit.store.open_store`."""
-        if self.database_url.startswith("sqlite"):
-            return {"synchronous": self.sqlite_synchronous}
-        return {}
+        return {"sqlite_synchronous": self.sqlite_synchronous}

@@ -1,4 +1,5 @@
-"""The store contract on the PostgreSQL adapter, each test on a fresh database."""
+"""The whole store contract, unit of work and read models included, on the PostgreSQL
+adapter: each test on a fresh database."""
 
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -6,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from eskit.store import EventStoreBackend
-from eskit.testing.contract import StoreContract
+from eskit.testing.contract import TransactionalStoreContract
 
 pytestmark = pytest.mark.integration
 
 
-class TestPostgresEventStore(StoreContract):
+class TestPostgresEventStore(TransactionalStoreContract):
     def make_store(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> AbstractAsyncContextManager[EventStoreBackend]:

@@ -1,4 +1,4 @@
-"""The store contract on the SQLite adapter."""
+"""The whole store contract, unit of work and read models included, on the SQLite adapter."""
 
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 
 from eskit.store import EventStoreBackend, SQLiteEventStore
-from eskit.testing.contract import StoreContract
+from eskit.testing.contract import TransactionalStoreContract
 
 pytestmark = pytest.mark.integration
 
 
-class TestSQLiteEventStore(StoreContract):
+class TestSQLiteEventStore(TransactionalStoreContract):
     def make_store(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> AbstractAsyncContextManager[EventStoreBackend]:

@@ -24,10 +24,16 @@ def test_all_names_exactly_the_exported_classes() -> None:
         == {
             "CommandOutcomeContract",
             "ConcurrencyContract",
+            "DocumentContract",
             "EventStoreContract",
+            "SearchContract",
             "SnapshotContract",
             "StoreContract",
             "StoreUnderTest",
+            "TableContract",
+            "TransactionalStoreContract",
+            "TransactionalStoreUnderTest",
+            "UnitOfWorkContract",
         }
     )
 

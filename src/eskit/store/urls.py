@@ -34,12 +34,17 @@ def sqlite_path(url: str) -> Path:
 
 @asynccontextmanager
 async def open_store(
-    url: str, *, migrate: bool | None = None, **options: Any
+    url: str,
+    *,
+    migrate: bool | None = None,
+    sqlite_synchronous: str | None = None,
+    **options: Any,
 ) -> AsyncIterator[EventStoreBackend]:
     """Open the store ``url`` names; close it on exit.
 
     ``migrate`` defaults to True for SQLite (the embedded store sets itself up) and False for
     PostgreSQL, where ``eskit migrate`` applies the schema as a deliberate step.
+    ``sqlite_synchronous`` applies to a SQLite store only; ``options`` go to the adapter.
     """
     scheme = url.partition("://")[0].split("+", 1)[0].lower()
     if scheme == "memory":
@@ -49,6 +54,8 @@ async def open_store(
     elif scheme == "sqlite":
         from eskit.store.sqlite import SQLiteEventStore
 
+        if sqlite_synchronous is not None:
+            options["synchronous"] = sqlite_synchronous
         async with SQLiteEventStore.open(
             sqlite_path(url), migrate=True if migrate is None else migrate, **options
         ) as sqlite_store:

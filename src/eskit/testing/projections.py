@@ -25,8 +25,8 @@ from eskit.projections.runner import ProjectionRunner
 from eskit.projections.waiting import wait_for_checkpoint
 from eskit.store.port import EventStoreBackend
 from eskit.store.records import ANY, StoredEvent
-from eskit.store.sqlite import SQLiteEventStore
 from eskit.store.unit_of_work import TransactionalStore, require_transactions
+from eskit.store.urls import open_store
 
 __all__ = ["ProjectionScenario", "wait_until_processed"]
 
@@ -51,9 +51,11 @@ class ProjectionScenario:
     async def __aenter__(self) -> ProjectionScenario:
         if self._given_store is None:
             folder = self._stack.enter_context(tempfile.TemporaryDirectory())
-            self.store = await self._stack.enter_async_context(
-                SQLiteEventStore.open(Path(folder) / "scenario.db", synchronous="NORMAL")
+            path = (Path(folder) / "scenario.db").resolve()
+            opened = await self._stack.enter_async_context(
+                open_store(f"sqlite:///{path}", sqlite_synchronous="NORMAL")
             )
+            self.store = require_transactions(opened, "projection scenarios")
         else:
             self.store = require_transactions(self._given_store, "projection scenarios")
         self.runner = ProjectionRunner(self.store, self.projections)

@@ -32,6 +32,7 @@ from eskit.store.postgres.rows import (
 )
 from eskit.store.records import (
     AppendResult,
+    ExpectedState,
     ExpectedVersion,
     LogPage,
     Metadata,
@@ -42,6 +43,8 @@ from eskit.store.records import (
 __all__ = ["ConnectionExecutor", "PoolExecutor", "PostgresCommitted", "PostgresUnitOfWork"]
 
 Connection = psycopg.AsyncConnection[Any]
+_ANY_RETRIES = 50
+_UNCHECKED = (ExpectedState.ANY, ExpectedState.STREAM_EXISTS)
 
 
 class ConnectionExecutor:
@@ -160,14 +163,25 @@ class PostgresUnitOfWork(_Parts):
     ) -> AppendResult:
         statement = sql.append_statement(len(batch) > 1, expected)
         params = log.append_params(stream_id, batch, expected, stream_type, self._events)
-        try:
-            async with self._conn.transaction():  # a savepoint: a clash leaves the rest
-                rows = await self._run.fetch(statement, params)
-        except pg_errors.UniqueViolation as exc:
-            outcome = original_outcome(stream_id, batch, await self._find(batch))
-            if outcome is not None:
-                return outcome
-            raise ConcurrencyError(stream_id, expected) from exc
+        if expected in _UNCHECKED:
+            # writers that promise no version would otherwise race for the next one, each
+            # loser retrying after a winner's commit, for as long as its transaction lasts:
+            # take turns instead (a lock held to the end of the transaction)
+            await self._run.fetch(sql.LOCK_STREAM, (stream_id,))
+        for _ in range(_ANY_RETRIES):
+            try:
+                async with self._conn.transaction():  # a savepoint: a clash leaves the rest
+                    rows = await self._run.fetch(statement, params)
+                break
+            except pg_errors.UniqueViolation as exc:
+                if exc.diag.constraint_name == sql.STREAM_VERSION_KEY and expected in _UNCHECKED:
+                    continue  # no version was promised: take the next one
+                outcome = original_outcome(stream_id, batch, await self._find(batch))
+                if outcome is not None:
+                    return outcome
+                raise ConcurrencyError(stream_id, expected) from exc
+        else:
+            raise ConcurrencyError(stream_id, expected)
         if rows:
             position, version = max(rows)
             return AppendResult(stream_id, version, position)

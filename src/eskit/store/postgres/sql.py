@@ -127,6 +127,8 @@ JOIN accepted a ON a.request = e.request
 RETURNING stream_id, position, version
 """
 
+LOCK_STREAM = "SELECT pg_advisory_xact_lock(hashtextextended('eskit_events:' || %s, 0))"
+"""Appends to one stream that promise no version take turns until their transactions end."""
 LAST_OF_STREAM = (
     "SELECT version, position FROM eskit_events WHERE stream_id = %s ORDER BY version DESC LIMIT 1"
 )

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from eskit.store import EventStoreBackend
+from eskit.store import EventStoreBackend, TransactionalStore, require_transactions
 
-__all__ = ["StoreUnderTest"]
+__all__ = ["StoreUnderTest", "TransactionalStoreUnderTest"]
 
 
 class StoreUnderTest:
@@ -36,3 +36,12 @@ class StoreUnderTest:
         """The store of ``make_store``, open for one test."""
         async with self.make_store(request, tmp_path) as store:
             yield store
+
+
+class TransactionalStoreUnderTest(StoreUnderTest):
+    """Base of the contracts of transactional stores: ``db`` is ``store`` as one."""
+
+    @pytest_asyncio.fixture(loop_scope="function")
+    async def db(self, store: EventStoreBackend) -> TransactionalStore:
+        """The store under test as a :class:`~eskit.store.TransactionalStore`."""
+        return require_transactions(store, "the unit-of-work and read-model contracts")

