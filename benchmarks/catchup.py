@@ -37,11 +37,8 @@ from bank_accounts import AccountOpened, EmailChanged, MoneyDeposited, MoneyWith
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from common import STREAM_TYPE, Backend, Loop, Role, Row, Settings, check_stop, note, rotated
 from eskit.domain.events import Event
-from eskit.projections.checkpoints import sql_for
-from eskit.projections.database import read_database
 from eskit.projections.runner import ProjectionRunner
-from eskit.projections.session import Session
-from eskit.store import SQLiteEventStore
+from eskit.store import SQLiteEventStore, require_transactions
 from eskit.store.port import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
 from pg_server import Cluster
@@ -112,18 +109,12 @@ async def preload_store(
     return n_accounts * events_per_account
 
 
-async def _drop_read_model(session: Session) -> None:
-    await session.execute(f"DROP TABLE IF EXISTS {ACCOUNTS.name}")
-    await session.execute(
-        sql_for(session.dialect, "DELETE FROM eskit_checkpoints WHERE name = ?"),
-        (AccountsById.name,),
-    )
-
-
 async def eskit_catchup(store: EventStoreBackend, batch_size: int) -> tuple[float, int]:
     """Drop the read model and its checkpoint, create it again (untimed), then time
     ``ProjectionRunner.catch_up`` from position 0; returns (seconds, events handled)."""
-    await read_database(store).transaction(_drop_read_model)
+    async with require_transactions(store, "the catch-up").transaction() as tx:
+        await tx.schema.drop(ACCOUNTS.name)
+        await tx.checkpoints.delete(AccountsById.name)
     runner = ProjectionRunner(store, [AccountsById()], batch_size=batch_size, listen=False)
     await runner.prepare()
     started = time.perf_counter()
@@ -136,14 +127,14 @@ async def check_documents(
     store: EventStoreBackend, n_accounts: int, events_per_account: int
 ) -> None:
     """Raise unless every account's document is at its last version with the right balance."""
-    db = read_database(store)
-    if db.dialect == "postgres":
+    sql = require_transactions(store, "the catch-up check").committed.sql
+    if sql.placeholder == "%s":
         right = "(body->>'version')::int = %s AND (body->>'balance')::bigint = %s"
     else:
         right = "json_extract(body, '$.version') = ? AND json_extract(body, '$.balance') = ?"
     balance = expected_balance(events_per_account)
-    sql = f"SELECT count(*), coalesce(sum(CASE WHEN {right} THEN 1 ELSE 0 END), 0) FROM "
-    rows = await db.query(sql + ACCOUNTS.name, (events_per_account, balance))
+    query = f"SELECT count(*), coalesce(sum(CASE WHEN {right} THEN 1 ELSE 0 END), 0) FROM "
+    rows = await sql.fetch(query + ACCOUNTS.name, (events_per_account, balance))
     count, good = rows[0]
     if count != n_accounts or good != n_accounts:
         raise AssertionError(
