@@ -2,7 +2,7 @@
 
 The projection is the bank-account service's ``AccountsById`` (one document per account in
 the ``bank_accounts_by_id`` document collection, written in the store's own database). The
-log (see ``projection_peers.account_event``): N accounts of 100 events each, an
+log (see ``workloads.account_events.account_event``): N accounts of 100 events each, an
 AccountOpened then deposits, every fifth event a withdrawal and every tenth an e-mail
 change; 1,000 accounts (100,000 events) in a full run, 200 (20,000) in a quick one.
 Before every timed pass the read model and its checkpoint are dropped (untimed); each
@@ -11,9 +11,9 @@ pass ends with a check that every account is fully caught up (untimed).
 * eskit: ``ProjectionRunner(store, [AccountsById()], batch_size=b).catch_up()``: per
   batch, one transaction with the batch's documents loaded in one query, handled, written
   back with one ``executemany`` and the checkpoint moved (compare-and-set);
-* raw: ``projection_peers.raw_catchup`` on the same database and the same log (psycopg;
-  sqlite3 here), pages of ``b`` events, one transaction per page: the limit;
-* eventsourcing 9.5: ``projection_peers.eventsourcing_catchup`` on the same workload
+* raw: ``contenders.raw_projection`` on the same database and the same log (psycopg;
+  sqlite3), pages of ``b`` events, one transaction per page: the limit;
+* eventsourcing 9.5: ``contenders.eventsourcing_projection.eventsourcing_catchup`` on the same workload
   written through the library (PostgreSQL only): its subscription feeding a view ``b``
   events per transaction; and its own projection runner, which handles one event per
   transaction, once, on a log of its own of 2,000 events (at a few hundred events/s, the
@@ -25,54 +25,41 @@ each contender runs once untimed before the samples, contenders taking turns.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-import orjson
-
-from bank_accounts import AccountOpened, EmailChanged, MoneyDeposited, MoneyWithdrawn
 from bank_accounts.projections import ACCOUNTS, AccountsById
-from common import STREAM_TYPE, Backend, Loop, Role, Row, Settings, check_stop, note, rotated
-from eskit.domain.events import Event
+from contenders.eventsourcing_projection import (
+    check_read_model,
+    eventsourcing_catchup,
+    preload_eventsourcing,
+)
+from contenders.raw_projection import (
+    RAW_TABLE,
+    check_raw_sqlite,
+    raw_catchup,
+    raw_sqlite_catchup,
+    reset_raw,
+    reset_raw_sqlite,
+)
+from contenders.raw_sql import checkpoint_file, pg_connect
 from eskit.projections.runner import ProjectionRunner
 from eskit.store import SQLiteEventStore, require_transactions
 from eskit.store.port import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
-from pg_server import Cluster
-from projection_peers import (
-    RAW_CHECKPOINT,
-    RAW_TABLE,
-    account_event,
-    check_read_model,
-    eventsourcing_catchup,
-    expected_balance,
-    fold,
-    preload_eskit,
-    preload_eventsourcing,
-    raw_catchup,
-    reset_raw,
-)
-from raw import checkpoint_file, pg_connect
+from harness.postgres_server import Cluster
+from harness.progress import note
+from harness.results import Backend, Role, Row
+from harness.settings import Settings
+from harness.timing import Loop, check_stop, rotated
+from workloads.account_events import expected_balance, preload_store
 
-__all__ = [
-    "account_events",
-    "check_documents",
-    "check_raw_sqlite",
-    "eskit_catchup",
-    "preload_store",
-    "raw_sqlite_catchup",
-    "run",
-]
+__all__ = ["check_documents", "eskit_catchup", "run"]
 
 Pass = Callable[[int], tuple[float, int]]
 """One timed catch-up from position 0 with the given batch size: (seconds, events)."""
-
-_CLASSES: dict[str, type[Event]] = {
-    cls.__name__: cls for cls in (AccountOpened, MoneyDeposited, MoneyWithdrawn, EmailChanged)
-}
 
 
 class Contender:
@@ -84,29 +71,6 @@ class Contender:
 
 
 # -- eskit ----------------------------------------------------------------------------------
-
-
-def account_events(index: int, events_per_account: int) -> list[Event]:
-    """Account ``index``'s stream as eskit events (the workload of ``projection_peers``)."""
-    return [
-        _CLASSES[kind](**fields)
-        for kind, fields in (account_event(index, v) for v in range(1, events_per_account + 1))
-    ]
-
-
-async def preload_store(
-    store: EventStoreBackend, n_accounts: int, events_per_account: int, *, first: int = 0
-) -> int:
-    """Accounts ``first .. first + n_accounts - 1`` (stream ``acct-<index>``), one append
-    each; returns the number of events written."""
-    for index in range(first, first + n_accounts):
-        await store.append(
-            f"acct-{index:06d}",
-            account_events(index, events_per_account),
-            expected_version=0,
-            stream_type=STREAM_TYPE,
-        )
-    return n_accounts * events_per_account
 
 
 async def eskit_catchup(store: EventStoreBackend, batch_size: int) -> tuple[float, int]:
@@ -167,103 +131,9 @@ def _raw_postgres(url: str, n: int, per: int, batches: tuple[int, ...]) -> Conte
     return Contender("raw psycopg", "raw", one, batches)
 
 
-_SQLITE_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} "
-    "(id TEXT PRIMARY KEY, version INTEGER NOT NULL, body TEXT NOT NULL)"
-)
-_SQLITE_PAGE = (
-    "SELECT position, stream_id, version, event_type, data FROM eskit_events "
-    "WHERE position > ? AND stream_type = ? ORDER BY position LIMIT ?"
-)
-_SQLITE_UPSERT = (
-    f"INSERT INTO {RAW_TABLE} (id, version, body) VALUES (?, ?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET version = excluded.version, body = excluded.body"
-)
-_SQLITE_ADVANCE = (
-    "INSERT INTO eskit_checkpoints (name, position, updated_at) VALUES (?, ?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-    "updated_at = excluded.updated_at WHERE eskit_checkpoints.position = ?"
-)
-
-
-def _sqlite_connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
-
-
-def raw_sqlite_catchup(path: Path, batch: int) -> tuple[float, int]:
-    """``raw_catchup`` with the stdlib sqlite3 on eskit's SQLite file: per page of ``batch``
-    events one ``BEGIN IMMEDIATE`` transaction: the page read, its accounts' rows loaded
-    with one ``IN`` query, folded, written back with one ``executemany`` of upserts, the
-    checkpoint moved (compare-and-set). Returns (seconds, events)."""
-    conn = _sqlite_connect(path)
-    try:
-        conn.execute(_SQLITE_DDL)
-        row = conn.execute(
-            "SELECT position FROM eskit_checkpoints WHERE name = ?", (RAW_CHECKPOINT,)
-        ).fetchone()
-        after, events = (row[0] if row else 0), 0
-        loads, dumps = orjson.loads, orjson.dumps
-        started = time.perf_counter()
-        while True:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                page = conn.execute(_SQLITE_PAGE, (after, STREAM_TYPE, batch)).fetchall()
-                if page:
-                    ids = list(dict.fromkeys(e[1] for e in page))
-                    marks = ",".join("?" * len(ids))
-                    load = f"SELECT id, version, body FROM {RAW_TABLE} WHERE id IN ({marks})"
-                    rows = {i: (v, loads(b)) for i, v, b in conn.execute(load, ids)}
-                    for position, stream_id, version, event_type, data in page:
-                        _, body = rows.get(stream_id, (0, None))
-                        kind = event_type.rpartition(".")[2]
-                        rows[stream_id] = (version, fold(body, kind, loads(data), position))
-                    conn.executemany(
-                        _SQLITE_UPSERT, [(i, v, dumps(b).decode()) for i, (v, b) in rows.items()]
-                    )
-                    last = page[-1][0]
-                    now = time.strftime("%Y-%m-%dT%H:%M:%S")
-                    moved = conn.execute(_SQLITE_ADVANCE, (RAW_CHECKPOINT, last, now, after))
-                    if moved.rowcount != 1:
-                        raise RuntimeError(f"checkpoint {RAW_CHECKPOINT} moved away from {after}")
-                    after = last
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            events += len(page)
-            if len(page) < batch:
-                return time.perf_counter() - started, events
-    finally:
-        conn.close()
-
-
-def check_raw_sqlite(path: Path, n: int, per: int) -> None:
-    balance = expected_balance(per)
-    conn = sqlite3.connect(path)
-    try:
-        count, good = conn.execute(
-            "SELECT count(*), coalesce(sum(CASE WHEN version = ? AND "
-            f"json_extract(body, '$.balance') = ? THEN 1 ELSE 0 END), 0) FROM {RAW_TABLE}",
-            (per, balance),
-        ).fetchone()
-    finally:
-        conn.close()
-    if count != n or good != n:
-        raise AssertionError(f"{RAW_TABLE}: {count} rows ({good} right), expected {n}")
-
-
 def _raw_sqlite(path: Path, n: int, per: int, batches: tuple[int, ...]) -> Contender:
     def one(batch: int) -> tuple[float, int]:
-        conn = sqlite3.connect(path, isolation_level=None)
-        try:
-            conn.execute(_SQLITE_DDL)
-            conn.execute(f"DELETE FROM {RAW_TABLE}")
-            conn.execute("DELETE FROM eskit_checkpoints WHERE name = ?", (RAW_CHECKPOINT,))
-        finally:
-            conn.close()
+        reset_raw_sqlite(path)
         result = raw_sqlite_catchup(path, batch)
         check_raw_sqlite(path, n, per)
         return result
@@ -305,10 +175,12 @@ def run(
         if backend == "postgres":
             assert cluster is not None
             url = stack.enter_context(cluster.eskit_database())
-            loop.run(preload_eskit(url, n, per))
             pg_store = PostgresEventStore(url)
             loop.run(pg_store.start())
             stack.callback(lambda: loop.run(pg_store.close()))
+            loop.run(preload_store(pg_store, n, per))
+            with pg_connect(url) as conn:
+                conn.execute("VACUUM ANALYZE eskit_events")
             contenders.append(_eskit(loop, pg_store, n, per, batches))
             contenders.append(_raw_postgres(url, n, per, batches))
             es_url = stack.enter_context(cluster.empty_database())

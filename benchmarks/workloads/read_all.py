@@ -26,26 +26,8 @@ from typing import Any
 import orjson
 
 from bank_accounts import AccountOpened, MoneyDeposited
-from common import (
-    STREAM_TYPE,
-    Backend,
-    Loop,
-    Role,
-    Row,
-    Settings,
-    check_stop,
-    deposit_data,
-    note,
-    opened_data,
-    rotated,
-)
-from es_peer import EsBank, deposits, new_account, postgres_env, sqlite_env
-from eskit.domain.events import Event
-from eskit.store import SQLiteEventStore
-from eskit.store.port import EventStore
-from eskit.store.postgres import PostgresEventStore
-from pg_server import Cluster
-from raw import (
+from contenders.eventsourcing_peer import EsBank, deposits, new_account, postgres_env, sqlite_env
+from contenders.raw_sql import (
     DEPOSITED,
     OPENED,
     RawSQLite,
@@ -55,6 +37,16 @@ from raw import (
     pg_create_table,
     rows_for,
 )
+from eskit.domain.events import Event
+from eskit.store import SQLiteEventStore
+from eskit.store.port import EventStore
+from eskit.store.postgres import PostgresEventStore
+from harness.postgres_server import Cluster
+from harness.progress import note
+from harness.results import Backend, Role, Row
+from harness.settings import Settings
+from harness.timing import Loop, check_stop, rotated
+from workloads.account_events import STREAM_TYPE, deposit_data, opened_data
 
 __all__ = ["run"]
 

@@ -43,13 +43,16 @@ import psycopg
 
 from bank_accounts import MoneyDeposited
 from bank_accounts.projections import AccountsById, projections
-from catchup import account_events
-from common import STREAM_TYPE, Backend, Loop, Row, Settings, check_stop, deposit_data, note
 from eskit.projections.runner import ProjectionRunner
 from eskit.store import SQLiteEventStore
 from eskit.store.port import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
-from pg_server import Cluster
+from harness.postgres_server import Cluster
+from harness.progress import note
+from harness.results import Backend, Row, percentile
+from harness.settings import Settings
+from harness.timing import Loop, check_stop
+from workloads.account_events import STREAM_TYPE, account_events, deposit_data
 
 __all__ = ["ACCOUNTS", "PERCENTILES", "run"]
 
@@ -194,12 +197,6 @@ def latencies(commits: list[Commit], seen: list[tuple[float, int]]) -> list[floa
             k += 1
         result.append(max(0.0, seen[k][0] - committed) * 1000)
     return result
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` = 1.0 is the maximum)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 # -- the runner as a process of its own ----------------------------------------------------
