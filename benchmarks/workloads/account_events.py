@@ -28,6 +28,7 @@ __all__ = [
     "account_events",
     "deposit_data",
     "expected_balance",
+    "expected_document",
     "expected_email",
     "opened_data",
     "preload_store",
@@ -99,6 +100,27 @@ def expected_email(index: int, events_per_account: int) -> str:
     if last_change < 10:
         return str(opened_data(index)["email"])
     return f"holder{index}.v{last_change}@example.com"
+
+
+def expected_document(
+    index: int, events_per_account: int, created_at: str, updated_at: str
+) -> dict[str, Any]:
+    """Account ``index``'s document in ``AccountsById`` after ``events_per_account`` events
+    (the times as ``bank_accounts.projections.utc_timestamp`` writes them)."""
+    opened = opened_data(index)
+    return {
+        "account_id": stream_id(index),
+        "email": expected_email(index, events_per_account),
+        "address": opened["address"],
+        "first_name": opened["first_name"],
+        "last_name": opened["last_name"],
+        "balance": expected_balance(events_per_account),
+        "currency": opened["currency"],
+        "status": opened["status"],
+        "version": events_per_account,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
 
 
 def stream_id(index: int) -> str:
