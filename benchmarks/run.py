@@ -6,6 +6,9 @@
     python benchmarks/run.py --only catchup --only latency --only rebuild   # the read side
     python benchmarks/run.py --only service --backend postgres   # the HTTP service under load
 
+The workloads are in ``workloads/``, what eskit is compared with in ``contenders/``, the
+settings, timing, report and servers they share in ``harness/`` (see README.md).
+
 Starts its own embedded PostgreSQL (fsync on) on a Unix socket and writes SQLite files
 to a temporary folder; both are removed on exit, also on Ctrl-C or SIGTERM. Every cell
 is the median of several samples, contenders taking turns within each round. The last
@@ -30,18 +33,14 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import append
-import catchup
-import latency
-import load
-import pg_server
-import read_all
-import rebuild
-import report
-import service_load
-from common import STOP, Backend, Row, Settings, StopRequestedError, fail, note
+from harness import postgres_server, report
+from harness.progress import fail, note
+from harness.results import Backend, Row
+from harness.settings import Settings
+from harness.timing import STOP, StopRequestedError
+from workloads import append, catchup, latency, load, read_all, rebuild, service_load
 
-Workload = Callable[[Settings, Backend, "pg_server.Cluster | None", Path, list[Row]], None]
+Workload = Callable[[Settings, Backend, "postgres_server.Cluster | None", Path, list[Row]], None]
 
 WORKLOADS: dict[str, Workload] = {
     "append": lambda s, b, c, t, o: append.run(s, b, c, t, o, batch=False),
@@ -93,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         with ExitStack() as stack:
             tmp = Path(tempfile.mkdtemp(prefix="eskit-bench-"))
             stack.callback(shutil.rmtree, tmp, ignore_errors=True)
-            cluster: pg_server.Cluster | None = None
+            cluster: postgres_server.Cluster | None = None
             if "postgres" in backends:
                 note("starting embedded PostgreSQL")
-                cluster = stack.enter_context(pg_server.start())
+                cluster = stack.enter_context(postgres_server.start())
                 pg = cluster.settings()
                 server = f"PostgreSQL {pg['server_version']} (fsync={pg['fsync']})"
             for workload in workloads:

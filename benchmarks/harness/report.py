@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from common import Row
+from harness.results import Row
 
 __all__ = ["headline", "print_report"]
 

@@ -1,7 +1,7 @@
 """Workload 7: rebuilding the bank-account read model from a log of 1,000,000 events.
 
 Preload (timed and shown, as it is a workload of its own): 10,000 accounts of 100 events
-(quick: 1,000 accounts, 100,000 events), the log of ``projection_peers.account_event``,
+(quick: 1,000 accounts, 100,000 events), the log of ``workloads.account_events.account_event``,
 one append of 100 events per account, from 8 concurrent tasks on one store; then
 ``VACUUM ANALYZE`` and ``CHECKPOINT`` on PostgreSQL, a WAL checkpoint on SQLite (untimed),
 as an old log would be.
@@ -9,32 +9,43 @@ as an old log would be.
 * eskit: ``rebuild(store, AccountsById(), batch_size=2000)``, what ``eskit projections
   rebuild`` runs: the projection from position 0 into shadow tables, then the swap; shown
   as events/s and as total seconds;
-* raw: ``projection_peers.raw_catchup`` (psycopg) or ``catchup.raw_sqlite_catchup``
-  (sqlite3) from position 0 into an emptied table, pages of 2,000: the limit (without a
-  shadow table and a swap, which cost next to nothing).
+* raw: ``contenders.raw_projection`` (psycopg or sqlite3), the same documents folded and
+  written back the same way by hand, from position 0 into an emptied table, pages of
+  2,000: the limit (without a shadow table and a swap, which cost next to nothing).
 
-Each sample ends with a check that every account's document is right (untimed).
+Each sample ends with a check (untimed) that the read model holds exactly the document
+the log makes for each account, every field equal (``catchup.check_documents``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bank_accounts.projections import AccountsById
-from catchup import check_documents, check_raw_sqlite, preload_store, raw_sqlite_catchup
-from common import Backend, Loop, Role, Row, Settings, check_stop, note, rotated
+from contenders.raw_projection import (
+    raw_pg_catchup,
+    raw_pg_documents,
+    raw_sqlite_catchup,
+    raw_sqlite_documents,
+    reset_raw_pg,
+    reset_raw_sqlite,
+)
+from contenders.raw_sql import checkpoint_file, pg_connect
 from eskit.projections.rebuild import rebuild
 from eskit.store import SQLiteEventStore
 from eskit.store.port import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
-from pg_server import Cluster
-from projection_peers import RAW_CHECKPOINT, RAW_TABLE, check_read_model, raw_catchup, reset_raw
-from raw import checkpoint_file, pg_connect
+from harness.postgres_server import Cluster
+from harness.progress import note
+from harness.results import Backend, Role, Row
+from harness.settings import Settings
+from harness.timing import Loop, check_stop, rotated
+from workloads.account_events import preload_store
+from workloads.catchup import check_documents, eskit_documents, expected_documents
 
 __all__ = ["PRELOAD_TASKS", "preload", "run"]
 
@@ -105,26 +116,23 @@ def run(
             )
         )
 
+        expected = loop.run(expected_documents(store, n, per))
+
         def eskit_once() -> tuple[float, int]:
             result = loop.run(rebuild(store, AccountsById(), batch_size=batch))
-            loop.run(check_documents(store, n, per))
+            check_documents("eskit", loop.run(eskit_documents(store)), expected)
             return result.seconds, result.events
 
         def raw_pg_once() -> tuple[float, int]:
-            reset_raw(url)
-            result = raw_catchup(url, batch)
-            check_read_model(url, RAW_TABLE, n, per)
+            reset_raw_pg(url)
+            result = raw_pg_catchup(url, batch)
+            check_documents("raw psycopg", raw_pg_documents(url), expected)
             return result
 
         def raw_sqlite_once() -> tuple[float, int]:
-            conn = sqlite3.connect(path, isolation_level=None)
-            try:
-                conn.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
-                conn.execute("DELETE FROM eskit_checkpoints WHERE name = ?", (RAW_CHECKPOINT,))
-            finally:
-                conn.close()
+            reset_raw_sqlite(path)
             result = raw_sqlite_catchup(path, batch)
-            check_raw_sqlite(path, n, per)
+            check_documents("raw sqlite3", raw_sqlite_documents(path), expected)
             return result
 
         contenders = [

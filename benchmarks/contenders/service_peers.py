@@ -10,20 +10,20 @@ models.
   unique ``(stream_id, version)`` guards concurrent deposits, which retry on a violation.
 * raw sqlite3: the same statements in one ``BEGIN IMMEDIATE`` transaction on a WAL file
   with ``synchronous=FULL``, in ``def`` endpoints (FastAPI's thread pool), writers taking
-  turns on a lock (see ``raw.RawSQLite``).
+  turns on a lock (see ``contenders.raw_sql.RawSQLite``).
 * eventsourcing: ``def`` endpoints (its calls block, so they run in FastAPI's thread pool)
   over an ``Application`` and the ``EsAccount`` aggregate: ``repository.get`` (replaying
   the stream, no cache), ``deposit``, ``save``, retried on a ``RecordConflictError``.
   PostgreSQL (a pool of 16, the library's defaults otherwise) or SQLite.
 
-Run as ``python benchmarks/service_peers.py raw|eventsourcing --port P --database-url URL``
-(``postgresql://…`` or ``sqlite:///path``); it serves on 127.0.0.1 until SIGTERM.
+Run as ``python -m contenders.service_peers raw|eventsourcing --port P --database-url URL``
+(``postgresql://…`` or ``sqlite:///path``) with ``benchmarks/`` on ``PYTHONPATH`` (as
+``harness.python_processes`` starts it); it serves on 127.0.0.1 until SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -38,13 +38,19 @@ from fastapi import FastAPI, HTTPException
 from psycopg_pool import AsyncConnectionPool
 from uuid_utils.compat import uuid7
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from bank_accounts.http_api import AccountId, CommandReply, CreateAccount, Payment
-from common import CURRENCY
-from es_peer import EsAccount, EsBank, postgres_env, sqlite_env
+from contenders.eventsourcing_peer import EsAccount, EsBank, postgres_env, sqlite_env
+from contenders.raw_sql import (
+    DEPOSITED,
+    OPENED,
+    PG_INSERT,
+    SQLITE_INSERT,
+    RawSQLite,
+    pg_create_table,
+    rows_for,
+)
 from eskit.serving.gc_policy import freeze_startup_objects
-from raw import DEPOSITED, OPENED, PG_INSERT, SQLITE_INSERT, RawSQLite, pg_create_table, rows_for
+from workloads.account_events import CURRENCY
 
 __all__ = ["POOL_SIZE", "eventsourcing_app", "raw_postgres_app", "raw_sqlite_app"]
 

@@ -21,8 +21,8 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from common import deposit_data, opened_data
-from pg_server import database_name, socket_dir
+from harness.postgres_server import database_name, socket_dir
+from workloads.account_events import deposit_data, opened_data
 
 __all__ = [
     "PUT_CHUNK",

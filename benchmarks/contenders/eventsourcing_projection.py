@@ -1,41 +1,35 @@
-"""Projection catch-up on PostgreSQL: the eventsourcing library's side and the raw limit.
+"""Projection catch-up on PostgreSQL: the ``eventsourcing`` library's side (the peer).
 
-The projection is the same everywhere: "accounts by id", one row per account in a table of
-``id text PRIMARY KEY, version int, body jsonb``; ``version`` is the stream version of the
-last event folded in, ``body`` holds ``email``, ``name``, ``balance``, ``currency`` and
-``updated_position`` (the log position of that event). Every event is one read-modify-write
-of its account's row, and the read model moves together with the position it has reached:
-both are written in one transaction, so a crash never applies an event twice.
+The read model is "accounts by id", one row per account in a table of ``id text PRIMARY
+KEY, version int, body jsonb``; ``version`` is the stream version of the last event folded
+in, ``body`` holds ``email``, ``name``, ``balance``, ``currency`` and ``updated_position``
+(the log position of that event). Every event is one read-modify-write of its account's
+row, and the read model moves together with the position it has reached: both are written
+in one transaction, so a crash never applies an event twice.
 
-* eventsourcing 9.5, as its docs show it: a ``Projection`` whose ``process_event`` calls a
-  command of its materialised view, a ``PostgresTrackingRecorder`` subclass that writes the
-  row and the tracking record in one transaction, driven by the library's projection
-  runner over an ``ApplicationSubscription``. That API hands over one event at a time, so
-  there is one transaction per event (``batch=None``). With ``batch=n`` the same view and
-  subscription are driven by a loop of our own that groups ``n`` events per transaction,
-  which the library does not offer: the fairer comparison with a batching runner.
-* raw psycopg 3 over eskit's ``eskit_events`` / ``eskit_checkpoints``: pages of events,
-  the page's rows loaded in one query, written back with one ``executemany``, the
-  checkpoint moved, one transaction per page: the hand-written limit.
+eventsourcing 9.5, as its docs show it: a ``Projection`` whose ``process_event`` calls a
+command of its materialised view, a ``PostgresTrackingRecorder`` subclass that writes the
+row and the tracking record in one transaction, driven by the library's projection runner
+over an ``ApplicationSubscription``. That API hands over one event at a time, so there is
+one transaction per event (``batch=None``). With ``batch=n`` the same view and
+subscription are driven by a loop of our own that groups ``n`` events per transaction,
+which the library does not offer: the fairer comparison with a batching runner.
 
-The workload (:func:`account_event`): per account an AccountOpened, then deposits, every
-fifth event a withdrawal and every tenth an e-mail change. Every account ends with the
-same balance (:func:`expected_balance`), which is what the checks compare.
+The log is the workload's (``workloads.account_events.account_event``), written through
+the library (:func:`preload_eventsourcing`).
 
-Run this file for a self-check with an embedded PostgreSQL (200 accounts x 50 events).
+``python -m contenders.eventsourcing_projection`` (from ``benchmarks/``) runs a
+self-check with an embedded PostgreSQL (200 accounts x 50 events).
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-import psycopg
 from eventsourcing.domain import DomainEventProtocol, event
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -44,28 +38,26 @@ from eventsourcing.utils import Environment, get_topic
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.json import Jsonb
 
-from bank_accounts import AccountOpened, EmailChanged, MoneyDeposited, MoneyWithdrawn
-from common import CURRENCY, STREAM_TYPE, deposit_data, opened_data
-from es_peer import PUT_CHUNK, EsAccount, EsBank, postgres_env
-from eskit.domain.events import Event
-from eskit.store.postgres import PostgresEventStore
-from raw import pg_connect
+from contenders.eventsourcing_peer import PUT_CHUNK, EsAccount, EsBank, postgres_env
+from contenders.raw_sql import pg_connect
+from workloads.account_events import (
+    DEPOSITED,
+    EMAIL_CHANGED,
+    OPENED,
+    WITHDRAWN,
+    account_event,
+    expected_balance,
+    opened_data,
+)
 
 __all__ = [
     "ES_VIEW_TABLE",
-    "RAW_CHECKPOINT",
-    "RAW_TABLE",
     "EsAccountsProjection",
     "EsAccountsView",
-    "account_event",
     "check_read_model",
     "eventsourcing_catchup",
-    "expected_balance",
     "fold",
-    "preload_eskit",
     "preload_eventsourcing",
-    "raw_catchup",
-    "reset_raw",
 ]
 
 Body = dict[str, Any]
@@ -73,46 +65,6 @@ Body = dict[str, Any]
 
 ES_VIEW_TABLE = "accounts_by_id"
 """The eventsourcing read model (its tracking table is ``accounts_by_id_tracking``)."""
-RAW_TABLE = "raw_accounts_by_id"
-RAW_CHECKPOINT = "raw_accounts_by_id"
-"""The raw projection's row in ``eskit_checkpoints``."""
-
-OPENED, DEPOSITED, WITHDRAWN, EMAIL_CHANGED = (
-    "AccountOpened",
-    "MoneyDeposited",
-    "MoneyWithdrawn",
-    "EmailChanged",
-)
-"""Event kinds: eventsourcing's class names; eskit's types are ``bank_accounts.<kind>``."""
-
-WITHDRAWAL = 50
-"""Every withdrawal's amount: smaller than any deposit, so balances never go negative."""
-
-
-# -- the workload ------------------------------------------------------------------------
-
-
-def account_event(index: int, version: int) -> tuple[str, dict[str, Any]]:
-    """The kind and fields of event ``version`` (from 1) of account ``index``'s stream."""
-    if version == 1:
-        return OPENED, opened_data(index)
-    if version % 10 == 0:
-        return EMAIL_CHANGED, {"email": f"holder{index}.v{version}@example.com"}
-    if version % 5 == 0:
-        return WITHDRAWN, {"amount": WITHDRAWAL, "currency": CURRENCY, "payment_id": f"w{version}"}
-    return DEPOSITED, deposit_data(version)
-
-
-def expected_balance(events_per_account: int) -> int:
-    """The balance every account has after ``events_per_account`` events."""
-    balance = 0
-    for version in range(2, events_per_account + 1):
-        kind, fields = account_event(0, version)
-        if kind == DEPOSITED:
-            balance += fields["amount"]
-        elif kind == WITHDRAWN:
-            balance -= fields["amount"]
-    return balance
 
 
 def fold(body: Body | None, kind: str, fields: Mapping[str, Any], position: int) -> Body:
@@ -159,7 +111,7 @@ def check_read_model(url: str, table: str, n_accounts: int, events_per_account: 
 
 
 class EsProjAccount(EsAccount):
-    """es_peer's account plus the withdrawals and e-mail changes this workload needs."""
+    """The peer's ``EsAccount`` plus the withdrawals and e-mail changes of this workload."""
 
     @event(WITHDRAWN)
     def withdraw(self, amount: int, currency: str, payment_id: str) -> None:
@@ -177,12 +129,13 @@ _ES_CLASSES: dict[str, Any] = {
     WITHDRAWN: EsProjAccount.MoneyWithdrawn,  # type: ignore[attr-defined]
     EMAIL_CHANGED: EsProjAccount.EmailChanged,  # type: ignore[attr-defined]
 }
-"""eventsourcing's event class of each kind (MoneyDeposited is es_peer's, as in its preloads)."""
+"""eventsourcing's event class of each kind (MoneyDeposited is ``EsAccount``'s, as in the
+peer's other preloads)."""
 
 
 def _es_account_events(index: int, events_per_account: int) -> list[Any]:
     """Account ``index``'s stream as eventsourcing domain events: the opening one from the
-    aggregate, the others built directly as ``es_peer.deposits`` does."""
+    aggregate, the others built directly as ``eventsourcing_peer.deposits`` does."""
     account = EsProjAccount(**opened_data(index))
     stream: list[Any] = list(account.collect_events())
     now: datetime = EsAccount.MoneyDeposited.create_timestamp()  # type: ignore[attr-defined]
@@ -200,8 +153,9 @@ def preload_eventsourcing(url: str, n_accounts: int, events_per_account: int) ->
     """Write the workload through an eventsourcing application into the empty database
     ``url``; returns the number of events written.
 
-    Appends go through ``app.events.put`` in chunks of :data:`es_peer.PUT_CHUNK` events,
-    as es_peer's preloads do; the table is vacuumed afterwards, like read_all's.
+    Appends go through ``app.events.put`` in chunks of ``eventsourcing_peer.PUT_CHUNK``
+    events, as the peer's other preloads do; the table is vacuumed afterwards, like
+    read-all's.
     """
     app = EsBank(env=postgres_env(url, pool_size=1))
     try:
@@ -424,149 +378,21 @@ def _es_tracked(view: EsAccountsView, target: int) -> int:
     return target
 
 
-# -- raw psycopg -------------------------------------------------------------------------
-
-_HORIZON = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
-"""Positions below this are final (see eskit.store.postgres): no commit can still add one."""
-
-_RAW_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} "
-    "(id text PRIMARY KEY, version integer NOT NULL, body jsonb NOT NULL)"
-)
-_RAW_CHECKPOINT = "SELECT position FROM eskit_checkpoints WHERE name = %s"
-_RAW_PAGE = (
-    "SELECT position, stream_id, version, event_type, data FROM eskit_events "
-    f"WHERE position > %s AND position < {_HORIZON} AND stream_type = '{STREAM_TYPE}' "
-    "ORDER BY position LIMIT %s"
-)
-_RAW_LOAD = f"SELECT id, version, body FROM {RAW_TABLE} WHERE id = ANY(%s)"
-_RAW_UPSERT = (
-    f"INSERT INTO {RAW_TABLE} (id, version, body) VALUES (%s, %s, %s::jsonb) "
-    "ON CONFLICT (id) DO UPDATE SET version = excluded.version, body = excluded.body"
-)
-# compare-and-set, like eskit's: a second runner of the projection rolls back its page
-_RAW_ADVANCE = (
-    "INSERT INTO eskit_checkpoints (name, position, updated_at) VALUES (%s, %s, now()) "
-    "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-    "updated_at = excluded.updated_at WHERE eskit_checkpoints.position = %s"
-)
-
-
-def raw_catchup(url: str, batch: int = 1000) -> tuple[float, int]:
-    """Fold eskit's log in ``url`` into :data:`RAW_TABLE`, from its checkpoint to the end.
-
-    Pages of ``batch`` events by position (below the horizon of final positions); per page,
-    one transaction: the page read, its accounts' rows loaded with one ``= ANY`` query,
-    folded, written back with one ``executemany`` of upserts, the checkpoint moved. The
-    table is created if missing (untimed); :func:`reset_raw` starts over. Returns
-    ``(seconds, events processed)``.
-    """
-    with pg_connect(url) as conn:
-        conn.execute(_RAW_DDL)
-        row = conn.execute(_RAW_CHECKPOINT, (RAW_CHECKPOINT,)).fetchone()
-        position, events = (row[0] if row else 0), 0
-        started = time.perf_counter()
-        while True:
-            position, got = _raw_page(conn, position, batch)
-            events += got
-            if got < batch:
-                return time.perf_counter() - started, events
-
-
-def _raw_page(conn: psycopg.Connection[Any], after: int, batch: int) -> tuple[int, int]:
-    """One page in one transaction; returns the new checkpoint and the events in the page."""
-    with conn.transaction():
-        events = conn.execute(_RAW_PAGE, (after, batch)).fetchall()
-        if not events:
-            return after, 0
-        ids = list(dict.fromkeys(e[1] for e in events))
-        rows = {i: (v, body) for i, v, body in conn.execute(_RAW_LOAD, (ids,))}
-        for position, stream_id, version, event_type, data in events:
-            _, body = rows.get(stream_id, (0, None))
-            kind = event_type.rpartition(".")[2]
-            rows[stream_id] = (version, fold(body, kind, data, position))
-        with conn.cursor() as cur:
-            cur.executemany(
-                _RAW_UPSERT, [(i, v, orjson.dumps(b).decode()) for i, (v, b) in rows.items()]
-            )
-            last = events[-1][0]
-            cur.execute(_RAW_ADVANCE, (RAW_CHECKPOINT, last, after))
-            if cur.rowcount != 1:
-                raise RuntimeError(f"checkpoint {RAW_CHECKPOINT} moved away from {after}")
-    return last, len(events)
-
-
-def reset_raw(url: str) -> None:
-    """Empty the raw read model and drop its checkpoint, so the next catch-up starts at 0."""
-    with pg_connect(url) as conn, conn.transaction():
-        conn.execute(_RAW_DDL)
-        conn.execute(f"TRUNCATE {RAW_TABLE}")
-        conn.execute("DELETE FROM eskit_checkpoints WHERE name = %s", (RAW_CHECKPOINT,))
-
-
-# -- eskit: the write side for raw (and for eskit's own projection) ----------------------
-
-_ESKIT_CLASSES: dict[str, type[Event]] = {
-    OPENED: AccountOpened,
-    DEPOSITED: MoneyDeposited,
-    WITHDRAWN: MoneyWithdrawn,
-    EMAIL_CHANGED: EmailChanged,
-}
-
-
-def _eskit_account_events(index: int, events_per_account: int) -> list[Event]:
-    """Account ``index``'s stream as eskit events."""
-    events: list[Event] = []
-    for version in range(1, events_per_account + 1):
-        kind, fields = account_event(index, version)
-        events.append(_ESKIT_CLASSES[kind](**fields))
-    return events
-
-
-async def preload_eskit(url: str, n_accounts: int, events_per_account: int) -> int:
-    """Write the workload with eskit's PostgresEventStore (stream ``acct-<index>``); returns
-    the number of events written. Appends of up to :data:`es_peer.PUT_CHUNK` events."""
-    async with PostgresEventStore.open(url, migrate=True) as store:
-        for index in range(n_accounts):
-            stream = _eskit_account_events(index, events_per_account)
-            for start in range(0, len(stream), PUT_CHUNK):
-                await store.append(
-                    f"acct-{index:06d}",
-                    stream[start : start + PUT_CHUNK],
-                    expected_version=start,
-                    stream_type=STREAM_TYPE,
-                )
-    with pg_connect(url) as conn:
-        conn.execute("VACUUM ANALYZE eskit_events")
-    return n_accounts * events_per_account
-
-
 # -- self-check --------------------------------------------------------------------------
 
 
 def _self_check(n_accounts: int = 200, events_per_account: int = 50) -> None:
-    import pg_server
+    from harness import postgres_server
 
-    def show(label: str, result: tuple[float, int]) -> None:
-        seconds, events = result
-        print(f"{label:<44} {events:>7,} events {seconds:7.2f} s {events / seconds:>10,.0f} ev/s")
-
-    with pg_server.start() as cluster:
+    with postgres_server.start() as cluster, cluster.empty_database() as url:
         print("server:", cluster.settings())
-        with cluster.empty_database() as url:
-            preload_eventsourcing(url, n_accounts, events_per_account)
-            for size in (None, 100, 1000):
-                label = f"eventsourcing ({'runner, 1 event/txn' if size is None else size})"
-                show(label, eventsourcing_catchup(url, n_accounts, events_per_account, batch=size))
-        with cluster.eskit_database() as url:
-            asyncio.run(preload_eskit(url, n_accounts, events_per_account))
-            for size in (100, 1000):
-                reset_raw(url)
-                show(f"raw psycopg (pages of {size})", raw_catchup(url, size))
-                check_read_model(url, RAW_TABLE, n_accounts, events_per_account)
-            again = raw_catchup(url)  # caught up: resumes at its checkpoint, finds nothing
-            if again[1] != 0:
-                raise AssertionError(f"a second raw catch-up processed {again[1]} events")
+        preload_eventsourcing(url, n_accounts, events_per_account)
+        for size in (None, 100, 1000):
+            label = f"eventsourcing ({'runner, 1 event/txn' if size is None else size})"
+            seconds, events = eventsourcing_catchup(url, n_accounts, events_per_account, batch=size)
+            print(
+                f"{label:<44} {events:>7,} events {seconds:7.2f} s {events / seconds:>10,.0f} ev/s"
+            )
 
 
 if __name__ == "__main__":

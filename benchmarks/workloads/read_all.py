@@ -4,7 +4,11 @@ Preload: 100 streams of 1,000 events (AccountOpened + 999 MoneyDeposited) per co
 written in big batches (eskit: one ``append`` per stream; raw: COPY; eventsourcing: one
 ``events.put`` per stream). Then, per contender, a first untimed scan warms the caches.
 
-* eskit: ``async for event in store.read_all(batch_size=b)`` for a few ``b``;
+* eskit: ``async for event in store.read_all(batch_size=b)`` for a few ``b``, reading
+  every field of each event (``position, stream_id, stream_type, version, event_id,
+  event_type, schema_version, data, metadata, recorded_at``): a ``StoredEvent`` decodes
+  its id, data, metadata and time only when first asked, and raw decodes every field of
+  every row, so the scan asks for all of them and both do the same decoding;
 * raw: keyset pages ``WHERE position > %s ORDER BY position LIMIT %s`` of the same
   columns, decoded into the same Python values (psycopg + orjson; sqlite3 + orjson, with
   ids and times parsed as psycopg's loaders do); best page size shown;
@@ -26,26 +30,8 @@ from typing import Any
 import orjson
 
 from bank_accounts import AccountOpened, MoneyDeposited
-from common import (
-    STREAM_TYPE,
-    Backend,
-    Loop,
-    Role,
-    Row,
-    Settings,
-    check_stop,
-    deposit_data,
-    note,
-    opened_data,
-    rotated,
-)
-from es_peer import EsBank, deposits, new_account, postgres_env, sqlite_env
-from eskit.domain.events import Event
-from eskit.store import SQLiteEventStore
-from eskit.store.port import EventStore
-from eskit.store.postgres import PostgresEventStore
-from pg_server import Cluster
-from raw import (
+from contenders.eventsourcing_peer import EsBank, deposits, new_account, postgres_env, sqlite_env
+from contenders.raw_sql import (
     DEPOSITED,
     OPENED,
     RawSQLite,
@@ -55,6 +41,16 @@ from raw import (
     pg_create_table,
     rows_for,
 )
+from eskit.domain.events import Event
+from eskit.store import SQLiteEventStore
+from eskit.store.port import EventStore
+from eskit.store.postgres import PostgresEventStore
+from harness.postgres_server import Cluster
+from harness.progress import note
+from harness.results import Backend, Role, Row
+from harness.settings import Settings
+from harness.timing import Loop, check_stop, rotated
+from workloads.account_events import STREAM_TYPE, deposit_data, opened_data
 
 __all__ = ["run"]
 
@@ -87,7 +83,20 @@ def _eskit(loop: Loop, store: EventStore, total: int, batches: tuple[int, ...]) 
 
     async def scan(batch_size: int) -> int:
         count = 0
-        async for _ in store.read_all(batch_size=batch_size):
+        async for e in store.read_all(batch_size=batch_size):
+            # every field, as raw decodes every column: the lazy ones are decoded here
+            _ = (
+                e.position,
+                e.stream_id,
+                e.stream_type,
+                e.version,
+                e.event_id,
+                e.event_type,
+                e.schema_version,
+                e.data,
+                e.metadata,
+                e.recorded_at,
+            )
             count += 1
         return count
 

@@ -26,26 +26,15 @@ from typing import Any
 import orjson
 
 from bank_accounts import BankAccount, MoneyDeposited, registry
-from common import (
-    Backend,
-    Loop,
-    Role,
-    Row,
-    Settings,
-    check_stop,
-    deposit_data,
-    note,
-    opened_data,
-    rotated,
+from contenders.eventsourcing_peer import (
+    PUT_CHUNK,
+    EsAccount,
+    EsBank,
+    new_account,
+    postgres_env,
+    sqlite_env,
 )
-from es_peer import PUT_CHUNK, EsAccount, EsBank, new_account, postgres_env, sqlite_env
-from eskit.app import Repository
-from eskit.domain import applies
-from eskit.store import SQLiteEventStore
-from eskit.store.port import EventStoreBackend
-from eskit.store.postgres import PostgresEventStore
-from pg_server import Cluster
-from raw import (
+from contenders.raw_sql import (
     DEPOSITED,
     OPENED,
     RawSQLite,
@@ -55,6 +44,17 @@ from raw import (
     pg_create_table,
     rows_for,
 )
+from eskit.app import Repository
+from eskit.domain import applies
+from eskit.store import SQLiteEventStore
+from eskit.store.port import EventStoreBackend
+from eskit.store.postgres import PostgresEventStore
+from harness.postgres_server import Cluster
+from harness.progress import note
+from harness.results import Backend, Role, Row
+from harness.settings import Settings
+from harness.timing import Loop, check_stop, rotated
+from workloads.account_events import deposit_data, opened_data
 
 __all__ = ["run"]
 

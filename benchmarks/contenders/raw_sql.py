@@ -22,7 +22,7 @@ import psycopg
 from psycopg.types.json import set_json_loads
 from uuid_utils.compat import uuid7
 
-from common import STREAM_TYPE
+from workloads.account_events import STREAM_TYPE
 
 __all__ = [
     "DEPOSITED",

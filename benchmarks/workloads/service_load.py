@@ -7,15 +7,15 @@ adds ``NORMAL``), with the service's projections in the same process, as by defa
 PostgreSQL two more eskit contenders run: ``eskit serve --no-projections`` with the
 projections in an ``eskit worker`` process beside it, and ``eskit serve --workers 2``.
 Side by side, on the same HTTP stack (FastAPI on uvicorn and uvloop, in a process of
-their own) and the same requests (``benchmarks/service_peers.py``): raw psycopg /
+their own) and the same requests (``contenders.service_peers``): raw psycopg /
 sqlite3, the limit, and the ``eventsourcing`` library, the peer. Peers build no read
 model; eskit's projections run while it serves, and must catch up (untimed) after each
 sample before the next one starts.
 
 Each server first gets 1,000 accounts (``POST /api/v1/accounts``, untimed). Then the load
-generator, a process of its own (``lean_http``: a minimal keep-alive HTTP/1.1 client on
-uvloop, one connection per request in flight, so that it takes little of the cores it
-shares with the server), keeps 16, 32 or 64 deposits in flight (``POST
+generator, a process of its own (``harness.load_generator`` over ``harness.lean_http``, a
+minimal keep-alive HTTP/1.1 client on uvloop, one connection per request in flight, so
+that it takes little of the cores it shares with the server), keeps 16, 32 or 64 deposits in flight (``POST
 /api/v1/accounts/{id}/deposit``, a random account, a unique ``paymentId``): a warm-up
 (2 s; quick: 1 s), then a measured window (10 s; quick: 4 s). Throughput counts the
 deposits answered 200 within the window; p50 / p99 / max are over every one of them, from
@@ -30,16 +30,12 @@ Contenders take turns within each round (3 rounds; quick: 1). Streams grow as th
 (each deposit is an event), so later rounds of ``eventsourcing``, which replays the stream
 on every command, are somewhat slower; eskit's command handler keeps the accounts it
 saved last, so it decides a deposit without reading the stream.
-
-``python benchmarks/service_load.py open|drive …`` runs the load generator's side.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -55,214 +51,20 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from common import Backend, Role, Row, Settings, check_stop, note, rotated
-from latency import percentile
-from lean_http import HttpAnswerError, connect
-from pg_server import Cluster
+from harness.load_generator import generate
+from harness.postgres_server import Cluster
+from harness.progress import note
+from harness.python_processes import module_command, module_env
+from harness.results import Backend, Role, Row, percentile
+from harness.settings import Settings
+from harness.timing import check_stop, rotated
 
 __all__ = ["run"]
 
-HERE = Path(__file__).resolve().parent
-PEERS = HERE / "service_peers.py"
-OPEN_CONCURRENCY = 16
+PEERS = "contenders.service_peers"
 _READY_TIMEOUT_S = 60.0
 _SETTLE_TIMEOUT_S = 120.0
 ES_LABEL = "eventsourcing " + ".".join(version("eventsourcing").split(".")[:2])
-
-
-# -- the load generator (a process of its own) ---------------------------------------------
-
-
-def _opening(index: int) -> bytes:
-    return json.dumps(
-        {
-            "email": f"holder{index}@example.com",
-            "address": f"{index} Main Street, Springfield",
-            "firstName": "Ada",
-            "lastName": f"Holder{index}",
-            "balance": 0,
-            "currency": "USD",
-        }
-    ).encode()
-
-
-async def open_accounts(base: str, count: int) -> list[str]:
-    """Open ``count`` accounts, ``OPEN_CONCURRENCY`` at a time; their ids."""
-    ids: list[str] = [""] * count
-    indexes = iter(range(count))
-
-    async def worker() -> None:
-        connection = await connect(base)
-        try:
-            for index in indexes:
-                status, body = await connection.request("POST", "/api/v1/accounts", _opening(index))
-                if status != 201:
-                    raise RuntimeError(f"opening an account: {status} {body[:300]!r}")
-                ids[index] = json.loads(body)["id"]
-        finally:
-            connection.close()
-
-    await asyncio.gather(*(worker() for _ in range(OPEN_CONCURRENCY)))
-    return ids
-
-
-def _stat(pid: int | str) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _cpu_seconds(pids: list[int]) -> float | None:
-    """User + system CPU seconds of processes ``pids`` and their children (Linux).
-
-    ``eskit serve --workers N`` runs its servers and projections in child processes;
-    ``eskit serve`` with ``eskit worker`` is two processes.
-    """
-    ticks = 0
-    for pid in pids:
-        fields = _stat(pid)
-        if fields is None:
-            return None
-        ticks += int(fields[11]) + int(fields[12])
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (child := _stat(entry.name)) and int(child[1]) in pids:
-            ticks += int(child[11]) + int(child[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_jiffies() -> tuple[int, int] | None:
-    """(busy, total) CPU time of the whole machine so far, in clock ticks (Linux)."""
-    try:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return None
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return sum(values) - idle, sum(values)
-
-
-@dataclass
-class Window:
-    """The measured part of a drive: its bounds, its answers and the CPU it saw."""
-
-    start: float
-    end: float
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    error_samples: list[str] = field(default_factory=list)
-    cpu: dict[str, float | None] = field(default_factory=dict)
-
-    def error(self, text: str) -> None:
-        self.errors += 1
-        if len(self.error_samples) < 5:
-            self.error_samples.append(text[:300])
-
-
-async def _watch_cpu(window: Window, server_pids: list[int]) -> None:
-    """Read the CPU counters at the window's start and end."""
-    await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
-    server0, own0, machine0 = _cpu_seconds(server_pids), time.process_time(), _machine_jiffies()
-    await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-    server1, own1, machine1 = _cpu_seconds(server_pids), time.process_time(), _machine_jiffies()
-    seconds = window.end - window.start
-    ncpu = os.cpu_count() or 1
-    window.cpu["generator"] = (own1 - own0) / seconds
-    if server0 is not None and server1 is not None:
-        window.cpu["server"] = (server1 - server0) / seconds
-    if machine0 and machine1 and machine1[1] > machine0[1]:
-        busy = (machine1[0] - machine0[0]) / (machine1[1] - machine0[1])
-        window.cpu["machine"] = busy * ncpu
-
-
-async def _deposit_worker(base: str, ids: list[str], window: Window, name: str) -> None:
-    rng = random.Random(name)
-    connection = await connect(base)
-    count = 0
-    try:
-        while True:
-            sent = time.perf_counter()
-            if sent >= window.end:
-                return
-            count += 1
-            body = orjson.dumps({"amount": 100 + count % 900, "paymentId": f"{name}-{count}"})
-            path = f"/api/v1/accounts/{rng.choice(ids)}/deposit"
-            try:
-                status, answer = await connection.request("POST", path, body)
-            except (OSError, HttpAnswerError) as exc:  # a broken connection is an error too
-                status, answer = 0, repr(exc).encode()
-                connection.close()
-                connection = await connect(base)
-            done = time.perf_counter()
-            if status != 200:
-                window.error(f"{status} {answer[:200]!r}")
-            elif window.start <= done <= window.end:
-                window.latencies_ms.append((done - sent) * 1000)
-    finally:
-        connection.close()
-
-
-async def drive(
-    base: str,
-    ids: list[str],
-    in_flight: int,
-    warmup_s: float,
-    seconds: float,
-    tag: str,
-    pids: list[int],
-) -> Window:
-    """Keep ``in_flight`` deposits going for ``warmup_s`` + ``seconds``; the measured part."""
-    start = time.perf_counter() + warmup_s
-    window = Window(start, start + seconds)
-    workers = [_deposit_worker(base, ids, window, f"{tag}-{i}") for i in range(in_flight)]
-    await asyncio.gather(_watch_cpu(window, pids), *workers)
-    return window
-
-
-def _event_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is in the bench extra
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-def generator_main(argv: list[str]) -> None:
-    """``open URL COUNT OUT`` or ``drive URL IDS IN_FLIGHT WARMUP SECONDS TAG PIDS OUT``:
-    the load generator's side, writing its answer as JSON to ``OUT``."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    command, base, *rest = argv
-    with asyncio.Runner(loop_factory=_event_loop) as runner:
-        if command == "open":
-            count, out = int(rest[0]), Path(rest[1])
-            result: Any = runner.run(open_accounts(base, count))
-        else:
-            ids = json.loads(Path(rest[0]).read_text())
-            in_flight, warmup, seconds = int(rest[1]), float(rest[2]), float(rest[3])
-            pids = [int(pid) for pid in rest[5].split(",")]
-            window = runner.run(drive(base, ids, in_flight, warmup, seconds, rest[4], pids))
-            out = Path(rest[6])
-            result = {
-                "seconds": window.end - window.start,
-                "latencies_ms": window.latencies_ms,
-                "errors": window.errors,
-                "error_samples": window.error_samples,
-                "cpu": window.cpu,
-            }
-    out.write_text(json.dumps(result))
-
-
-def _generate(args: list[str], out: Path, timeout_s: float) -> Any:
-    """Run the load generator with ``args`` and return its answer."""
-    command = [sys.executable, str(Path(__file__).resolve()), *args, str(out)]
-    done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"the load generator exited with {done.returncode}: "
-            f"{done.stderr.decode(errors='replace')[-2000:]}"
-        )
-    return json.loads(out.read_text())
 
 
 # -- the servers ---------------------------------------------------------------------------
@@ -422,8 +224,8 @@ def eskit_server(
 
 def peer_server(kind: str, label: str, role: Role, url: str, folder: Path, case: str) -> Server:
     """A contender of ``service_peers`` over ``url``."""
-    command = [sys.executable, str(PEERS), kind, "--database-url", url]
-    return Server(label, role, case, command, _base_env(), folder)
+    command = module_command(PEERS, kind, "--database-url", url)
+    return Server(label, role, case, command, module_env(_base_env()), folder)
 
 
 def _servers(
@@ -478,7 +280,7 @@ def _settle(server: Server, first_id: str) -> float:
 
 def _open(server: Server, count: int) -> None:
     assert server.ids_file is not None
-    ids = _generate(["open", server.base, str(count)], server.ids_file, 300.0)
+    ids = generate(["open", server.base, str(count)], server.ids_file, 300.0)
     if server.eskit:
         _settle(server, ids[0])
 
@@ -489,7 +291,7 @@ def _sample(server: Server, settings: Settings, in_flight: int, tag: str) -> dic
     seconds, warmup = settings.service_seconds, settings.service_warmup_s
     args = ["drive", server.base, str(server.ids_file), str(in_flight), str(warmup)]
     args += [str(seconds), tag, ",".join(str(pid) for pid in server.pids)]
-    result = _generate(args, server.folder / f"{tag}.json", warmup + seconds + 120)
+    result = generate(args, server.folder / f"{tag}.json", warmup + seconds + 120)
     _check_alive(server)
     if result["errors"]:
         raise RuntimeError(
@@ -580,7 +382,3 @@ def run(
             _round(backend, servers, settings, turn)
     for server in servers:
         _rows(backend, server, out)
-
-
-if __name__ == "__main__":
-    generator_main(sys.argv[1:])

@@ -20,25 +20,24 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bank_accounts import MoneyDeposited
-from common import (
-    STREAM_TYPE,
-    Backend,
-    Loop,
-    Role,
-    Row,
-    Settings,
-    check_stop,
-    deposit_data,
-    note,
-    rotated,
-    timed_threads,
+from contenders.eventsourcing_peer import EsBank, deposits, postgres_env, sqlite_env
+from contenders.raw_sql import (
+    DEPOSITED,
+    PG_INSERT,
+    RawSQLite,
+    pg_connect,
+    pg_create_table,
+    rows_for,
 )
-from es_peer import EsBank, deposits, postgres_env, sqlite_env
 from eskit.store import SQLiteEventStore
 from eskit.store.port import EventStore
 from eskit.store.postgres import PostgresEventStore
-from pg_server import Cluster
-from raw import DEPOSITED, PG_INSERT, RawSQLite, pg_connect, pg_create_table, rows_for
+from harness.postgres_server import Cluster
+from harness.progress import note
+from harness.results import Backend, Role, Row
+from harness.settings import Settings
+from harness.timing import Loop, check_stop, rotated, timed_threads
+from workloads.account_events import STREAM_TYPE, deposit_data
 
 __all__ = ["run"]
 
