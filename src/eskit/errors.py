@@ -16,7 +16,7 @@ This module imports only the standard library, so every layer (the domain includ
     ├── CheckpointMovedError         another runner advanced a subscription's checkpoint
     ├── DocumentConflictError        a read-model document changed since it was read
     ├── ProjectionNotFoundError      no projection of that name is registered
-    ├── HandlerFailedError           a projection's handler raised (in eskit.projections.worker)
+    ├── HandlerFailedError           a projection's handler raised (in eskit.projections)
     ├── NotCaughtUpError             a read model did not reach a position within the bound
     ├── UnauthorizedError            an API call without a valid key
     ├── PayloadTooLargeError         a request body over the limit

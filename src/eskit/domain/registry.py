@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 from pydantic import ValidationError
@@ -12,7 +12,12 @@ from eskit.domain.events import Event
 from eskit.domain.upcasting import Upcaster, Upcasters
 from eskit.errors import EventSchemaError, UnknownEventTypeError
 
-__all__ = ["EventRegistry"]
+__all__ = ["Decoder", "EventRegistry"]
+
+StoredData: TypeAlias = dict[str, Any] | str | bytes
+Decoder: TypeAlias = Callable[[StoredData, "int | None"], Event]
+"""Turns the stored data of one type and schema version into its event (see
+:meth:`EventRegistry.decoder`); the second argument is the position, for errors."""
 
 
 class EventRegistry:
@@ -27,6 +32,7 @@ class EventRegistry:
         self._classes: dict[str, type[Event]] = {}
         self._aliases: dict[str, str] = {}
         self._upcasters = Upcasters()
+        self._decoders: dict[tuple[str, int], Decoder] = {}
         self.register(*events)
 
     def register(self, *events: type[Event]) -> None:
@@ -38,16 +44,18 @@ class EventRegistry:
                     f"event type {cls.event_type!r} is already registered to {known.__qualname__}"
                 )
             self._classes[cls.event_type] = cls
+        self._decoders.clear()
 
     def alias(self, old_type: str, new_type: str) -> None:
         """Read events stored as ``old_type`` as ``new_type`` (a renamed event class)."""
         self._aliases[old_type] = new_type
+        self._decoders.clear()
 
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Decorator registering a function that lifts ``event_type`` data by one version."""
 
         def register(fn: Upcaster) -> Upcaster:
-            self._upcasters.add(event_type, from_version, fn)
+            self.add_upcaster(event_type, from_version, fn)
             return fn
 
         return register
@@ -55,6 +63,7 @@ class EventRegistry:
     def add_upcaster(self, event_type: str, from_version: int, fn: Upcaster) -> None:
         """Register ``fn`` to lift ``event_type`` data from ``from_version`` by one."""
         self._upcasters.add(event_type, from_version, fn)
+        self._decoders.clear()
 
     def __contains__(self, event_type: object) -> bool:
         return event_type in self._classes or event_type in self._aliases
@@ -74,6 +83,41 @@ class EventRegistry:
         if cls is None:
             raise UnknownEventTypeError(event_type, position)
         return cls
+
+    def decoder(self, event_type: str, schema_version: int) -> Decoder:
+        """A function decoding data stored as ``event_type`` at ``schema_version``.
+
+        The same as :meth:`decode`, looked up once per type and version: readers of many
+        events of few types (a projection's batch) decode each with one call.
+        """
+        key = (event_type, schema_version)
+        found = self._decoders.get(key)
+        if found is None:
+            found = self._decoders[key] = self._make_decoder(event_type, schema_version)
+        return found
+
+    def _make_decoder(self, event_type: str, schema_version: int) -> Decoder:
+        cls = self._classes.get(event_type)
+        if cls is None or schema_version != cls.schema_version:
+
+            def lift_and_decode(data: StoredData, position: int | None) -> Event:
+                return self.decode(event_type, schema_version, data, position=position)
+
+            return lift_and_decode
+        validate_python = cls.__pydantic_validator__.validate_python
+        validate_json = cls.__pydantic_validator__.validate_json
+
+        def validate(data: StoredData, position: int | None) -> Event:
+            try:
+                if isinstance(data, dict):
+                    event: Event = validate_python(data)
+                else:
+                    event = validate_json(data)
+            except ValidationError as exc:
+                raise _schema_error(event_type, exc, position) from exc
+            return event
+
+        return validate
 
     def decode(
         self,

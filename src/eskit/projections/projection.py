@@ -20,17 +20,33 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from eskit.domain.events import Event
-from eskit.domain.registry import EventRegistry
+from eskit.domain.registry import Decoder, EventRegistry
+from eskit.errors import EskitError
 from eskit.projections.readmodel import ReadModel, check_identifier
 from eskit.store.records import StoredEvent
 from eskit.store.unit_of_work import UnitOfWork
 
-__all__ = ["Bindable", "Projection", "ProjectionContext", "handles"]
+__all__ = ["Bindable", "HandlerFailedError", "Projection", "ProjectionContext", "handles"]
 
 E = TypeVar("E", bound=Event)
 W = TypeVar("W", covariant=True)
 Handler = Callable[[Any, Any, "ProjectionContext"], Awaitable[None]]
 _MARK = "__eskit_handles__"
+
+
+class HandlerFailedError(EskitError):
+    """A handler raised while handling ``record`` (the ``index``-th event of its batch)."""
+
+    code = "handler_failed"
+
+    def __init__(self, index: int, record: StoredEvent, cause: BaseException) -> None:
+        super().__init__(
+            f"{type(cause).__name__}: {cause} (event {record.event_type} at position "
+            f"{record.position}, stream {record.stream_id} version {record.version})"
+        )
+        self.index = index
+        self.record = record
+        self.cause = cause
 
 
 class Bindable(Protocol[W]):
@@ -159,6 +175,30 @@ class Projection:
             return
         ctx.record = record
         await handler(event, ctx)
+
+    async def handle_each(self, ctx: ProjectionContext, records: Sequence[StoredEvent]) -> None:
+        """Handle ``records`` in order, as :meth:`handle` does each.
+
+        Raises HandlerFailedError naming the record (and its index) whose decoding or
+        handler raised; the records before it were handled.
+        """
+        # the loop of every batch: decoders and handlers are looked up once per type
+        decoders: dict[tuple[str, int], Decoder] = {}
+        bound = self._bound
+        decoder = self.registry.decoder
+        for index, record in enumerate(records):
+            try:
+                key = (record.event_type, record.schema_version)
+                decode = decoders.get(key)
+                if decode is None:
+                    decode = decoders[key] = decoder(*key)
+                event = decode(record.raw_data, record.position)
+                handler = bound.get(event.event_type)
+                if handler is not None:
+                    ctx.record = record
+                    await handler(event, ctx)
+            except Exception as exc:
+                raise HandlerFailedError(index, record, exc) from exc
 
     async def handle_batch(self, ctx: ProjectionContext, records: Sequence[StoredEvent]) -> None:
         """Prefetch, handle each record in order, and flush the writers."""

@@ -14,8 +14,8 @@ import logging
 import time
 from collections.abc import Sequence
 
-from eskit.errors import CheckpointMovedError, EskitError
-from eskit.projections.projection import Projection, ProjectionContext
+from eskit.errors import CheckpointMovedError
+from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
 from eskit.projections.subscription import Subscription
 from eskit.store.commits import AppendSignal
 from eskit.store.records import LogPage, StoredEvent
@@ -24,21 +24,6 @@ from eskit.store.unit_of_work import TransactionalStore, UnitOfWork
 __all__ = ["HandlerFailedError", "ProjectionWorker"]
 
 _log = logging.getLogger("eskit.projections")
-
-
-class HandlerFailedError(EskitError):
-    """A handler raised while handling ``record`` (the ``index``-th event of its batch)."""
-
-    code = "handler_failed"
-
-    def __init__(self, index: int, record: StoredEvent, cause: BaseException) -> None:
-        super().__init__(
-            f"{type(cause).__name__}: {cause} (event {record.event_type} at position "
-            f"{record.position}, stream {record.stream_id} version {record.version})"
-        )
-        self.index = index
-        self.record = record
-        self.cause = cause
 
 
 class ProjectionWorker:
@@ -182,11 +167,7 @@ class ProjectionWorker:
         projection = self.projection
         assert isinstance(projection, Projection)
         await projection.prefetch(ctx, batch)
-        for index, record in enumerate(batch):
-            try:
-                await projection.handle(ctx, record)
-            except Exception as exc:
-                raise HandlerFailedError(index, record, exc) from exc
+        await projection.handle_each(ctx, batch)
         await ctx.flush()
         await tx.checkpoints.advance(self.name, expected=start, to=target)
 

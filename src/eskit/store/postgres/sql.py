@@ -247,10 +247,16 @@ def page_query(
     params: list[Any] = [after]
     filters = _filters(stream_types, event_types, params)
     params.append(limit)
+    # the head is a FROM item, computed once (in the SELECT list it would be computed for
+    # every row of the page)
     sql = f"""
 WITH h AS (SELECT {below} AS below)
-SELECT (SELECT coalesce(max(position), 0) FROM eskit_events WHERE position < h.below), p.*
-FROM h LEFT JOIN LATERAL (
+SELECT head.position, p.*
+FROM h
+CROSS JOIN LATERAL (
+    SELECT coalesce(max(position), 0) AS position FROM eskit_events WHERE position < h.below
+) head
+LEFT JOIN LATERAL (
     SELECT {EVENT_COLUMNS} FROM eskit_events
     WHERE position > %s AND position < h.below{filters}
     ORDER BY position LIMIT %s

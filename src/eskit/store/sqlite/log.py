@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from itertools import starmap
 
 from eskit.errors import ConcurrencyError, DuplicateEventError
 from eskit.store.encoding import EncodedEvent
@@ -112,7 +113,7 @@ def read_stream(
     statement, params = sql.stream_query(
         sql.EVENT_COLUMNS, stream_id, from_version, to_version, _moment(until)
     )
-    return [event_from_row(r) for r in conn.execute(statement, params)]
+    return list(starmap(StoredEvent, conn.execute(statement, params)))
 
 
 def payloads(
@@ -142,7 +143,7 @@ def read_batch(
 ) -> list[StoredEvent]:
     """Up to ``limit`` events after ``after``, in position order."""
     statement, params = sql.log_query(after, limit, stream_types, event_types)
-    return [event_from_row(r) for r in conn.execute(statement, params)]
+    return list(starmap(StoredEvent, conn.execute(statement, params)))
 
 
 def read_page(
