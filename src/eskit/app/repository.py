@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from eskit.domain.aggregate import Aggregate
 from eskit.domain.events import Event
 from eskit.domain.ids import uuid7
-from eskit.domain.registry import EventRegistry
+from eskit.domain.registry import Decoder, EventRegistry
 from eskit.errors import NotFoundError
 from eskit.store.port import EventStoreBackend
 from eskit.store.records import (
@@ -131,10 +131,17 @@ class Repository(Generic[A]):
         return await self.store.stream_exists(aggregate_id)
 
     def _fold(self, aggregate: A, records: Sequence[EventPayload]) -> None:
-        decode = self.registry.decode
-        aggregate.apply_all(
-            decode(r.event_type, r.schema_version, r.data, position=r.position) for r in records
-        )
+        aggregate.apply_all(self._decoded(records))
+
+    def _decoded(self, records: Sequence[EventPayload]) -> Iterator[Event]:
+        # a stream holds few types: look each decoder up once, not once per event
+        decoders: dict[tuple[str, int], Decoder] = {}
+        decoder = self.registry.decoder
+        for position, _, event_type, schema_version, data in records:
+            decode = decoders.get((event_type, schema_version))
+            if decode is None:
+                decode = decoders[event_type, schema_version] = decoder(event_type, schema_version)
+            yield decode(data, position)
 
     async def _usable_snapshot(self, aggregate_id: str) -> Snapshot | None:
         if self.snapshot_every is None:
