@@ -13,7 +13,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def test_the_projections_example_runs(tmp_path: Path) -> None:
     text = (DOCS / "projections.md").read_text()
-    (example,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    # the first block is the complete example; later ones are fragments of it
+    example = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
     script = tmp_path / "example.py"
     script.write_text(example)
     done = subprocess.run(
