@@ -145,10 +145,14 @@ class ProjectionRunner:
     # -- the loop -------------------------------------------------------------------------
 
     async def _run(self, worker: ProjectionWorker) -> None:
-        signal = self.store.appended
+        try:
+            await self._steps(worker)
+        finally:
+            worker.drop_read_ahead()
+
+    async def _steps(self, worker: ProjectionWorker) -> None:
         delay = self.retry_backoff_s
         while not self._stopping.is_set():
-            seen = signal.generation
             try:
                 if await worker.step() and worker.more:
                     delay = self.retry_backoff_s
@@ -169,11 +173,11 @@ class ProjectionRunner:
                 await self._idle(None, delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
-            # caught up: sleep until a commit; ``seen`` was taken before the read, so a
-            # commit made while the batch was handled wakes it at once
+            # caught up: sleep until a commit; the generation was taken before the last page
+            # was read, so a commit made since (while the batch was handled) wakes it at once
             delay = self.retry_backoff_s
             worker.last_progress = time.monotonic()  # caught up counts as progress
-            await self._idle(seen, self.poll_interval_s)
+            await self._idle(worker.page_generation, self.poll_interval_s)
 
     async def _idle(self, seen: int | None, timeout_s: float) -> None:
         """Wait ``timeout_s``, or less: until a commit (if ``seen`` is given) or a stop."""

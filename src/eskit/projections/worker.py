@@ -10,9 +10,11 @@ operator parks the event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from eskit.errors import CheckpointMovedError
 from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
@@ -24,6 +26,12 @@ from eskit.store.unit_of_work import TransactionalStore, UnitOfWork
 __all__ = ["HandlerFailedError", "ProjectionWorker"]
 
 _log = logging.getLogger("eskit.projections")
+
+
+def _drop(task: asyncio.Task[LogPage]) -> None:
+    """Cancel a page read nobody waits for, and keep its failure from being reported."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 class ProjectionWorker:
@@ -58,6 +66,12 @@ class ProjectionWorker:
         event_types, stream_types = projection.event_types, projection.stream_types
         self.event_types = list(event_types) if event_types is not None else None
         self.stream_types = list(stream_types) if stream_types is not None else None
+        self._ahead: tuple[int, int, asyncio.Task[LogPage]] | None = None
+        """The next page, read while the last one is handled (catching up): its ``after``,
+        the store's commit generation before it was read, and the read."""
+        self.page_generation = 0
+        """The store's commit generation just before the last page was read: a commit after
+        it may hold events that page could not see."""
 
     async def load(self) -> None:
         """Read the checkpoint and the parked events."""
@@ -68,19 +82,49 @@ class ProjectionWorker:
 
     async def step(self) -> bool:
         """Handle the next batch; False when there was nothing to do."""
-        page = await self.store.read_page(
-            after=self.position,
-            limit=self.batch_size,
-            stream_types=self.stream_types,
-            event_types=self.event_types,
-        )
+        page = await self._page_after(self.position)
         target = self._target(page)
         if target <= self.position:
             return False
+        if self.more:
+            # catching up: read the next page while this one is handled and committed (the
+            # database works on it meanwhile); it starts after this page, whatever happens
+            # to the batch, and is thrown away if the checkpoint ends up elsewhere
+            self._read_ahead(target)
         kept = self._without_parked(page.events)
         await self._commit(kept, target)
         self.events_handled += len(kept)
         return True
+
+    def _read(self, after: int) -> Coroutine[Any, Any, LogPage]:
+        return self.store.read_page(
+            after=after,
+            limit=self.batch_size,
+            stream_types=self.stream_types,
+            event_types=self.event_types,
+        )
+
+    def _read_ahead(self, after: int) -> None:
+        self.drop_read_ahead()
+        generation = self.store.appended.generation
+        self._ahead = (after, generation, asyncio.ensure_future(self._read(after)))
+
+    async def _page_after(self, position: int) -> LogPage:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            after, generation, task = ahead
+            if after == position:
+                self.page_generation = generation
+                return await task
+            _drop(task)
+        self.page_generation = self.store.appended.generation
+        return await self._read(position)
+
+    def drop_read_ahead(self) -> None:
+        """Forget the page read ahead, if any (the worker stops, or starts over)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            _drop(ahead[2])
 
     def _target(self, page: LogPage) -> int:
         """Where the checkpoint goes after ``page``."""
@@ -196,9 +240,12 @@ class ProjectionWorker:
 
     async def catch_up(self) -> None:
         """Handle batches until none is left (raises what a handler raised)."""
-        while True:
-            try:
-                if not await self.step():
-                    return
-            except CheckpointMovedError:
-                await self.moved()
+        try:
+            while True:
+                try:
+                    if not await self.step():
+                        return
+                except CheckpointMovedError:
+                    await self.moved()
+        finally:
+            self.drop_read_ahead()
