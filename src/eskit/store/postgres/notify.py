@@ -6,7 +6,9 @@ one behind the other. So the store notifies after the commit instead, from a tra
 its own, and coalesces: while one notification is on its way, and for ``min_interval_s``
 after it, further commits only mark that another is due. The first commit after a quiet spell
 is announced at once; under load a process sends at most one notice per interval; the last
-commit is always followed by one.
+commit is always followed by one. The interval (5 ms) bounds what notices cost a busy writer
+(each is a transaction on the server and some of the writer's CPU) at 200 a second, while a
+listener of a quiet store still hears of each commit at once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class CommitNotifier:
     """Sends ``send(position)`` after commits, at most one at a time, never dropping the last."""
 
     def __init__(
-        self, send: Callable[[int], Awaitable[object]], *, min_interval_s: float = 0.002
+        self, send: Callable[[int], Awaitable[object]], *, min_interval_s: float = 0.005
     ) -> None:
         self._send = send
         self.min_interval_s = min_interval_s

@@ -321,7 +321,12 @@ CREATE_MIGRATIONS = (
 )
 APPLIED_MIGRATIONS = "SELECT number FROM eskit_migrations"
 RECORD_MIGRATION = "INSERT INTO eskit_migrations (number, name) VALUES (%s, %s)"
-NOTIFY = "SELECT pg_notify(%s, %s)"
+
+
+def notify(channel: str, position: int) -> bytes:
+    """A notice of commits up to ``position`` on ``channel`` (a plain identifier), as a
+    statement without parameters: the simple protocol, one message, no statement to plan."""
+    return f"NOTIFY {channel}, '{int(position)}'".encode()
 SET_UTC = "SET TIME ZONE 'UTC'"
 QUICK_COMMITS = "SET synchronous_commit = off"
 

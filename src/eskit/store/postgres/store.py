@@ -322,7 +322,7 @@ class PostgresEventStore(DerivedReads):
             await conn.execute(sql.QUICK_COMMITS)
             self._notify_conn = conn
         try:
-            await conn.execute(sql.NOTIFY, (CHANNEL, str(position)))
+            await conn.execute(sql.notify(CHANNEL, position))
         except psycopg.OperationalError:
             self._notify_conn = None
             await conn.close()
