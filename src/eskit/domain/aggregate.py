@@ -103,23 +103,31 @@ class Aggregate(BaseModel):
 
     def record(self, *events: Event) -> None:
         """Apply new events and keep them as pending, to be stored by the repository."""
+        pending = self._pending_list()
         for event in events:
             self.apply(event)
-            self._pending.append(event)
+            pending.append(event)
+
+    def _pending_list(self) -> list[Event]:
+        # straight from pydantic's private storage: the attribute fallback that reaches it
+        # otherwise is a Python-level __getattr__, on the path of every command
+        private = self.__pydantic_private__
+        pending: list[Event] = private["_pending"] if private else self._pending
+        return pending
 
     @property
     def pending_events(self) -> tuple[Event, ...]:
         """Events recorded since the aggregate was loaded or last saved."""
-        return tuple(self._pending)
+        return tuple(self._pending_list())
 
     @property
     def stored_version(self) -> int:
         """The version the store holds: ``version`` minus the pending events."""
-        return self.version - len(self._pending)
+        return self.version - len(self._pending_list())
 
     def mark_saved(self) -> None:
         """Forget the pending events once the repository has stored them."""
-        self._pending.clear()
+        self._pending_list().clear()
 
     def snapshot_state(self) -> dict[str, Any]:
         """The state as JSON-ready data, for a snapshot."""

@@ -327,6 +327,8 @@ def notify(channel: str, position: int) -> bytes:
     """A notice of commits up to ``position`` on ``channel`` (a plain identifier), as a
     statement without parameters: the simple protocol, one message, no statement to plan."""
     return f"NOTIFY {channel}, '{int(position)}'".encode()
+
+
 SET_UTC = "SET TIME ZONE 'UTC'"
 QUICK_COMMITS = "SET synchronous_commit = off"
 
