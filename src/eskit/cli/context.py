@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -10,6 +9,7 @@ import typer
 from rich.console import Console
 
 from eskit.errors import EskitError
+from eskit.serving.event_loop import run_on_uvloop
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, open_store
 
@@ -48,7 +48,7 @@ def run_with_store(
             return await work(store, settings)
 
     try:
-        return asyncio.run(go())
+        return run_on_uvloop(go())
     except EskitError as exc:
         console.print(f"[red]error[/red] ({exc.code}): {exc}")
         raise typer.Exit(1) from exc
