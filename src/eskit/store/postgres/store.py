@@ -227,7 +227,8 @@ class PostgresEventStore(DerivedReads):
                     raise
                 continue
             try:
-                cur = await conn.execute(statement, params)
+                cur = pool.cursor(conn)
+                await cur.execute(statement, params)
                 rows = await cur.fetchall()
             except psycopg.OperationalError as exc:
                 await pool.release(conn, born)
