@@ -48,19 +48,23 @@ _UNCHECKED = (ExpectedState.ANY, ExpectedState.STREAM_EXISTS)
 
 
 class ConnectionExecutor:
-    """Statements on one connection (inside the transaction it is in)."""
+    """Statements on one connection (inside the transaction it is in), through ``cursor``
+    (one of the connection's, kept for it) when given."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cursor: psycopg.AsyncCursor[Any] | None = None) -> None:
         self.conn = conn
+        self._cursor = cursor or conn.cursor()
 
     async def fetch(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
         """See Executor.fetch."""
-        cur = await self.conn.execute(statement, params)
+        cur = self._cursor
+        await cur.execute(statement, params)
         return await cur.fetchall()
 
     async def execute(self, statement: str, params: Any = None) -> int:
         """See Executor.execute."""
-        cur = await self.conn.execute(statement, params)
+        cur = self._cursor
+        await cur.execute(statement, params)
         return int(cur.rowcount)
 
     async def executemany(self, statement: str, rows: Sequence[Any]) -> int:
@@ -118,9 +122,9 @@ class PostgresCommitted(_Parts):
 class PostgresUnitOfWork(_Parts):
     """See ``eskit.store.unit_of_work.UnitOfWork``."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cursor: psycopg.AsyncCursor[Any] | None = None) -> None:
         self._conn = conn
-        self._run = ConnectionExecutor(conn)
+        self._run = ConnectionExecutor(conn, cursor)
         self.last_position = 0
         """The position of the last event appended (0: none), to wake readers after commit."""
         self._events = 0

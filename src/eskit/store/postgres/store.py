@@ -248,9 +248,10 @@ class PostgresEventStore(DerivedReads):
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """See TransactionalStore.transaction: one pooled connection, one transaction."""
         async with self.connection() as conn:
+            assert self._pool is not None  # connection() checked
             try:
                 async with conn.transaction():
-                    unit = PostgresUnitOfWork(conn)
+                    unit = PostgresUnitOfWork(conn, self._pool.cursor(conn))
                     yield unit
             except psycopg.OperationalError as exc:
                 raise StoreUnavailableError(f"PostgreSQL failed: {exc}") from exc
