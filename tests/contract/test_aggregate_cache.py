@@ -9,46 +9,44 @@ from typing import Any
 
 import pytest
 
-from bank_accounts import (
-    BankAccount,
-    DepositMoney,
-    InsufficientFundsError,
-    OpenAccount,
-    WithdrawMoney,
-    build_handler,
-)
 from eskit.app import CommandHandler, Repository
 from eskit.domain import Aggregate, Command, Event, applies
 from eskit.store import EventStoreBackend
+from tests.wallets.domain import (
+    Deposit,
+    InsufficientFundsError,
+    OpenWallet,
+    Wallet,
+    Withdraw,
+    build_handler,
+)
 
 pytestmark = pytest.mark.integration
 
 
-async def opened(handler: CommandHandler[BankAccount], balance: int = 0) -> str:
-    command = OpenAccount(email="c@example.com", first_name="C", last_name="K", balance=balance)
+async def opened(handler: CommandHandler[Wallet], balance: int = 0) -> str:
+    command = OpenWallet(owner="Cy", balance=balance)
     return (await handler.handle(command)).aggregate_id
 
 
-def deposit(account_id: str, amount: int, payment_id: str) -> DepositMoney:
-    return DepositMoney(aggregate_id=account_id, amount=amount, payment_id=payment_id)
+def deposit(wallet_id: str, amount: int, payment_id: str) -> Deposit:
+    return Deposit(aggregate_id=wallet_id, amount=amount, payment_id=payment_id)
 
 
-def withdraw(account_id: str, amount: int, payment_id: str) -> WithdrawMoney:
-    return WithdrawMoney(aggregate_id=account_id, amount=amount, payment_id=payment_id)
+def withdraw(wallet_id: str, amount: int, payment_id: str) -> Withdraw:
+    return Withdraw(aggregate_id=wallet_id, amount=amount, payment_id=payment_id)
 
 
-async def stored_balance(store: EventStoreBackend, account_id: str) -> int:
-    return (await build_handler(store, cache_size=0).repository.load(account_id)).balance
+async def stored_balance(store: EventStoreBackend, wallet_id: str) -> int:
+    return (await build_handler(store, cache_size=0).repository.load(wallet_id)).balance
 
 
-def counted_loads(
-    handler: CommandHandler[BankAccount], monkeypatch: pytest.MonkeyPatch
-) -> list[str]:
+def counted_loads(handler: CommandHandler[Wallet], monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The ids of the aggregates ``handler`` loads whole from now on."""
     loads: list[str] = []
     load = handler.repository.load
 
-    async def counting(aggregate_id: str, **kwargs: Any) -> BankAccount:
+    async def counting(aggregate_id: str, **kwargs: Any) -> Wallet:
         loads.append(aggregate_id)
         return await load(aggregate_id, **kwargs)
 
@@ -60,68 +58,68 @@ async def test_a_command_on_a_cached_aggregate_does_not_read_the_store(
     store: EventStoreBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handler = build_handler(store)
-    account_id = await opened(handler)
+    wallet_id = await opened(handler)
     loads = counted_loads(handler, monkeypatch)
     for n in range(5):
-        await handler.handle(deposit(account_id, 10, f"p{n}"))
+        await handler.handle(deposit(wallet_id, 10, f"p{n}"))
 
     assert loads == []
-    assert await stored_balance(store, account_id) == 50
+    assert await stored_balance(store, wallet_id) == 50
 
 
 async def test_a_stale_cached_aggregate_is_caught_by_the_version_check(
     store: EventStoreBackend,
 ) -> None:
     one, two = build_handler(store), build_handler(store)
-    account_id = await opened(one)
-    await one.handle(deposit(account_id, 10, "a"))  # one caches version 2
-    await two.handle(deposit(account_id, 20, "b"))  # the stream moves to version 3
+    wallet_id = await opened(one)
+    await one.handle(deposit(wallet_id, 10, "a"))  # one caches version 2
+    await two.handle(deposit(wallet_id, 20, "b"))  # the stream moves to version 3
 
-    result = await one.handle(deposit(account_id, 30, "c"))
+    result = await one.handle(deposit(wallet_id, 30, "c"))
 
     assert result.version == 4
-    assert await stored_balance(store, account_id) == 60
+    assert await stored_balance(store, wallet_id) == 60
 
 
 async def test_a_refusal_never_rests_on_a_stale_cached_aggregate(
     store: EventStoreBackend,
 ) -> None:
     one, two = build_handler(store), build_handler(store)
-    account_id = await opened(one)  # one caches a balance of 0
-    await two.handle(deposit(account_id, 100, "d"))
+    wallet_id = await opened(one)  # one caches a balance of 0
+    await two.handle(deposit(wallet_id, 100, "d"))
 
-    result = await one.handle(withdraw(account_id, 60, "w"))
+    result = await one.handle(withdraw(wallet_id, 60, "w"))
 
     assert result.version == 3
-    assert await stored_balance(store, account_id) == 40
+    assert await stored_balance(store, wallet_id) == 40
 
 
 async def test_a_refused_command_leaves_no_trace_in_the_cache(store: EventStoreBackend) -> None:
     handler = build_handler(store)
-    account_id = await opened(handler, 50)
+    wallet_id = await opened(handler, 50)
     with pytest.raises(InsufficientFundsError):
-        await handler.handle(withdraw(account_id, 80, "w1"))
+        await handler.handle(withdraw(wallet_id, 80, "w1"))
 
-    result = await handler.handle(withdraw(account_id, 50, "w2"))
+    result = await handler.handle(withdraw(wallet_id, 50, "w2"))
 
     assert result.version == 2
-    assert await stored_balance(store, account_id) == 0
+    assert await stored_balance(store, wallet_id) == 0
 
 
 async def test_a_repeated_command_does_not_apply_twice_to_a_cached_aggregate(
     store: EventStoreBackend,
 ) -> None:
     one, two = build_handler(store), build_handler(store)
-    account_id = await opened(one)  # one caches version 1
-    command = deposit(account_id, 100, "p")
+    wallet_id = await opened(one)  # one caches version 1
+    command = deposit(wallet_id, 100, "p")
     await two.handle(command)
 
     again = await one.handle(command)  # decided on the stale copy: its events are stored
-    after = await one.handle(deposit(account_id, 5, "q"))
+    after = await one.handle(deposit(wallet_id, 5, "q"))
 
     assert (again.deduplicated, again.version) == (True, 2)
     assert after.version == 3
-    assert await stored_balance(store, account_id) == 105
+    assert await stored_balance(store, wallet_id) == 105
 
 
 class Added(Event):
@@ -129,7 +127,7 @@ class Added(Event):
 
 
 class Counter(Aggregate):
-    """Unlike an account it keeps no ids of what it was told: only event ids catch repeats."""
+    """Unlike a wallet it keeps no ids of what it was told: only event ids catch repeats."""
 
     total: int = 0
 
@@ -170,21 +168,21 @@ async def test_two_cached_handlers_racing_on_one_account_lose_nothing(
     handlers = [build_handler(store), build_handler(store)]
     for handler in handlers:
         handler.max_attempts = 100
-    account_id = await opened(handlers[0])
+    wallet_id = await opened(handlers[0])
 
     await asyncio.gather(
-        *(handlers[n % 2].handle(deposit(account_id, 1, f"p{n}")) for n in range(40))
+        *(handlers[n % 2].handle(deposit(wallet_id, 1, f"p{n}")) for n in range(40))
     )
 
-    assert await stored_balance(store, account_id) == 40
-    assert await store.stream_version(account_id) == 41
+    assert await stored_balance(store, wallet_id) == 40
+    assert await store.stream_version(wallet_id) == 41
 
 
 async def test_the_cache_keeps_at_most_its_size(store: EventStoreBackend) -> None:
     handler = build_handler(store, cache_size=3)
     ids = [await opened(handler) for _ in range(5)]
-    for n, account_id in enumerate(ids):
-        await handler.handle(deposit(account_id, 1, f"p{n}"))
+    for n, wallet_id in enumerate(ids):
+        await handler.handle(deposit(wallet_id, 1, f"p{n}"))
 
     assert len(handler.cache) == 3
     assert [await stored_balance(store, i) for i in ids] == [1] * 5
@@ -192,8 +190,8 @@ async def test_the_cache_keeps_at_most_its_size(store: EventStoreBackend) -> Non
 
 async def test_a_handler_without_cache_keeps_nothing(store: EventStoreBackend) -> None:
     handler = build_handler(store, cache_size=0)
-    account_id = await opened(handler)
-    await handler.handle(deposit(account_id, 1, "p"))
+    wallet_id = await opened(handler)
+    await handler.handle(deposit(wallet_id, 1, "p"))
 
     assert len(handler.cache) == 0
 
@@ -202,28 +200,28 @@ async def test_once_others_write_cached_aggregates_catch_up_instead_of_conflicti
     store: EventStoreBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one, two = build_handler(store), build_handler(store)
-    account_id = await opened(one)
-    await two.handle(deposit(account_id, 1, "a"))
+    wallet_id = await opened(one)
+    await two.handle(deposit(wallet_id, 1, "a"))
     assert not one.cache.needs_catching_up
-    await one.handle(deposit(account_id, 2, "b"))  # stale: conflict, loaded whole
+    await one.handle(deposit(wallet_id, 2, "b"))  # stale: conflict, loaded whole
     assert one.cache.needs_catching_up
-    await two.handle(deposit(account_id, 4, "c"))
+    await two.handle(deposit(wallet_id, 4, "c"))
     loads = counted_loads(one, monkeypatch)
 
-    result = await one.handle(withdraw(account_id, 7, "d"))  # needs c's money: caught up
+    result = await one.handle(withdraw(wallet_id, 7, "d"))  # needs c's money: caught up
 
     assert loads == []
     assert result.version == 5
-    assert await stored_balance(store, account_id) == 0
+    assert await stored_balance(store, wallet_id) == 0
 
 
 async def test_catching_up_refuses_an_aggregate_with_pending_events(
     store: EventStoreBackend,
 ) -> None:
     handler = build_handler(store)
-    account_id = await opened(handler)
-    account = await handler.repository.load(account_id)
-    account.deposit(5, "p")
+    wallet_id = await opened(handler)
+    wallet = await handler.repository.load(wallet_id)
+    wallet.deposit(5, "p")
 
     with pytest.raises(ValueError, match="pending"):
-        await handler.repository.catch_up(account)
+        await handler.repository.catch_up(wallet)

@@ -1,4 +1,7 @@
-"""Running eskit commands as real processes, for the end-to-end tests of serving."""
+"""Running eskit commands as real processes, for the end-to-end tests of serving.
+
+Each serves the wallets' tiny service (``tests.wallets.service``) unless told otherwise.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import httpx
 import pytest
 
 ESKIT = str(Path(sys.executable).with_name("eskit"))
+ROOT = Path(__file__).resolve().parents[2]
+WALLETS_SERVICE = "tests.wallets.service:service"
 
 
 def free_port() -> int:
@@ -27,7 +32,14 @@ class Process:
     """An eskit command running in ``cwd``; its output is collected on stop."""
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
-        full_env = {**os.environ, "COLUMNS": "200", **env}
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        full_env = {
+            **os.environ,
+            "COLUMNS": "200",
+            "PYTHONPATH": path,  # the wallets' service lives in the tests
+            "ESKIT_SERVICE": WALLETS_SERVICE,
+            **env,
+        }
         if "ESKIT_DATABASE_URL" not in env:
             full_env.pop("ESKIT_DATABASE_URL", None)  # the default: ./eskit.db
         self.proc = subprocess.Popen(
@@ -75,14 +87,8 @@ def wait_ready(base: str, process: Process, timeout_s: float = 30.0) -> None:
     raise AssertionError("the service did not become ready")
 
 
-def open_account(base: str, balance: int = 1000) -> str:
-    body = {
-        "email": "ann@example.com",
-        "address": "1 Main St",
-        "firstName": "Ann",
-        "lastName": "Lee",
-        "balance": balance,
-    }
-    answer = httpx.post(f"{base}/api/v1/accounts", json=body, timeout=10)
+def open_wallet(base: str, balance: int = 1000) -> str:
+    body = {"owner": "Ann Lee", "balance": balance}
+    answer = httpx.post(f"{base}/wallets", json=body, timeout=10)
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])

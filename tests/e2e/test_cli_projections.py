@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bank_accounts.domain import MoneyDeposited
-from bank_accounts.projections import projections
 from eskit.cli.main import app
 from eskit.projections import ProjectionRunner
-from eskit.store import SQLiteEventStore
+from eskit.store import SQLiteEventStore, open_store
+from tests.wallets.domain import Deposit, Deposited, OpenWallet, build_handler
+from tests.wallets.projections import projections
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
-PROJECTIONS = "bank_accounts.projections:projections"
+PROJECTIONS = "tests.wallets.projections:projections"
 
 
 def invoke(*args: str, projections: str | None = PROJECTIONS) -> tuple[int, str]:
@@ -33,17 +33,30 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+async def _wallets_caught_up(url: str, wallets: int, deposits: int) -> None:
+    """Open ``wallets`` wallets, pay ``deposits`` times into each, catch the read models up."""
+    async with open_store(url) as store:
+        handler = build_handler(store)
+        for n in range(wallets):
+            opened = await handler.handle(OpenWallet(owner=f"Owner {n}"))
+            for k in range(deposits):
+                await handler.handle(
+                    Deposit(aggregate_id=opened.aggregate_id, amount=1, payment_id=f"p{k}")
+                )
+        async with ProjectionRunner(store, projections()) as projecting:
+            await projecting.wait_for(await store.last_position(), timeout_s=30)
+
+
 def test_status_rebuild_status(url: str) -> None:
-    code, out = invoke("demo", "--database-url", url, "--accounts", "4", "--operations", "30")
-    assert code == 0, out
+    asyncio.run(_wallets_caught_up(url, wallets=4, deposits=5))
     code, out = invoke("projections", "status", "--database-url", url)
     assert code == 0, out
-    assert "bank_accounts_by_id" in out
-    assert "bank_accounts_search" in out
-    assert "live" in out  # the demo caught the read models up
-    code, out = invoke("projections", "rebuild", "bank_accounts_by_id", "--database-url", url)
+    assert "wallets_by_id" in out
+    assert "wallets_search" in out
+    assert "live" in out
+    code, out = invoke("projections", "rebuild", "wallets_by_id", "--database-url", url)
     assert code == 0, out
-    assert re.search(r"rebuilt bank_accounts_by_id: \d\d events in .* now at position \d+", out)
+    assert re.search(r"rebuilt wallets_by_id: 24 events in .* now at position \d+", out)
     code, out = invoke("projections", "status", "--database-url", url)
     assert code == 0, out
     assert "failing" not in out
@@ -60,7 +73,7 @@ def test_clear_errors(tmp_path: Path) -> None:
     code, out = invoke("projections", "rebuild", "nope", "--database-url", url)
     assert code == 1
     assert "no projection named 'nope'" in out
-    code, out = invoke("projections", "park", "bank_accounts_by_id", "--database-url", url)
+    code, out = invoke("projections", "park", "wallets_by_id", "--database-url", url)
     assert code == 1
     assert "not failing" in out
 
@@ -79,14 +92,14 @@ def test_a_poison_event_is_seen_parked_and_listed(tmp_path: Path) -> None:
                     await asyncio.sleep(0.01)
             raise AssertionError(f"never {state}: {await runner.status()}")
 
-    async def deposit_without_account() -> None:
+    async def deposit_without_wallet() -> None:
         async with SQLiteEventStore.open(path) as store:
-            event = MoneyDeposited(amount=5, currency="USD", payment_id="p")
-            await store.append("ghost", [event], expected_version=0, stream_type="BankAccount")
+            event = Deposited(amount=5, payment_id="p")
+            await store.append("ghost", [event], expected_version=0, stream_type="Wallet")
 
-    asyncio.run(deposit_without_account())
-    # the service's projections refuse a deposit to an account they never saw opened
-    code, out = invoke("projections", "rebuild", "bank_accounts_by_id", "--database-url", url)
+    asyncio.run(deposit_without_wallet())
+    # the projections refuse a deposit to a wallet they never saw opened
+    code, out = invoke("projections", "rebuild", "wallets_by_id", "--database-url", url)
     assert code == 1
     assert "handler_failed" in out
     assert "ghost" in out
@@ -95,14 +108,14 @@ def test_a_poison_event_is_seen_parked_and_listed(tmp_path: Path) -> None:
     assert code == 0, out
     assert out.count("failing") == 2
     assert "LookupError" in out
-    for name in ("bank_accounts_by_id", "bank_accounts_search"):
+    for name in ("wallets_by_id", "wallets_search"):
         code, out = invoke("projections", "park", name, "--database-url", url)
         assert code == 0, out
-        assert "parked bank_accounts.MoneyDeposited at position 1 (stream ghost)" in out
+        assert "parked wallets.Deposited at position 1 (stream ghost)" in out
     code, out = invoke("projections", "dead-letters", "--database-url", url)
     assert code == 0, out
-    assert "bank_accounts_by_id" in out
-    assert "bank_accounts_search" in out
+    assert "wallets_by_id" in out
+    assert "wallets_search" in out
     assert "ghost" in out
     asyncio.run(run_until("live"))
     code, out = invoke("projections", "status", "--database-url", url)

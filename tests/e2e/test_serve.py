@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.serving import ESKIT, Process, free_port, open_account, wait_ready
+from tests.e2e.serving import ESKIT, Process, free_port, open_wallet, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -26,17 +26,17 @@ def test_serve_defaults_to_sqlite_in_the_working_directory(
     processes.append(serving)
     base = f"http://127.0.0.1:{port}"
     wait_ready(base, serving)
-    account = open_account(base)
+    wallet = open_wallet(base)
     deposited = httpx.post(
-        f"{base}/api/v1/accounts/{account}/deposit", json={"amount": 5, "paymentId": "p"}
+        f"{base}/wallets/{wallet}/deposit", json={"amount": 5, "payment_id": "p"}
     )
     position = deposited.headers["ESKIT-Position"]
-    got = httpx.get(f"{base}/api/v1/accounts/{account}", params={"minPosition": position})
-    assert got.json()["balance"] == {"amount": 1005, "currency": "USD"}
+    got = httpx.get(f"{base}/wallets/{wallet}", params={"minPosition": position})
+    assert got.json()["balance"] == 1005
     assert httpx.get(f"{base}/docs").status_code == 200
     code, out = serving.terminate()
     assert code == 0, out
-    assert "serving bank_accounts" in out
+    assert "serving wallets" in out
     assert out.rstrip().endswith("stopped")
     assert (tmp_path / "eskit.db").exists()
 
@@ -50,22 +50,22 @@ def test_serve_on_postgres_with_a_separate_worker(
     processes.append(serving)
     base = f"http://127.0.0.1:{port}"
     wait_ready(base, serving)
-    accounts = [open_account(base, balance=100) for _ in range(5)]
+    wallets = [open_wallet(base, balance=100) for _ in range(5)]
     worker = Process(["worker"], tmp_path, env)
     processes.append(worker)
     last = ""
-    for i, account in enumerate(accounts * 4):
+    for i, wallet in enumerate(wallets * 4):
         answer = httpx.post(
-            f"{base}/api/v1/accounts/{account}/deposit", json={"amount": 1, "paymentId": str(i)}
+            f"{base}/wallets/{wallet}/deposit", json={"amount": 1, "payment_id": str(i)}
         )
         last = answer.headers["ESKIT-Position"]
     # the worker process projects what the serving process wrote: read your writes across them
-    found = httpx.get(f"{base}/api/v1/accounts", params={"minPosition": last}, timeout=10).json()
+    found = httpx.get(f"{base}/wallets", params={"minPosition": last}, timeout=10).json()
     assert found["total"] == 5
-    assert [item["balance"]["amount"] for item in found["items"]] == [104] * 5
+    assert [item["balance"] for item in found["items"]] == [104] * 5
     code, out = worker.terminate()
     assert code == 0, out
-    assert "running bank_accounts_by_id, bank_accounts_search" in out
+    assert "running wallets_by_id, wallets_search" in out
     code, out = serving.terminate()
     assert code == 0, out
 
@@ -83,7 +83,7 @@ def test_serve_reports_a_bad_service_setting(tmp_path: Path) -> None:
     assert "cannot import nowhere" in result.stdout
 
 
-async def deposit_then_sigterm(base: str, account: str, serving: Process) -> list[int]:
+async def deposit_then_sigterm(base: str, wallet: str, serving: Process) -> list[int]:
     """300 deposits spread over 0.6 s; SIGTERM at 0.3 s. The ones answered (never a 5xx)."""
     answered: list[int] = []
 
@@ -91,7 +91,7 @@ async def deposit_then_sigterm(base: str, account: str, serving: Process) -> lis
         await asyncio.sleep(i * 0.002)
         try:
             answer = await http.post(
-                f"/api/v1/accounts/{account}/deposit", json={"amount": 1, "paymentId": str(i)}
+                f"/wallets/{wallet}/deposit", json={"amount": 1, "payment_id": str(i)}
             )
         except httpx.TransportError:
             return  # refused or cut off by the shutdown: the client does not know
@@ -115,8 +115,8 @@ def test_sigterm_under_load_keeps_what_it_answered(
     processes.append(serving)
     base = f"http://127.0.0.1:{port}"
     wait_ready(base, serving)
-    account = open_account(base, balance=0)
-    answered = asyncio.run(deposit_then_sigterm(base, account, serving))
+    wallet = open_wallet(base, balance=0)
+    answered = asyncio.run(deposit_then_sigterm(base, wallet, serving))
     code, out = serving.wait()
     assert code == 0, out
     assert 0 < len(answered) < 300
@@ -124,10 +124,10 @@ def test_sigterm_under_load_keeps_what_it_answered(
     restarted = Process(["serve"], tmp_path, env)
     processes.append(restarted)
     wait_ready(base, restarted)
-    history = httpx.get(f"{base}/api/v1/accounts/{account}/events").json()
+    history = httpx.get(f"{base}/wallets/{wallet}/events").json()
     recorded = {int(e["data"]["payment_id"]) for e in history[1:]}
     assert set(answered) <= recorded  # every deposit answered 200 was kept
-    head = max(e["version"] for e in history)
-    got = httpx.get(f"{base}/api/v1/accounts/{account}", params={"minVersion": head}).json()
-    assert got["balance"]["amount"] == len(recorded)  # the read model caught up exactly
+    head = max(e["position"] for e in history)
+    got = httpx.get(f"{base}/wallets/{wallet}", params={"minPosition": head}).json()
+    assert got["balance"] == len(recorded)  # the read model caught up exactly
     restarted.terminate()

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.serving import Process, free_port, open_account, wait_ready
+from tests.e2e.serving import Process, free_port, open_wallet, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -54,14 +54,14 @@ def start(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[Process, str
     return serving, base
 
 
-async def withdraw_all(base: str, account: str, count: int, amount: int) -> list[httpx.Response]:
+async def withdraw_all(base: str, wallet: str, count: int, amount: int) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=count)  # one connection each: spread over processes
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
         return await asyncio.gather(
             *(
                 http.post(
-                    f"/api/v1/accounts/{account}/withdraw",
-                    json={"amount": amount, "paymentId": f"w{i}"},
+                    f"/wallets/{wallet}/withdraw",
+                    json={"amount": amount, "payment_id": f"w{i}"},
                 )
                 for i in range(count)
             )
@@ -75,17 +75,17 @@ def test_two_server_processes_on_postgres_share_the_work_and_lose_nothing(
     serving, base = start(tmp_path, env, "--migrate")
     processes.append(serving)
     wait_for(lambda: len(spawned(serving.proc.pid)) == 3)  # two servers, the projections
-    account = open_account(base, balance=1000)
+    wallet = open_wallet(base, balance=1000)
 
-    answers = asyncio.run(withdraw_all(base, account, 50, 100))
+    answers = asyncio.run(withdraw_all(base, wallet, 50, 100))
 
     codes = sorted(a.status_code for a in answers)
     assert codes == [200] * 10 + [409] * 40, [a.text for a in answers if a.status_code != 200]
     refused = {a.json()["error"]["code"] for a in answers if a.status_code == 409}
     assert refused == {"insufficient_funds"}
     last = max(int(a.headers["ESKIT-Position"]) for a in answers if a.status_code == 200)
-    got = httpx.get(f"{base}/api/v1/accounts/{account}", params={"minPosition": last}).json()
-    assert (got["balance"]["amount"], got["version"]) == (0, 11)
+    got = httpx.get(f"{base}/wallets/{wallet}", params={"minPosition": last}).json()
+    assert (got["balance"], got["version"]) == (0, 11)
     code, out = serving.terminate(timeout_s=40)
     assert code == 0, out
     assert "2 server processes" in out
@@ -99,25 +99,27 @@ def test_a_killed_server_process_is_replaced_and_the_service_goes_on(
     serving, base = start(tmp_path, env, "--migrate")
     processes.append(serving)
     wait_for(lambda: len(spawned(serving.proc.pid)) == 3)
-    account = open_account(base, balance=0)
+    wallet = open_wallet(base, balance=0)
     time.sleep(5)  # past the supervisor's crash-loop window
     before = spawned(serving.proc.pid)
     victim = max(before)  # started last: a server process
 
     os.kill(victim, signal.SIGKILL)
+    last = ""
     for i in range(20):  # served by the other process meanwhile, or queued for the new one
         answer = httpx.post(
-            f"{base}/api/v1/accounts/{account}/deposit",
-            json={"amount": 1, "paymentId": f"p{i}"},
+            f"{base}/wallets/{wallet}/deposit",
+            json={"amount": 1, "payment_id": f"p{i}"},
             timeout=30,
         )
         assert answer.status_code == 200, answer.text
+        last = answer.headers["ESKIT-Position"]
     wait_for(
         lambda: len(spawned(serving.proc.pid)) == 3 and victim not in spawned(serving.proc.pid)
     )
 
-    got = httpx.get(f"{base}/api/v1/accounts/{account}", params={"minVersion": 21}).json()
-    assert got["balance"]["amount"] == 20
+    got = httpx.get(f"{base}/wallets/{wallet}", params={"minPosition": last}).json()
+    assert (got["balance"], got["version"]) == (20, 21)
     code, out = serving.terminate(timeout_s=40)
     assert code == 0, out
     assert f"(pid {victim}) exited with status -9" in out
@@ -128,17 +130,17 @@ def test_two_server_processes_on_sqlite_read_their_writes(
 ) -> None:
     serving, base = start(tmp_path, {"ESKIT_GRPC_PORT": "0"})
     processes.append(serving)
-    accounts = [open_account(base, balance=10) for _ in range(4)]
+    wallets = [open_wallet(base, balance=10) for _ in range(4)]
     last = ""
     with httpx.Client(base_url=base, timeout=30) as http:
-        for i, account in enumerate(accounts * 5):
+        for i, wallet in enumerate(wallets * 5):
             answer = http.post(
-                f"/api/v1/accounts/{account}/deposit", json={"amount": 1, "paymentId": f"p{i}"}
+                f"/wallets/{wallet}/deposit", json={"amount": 1, "payment_id": f"p{i}"}
             )
             assert answer.status_code == 200, answer.text
             last = answer.headers["ESKIT-Position"]
-    found = httpx.get(f"{base}/api/v1/accounts", params={"minPosition": last}, timeout=10).json()
-    assert [item["balance"]["amount"] for item in found["items"]] == [15] * 4
+    found = httpx.get(f"{base}/wallets", params={"minPosition": last}, timeout=10).json()
+    assert [item["balance"] for item in found["items"]] == [15] * 4
     code, out = serving.terminate(timeout_s=40)
     assert code == 0, out
 

@@ -11,9 +11,19 @@ from bank_accounts.queries import AccountQueries
 from eskit.errors import NotCaughtUpError, NotFoundError
 from eskit.projections import ProjectionRunner
 from eskit.store import EventStoreBackend
-from tests.projections.support import open_account
 
 pytestmark = pytest.mark.integration
+
+
+def open_account(account_id: str, *, balance: int = 100) -> OpenAccount:
+    return OpenAccount(
+        aggregate_id=account_id,
+        email=f"{account_id}@example.com",
+        address="1 Main St",
+        first_name="Ada",
+        last_name="Lovelace",
+        balance=balance,
+    )
 
 
 async def test_missing_document_is_rebuilt_and_written_back(sql_store: EventStoreBackend) -> None:

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.unit
 CASES: list[tuple[EskitError, int, grpc.StatusCode]] = [
     (InvalidCommandError("X", []), 422, grpc.StatusCode.INVALID_ARGUMENT),
     (IdempotencyKeyReusedError("k"), 422, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFoundError("BankAccount", "a"), 404, grpc.StatusCode.NOT_FOUND),
+    (NotFoundError("Wallet", "a"), 404, grpc.StatusCode.NOT_FOUND),
     (ConcurrencyError("a", 1, 2), 409, grpc.StatusCode.ABORTED),
     (DomainError("no"), 409, grpc.StatusCode.FAILED_PRECONDITION),
     (UnauthorizedError("who?"), 401, grpc.StatusCode.UNAUTHENTICATED),
@@ -106,7 +106,7 @@ def test_printed_database_urls_hide_the_password() -> None:
     [
         ("no-colon", "expected 'module:attribute'"),
         ("nowhere.at.all:service", "cannot import nowhere.at.all"),
-        ("bank_accounts.app:registry", "is not an eskit Service"),
+        ("tests.wallets.domain:registry", "is not an eskit Service"),
     ],
 )
 def test_a_bad_service_setting_says_what_is_wrong(spec: str, message: str) -> None:
