@@ -1,4 +1,4 @@
-"""Helpers shared by the HTTP tests of the bank-account service."""
+"""Helpers shared by the HTTP and gRPC tests of the bank-account service."""
 
 from __future__ import annotations
 
@@ -6,14 +6,26 @@ import asyncio
 import itertools
 import re
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from eskit.serving import ServiceRuntime
 from eskit.store import EventStoreBackend, StoredEvent
 
 ACCOUNTS = "/api/v1/accounts"
+
+RuntimeFactory = Callable[..., Awaitable[ServiceRuntime]]
+"""``make_runtime(grpc=True, **settings)``: the service started over the test's store."""
+
+
+def http_client(runtime: ServiceRuntime, **headers: str) -> httpx.AsyncClient:
+    """An httpx client speaking to the runtime's app in-process (no socket)."""
+    transport = httpx.ASGITransport(app=runtime.app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://bank.test", headers=headers)
+
 
 _payment_numbers = itertools.count(1)
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,}(Z|\+00:00)$")

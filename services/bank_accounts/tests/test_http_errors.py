@@ -8,17 +8,18 @@ from typing import Any
 import httpx
 import pytest
 
-from eskit.serving import ServiceRuntime
-from tests.service.conftest import RuntimeFactory, http_client
-from tests.service.support import (
+from bank_accounts.tests.support import (
     ACCOUNTS,
+    RuntimeFactory,
     account_body,
     assert_error,
     bad_fields,
+    http_client,
     open_account,
     payment,
     stored_events,
 )
+from eskit.serving import ServiceRuntime
 
 pytestmark = pytest.mark.integration
 

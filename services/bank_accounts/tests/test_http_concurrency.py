@@ -7,8 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from eskit.serving import ServiceRuntime
-from tests.service.support import (
+from bank_accounts.tests.support import (
     ACCOUNTS,
     account_body,
     assert_error,
@@ -21,6 +20,7 @@ from tests.service.support import (
     stored_events,
     withdraw,
 )
+from eskit.serving import ServiceRuntime
 
 pytestmark = pytest.mark.integration
 

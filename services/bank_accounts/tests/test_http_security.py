@@ -10,17 +10,18 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from eskit.serving import ServiceRuntime
-from tests.service.conftest import RuntimeFactory, http_client
-from tests.service.support import (
+from bank_accounts.tests.support import (
     ACCOUNTS,
+    RuntimeFactory,
     account_body,
     assert_error,
     events_of,
+    http_client,
     open_account,
     payment,
     stored_events,
 )
+from eskit.serving import ServiceRuntime
 
 pytestmark = pytest.mark.integration
 

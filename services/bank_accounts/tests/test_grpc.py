@@ -21,12 +21,12 @@ import pytest
 from bank_accounts.grpc_api import grpc_handlers
 from bank_accounts.proto import bank_accounts_pb2 as pb
 from bank_accounts.service import BankAccounts
+from bank_accounts.tests.grpc_client import BankAccountsClient, failure
+from bank_accounts.tests.support import RuntimeFactory
 from eskit.app.metadata import api_key_actor
 from eskit.grpc import create_server
 from eskit.serving import ServiceRuntime
 from eskit.store import EventStoreBackend, StoredEvent
-from tests.service.conftest import RuntimeFactory
-from tests.service.grpc_client import BankAccountsClient, failure
 
 pytestmark = pytest.mark.integration
 

@@ -9,19 +9,20 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from eskit.projections import ProjectionRunner
-from eskit.serving import ServiceRuntime
-from tests.service.conftest import RuntimeFactory, http_client
-from tests.service.support import (
+from bank_accounts.tests.support import (
     ACCOUNTS,
+    RuntimeFactory,
     account_body,
     assert_error,
     deposit,
     get_account,
+    http_client,
     open_account,
     position_of,
     stored_events,
 )
+from eskit.projections import ProjectionRunner
+from eskit.serving import ServiceRuntime
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from eskit.serving import ServiceRuntime
-from tests.service.support import (
+from bank_accounts.tests.support import (
     ACCOUNTS,
     account_body,
     assert_error,
@@ -19,6 +18,7 @@ from tests.service.support import (
     stored_events,
     withdraw,
 )
+from eskit.serving import ServiceRuntime
 
 pytestmark = pytest.mark.integration
 

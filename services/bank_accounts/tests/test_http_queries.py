@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service.support import (
+from bank_accounts.tests.support import (
     ACCOUNTS,
     assert_error,
     bad_fields,
