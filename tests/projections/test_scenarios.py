@@ -12,6 +12,8 @@ from tests.projections.support import opened_event
 from tests.wallets.domain import Deposited
 from tests.wallets.projections import WALLETS, WalletsById
 
+pytestmark = pytest.mark.integration
+
 
 async def test_given_then() -> None:
     async with ProjectionScenario(WalletsById(), stream_type="Wallet") as scenario:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.serving import ESKIT, Process, free_port, open_wallet, wait_ready
+from tests.serving.processes import ESKIT, Process, free_port, open_wallet, wait_ready
 
 pytestmark = pytest.mark.e2e
 

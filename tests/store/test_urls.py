@@ -1,3 +1,5 @@
+"""Database URLs, and the settings that name them."""
+
 from pathlib import Path
 
 import pytest
