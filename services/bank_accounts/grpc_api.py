@@ -17,10 +17,9 @@ from google.protobuf.message import Message
 from bank_accounts.commands import ChangeEmail, DepositMoney, OpenAccount, WithdrawMoney
 from bank_accounts.proto import bank_accounts_pb2 as pb
 from bank_accounts.service import BankAccounts
-from eskit.app.keys import handle_with_key
 from eskit.domain.commands import Command
 from eskit.errors import InvalidCommandError
-from eskit.grpc import call_info, service_handler, unary
+from eskit.grpc import send_command, service_handler, unary
 
 __all__ = ["SERVICE", "grpc_handlers"]
 
@@ -33,16 +32,8 @@ Resp = TypeVar("Resp")
 def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
     """The service's gRPC methods over ``accounts``."""
 
-    async def send(context: Context, method: str, command: Command) -> pb.CommandReply:
-        call = call_info(context)
-        target = "" if isinstance(command, OpenAccount) else command.aggregate_id
-        result = await handle_with_key(
-            accounts.handler,
-            command,
-            key=call.idempotency_key,
-            scope=f"{call.actor}\n/{SERVICE}/{method}\n{target}",
-            metadata=call.metadata(),
-        )
+    async def send(context: Context, command: Command) -> pb.CommandReply:
+        result = await send_command(context, accounts.handler, command)
         return pb.CommandReply(
             id=result.aggregate_id, version=result.version, position=result.position
         )
@@ -59,17 +50,17 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
                 "status": request.status or "active",
             }
         )
-        return await send(context, "CreateAccount", command)
+        return await send(context, command)
 
     async def deposit(request: pb.PaymentRequest, context: Context) -> pb.CommandReply:
-        return await send(context, "Deposit", DepositMoney.parse(_payment(request)))
+        return await send(context, DepositMoney.parse(_payment(request)))
 
     async def withdraw(request: pb.PaymentRequest, context: Context) -> pb.CommandReply:
-        return await send(context, "Withdraw", WithdrawMoney.parse(_payment(request)))
+        return await send(context, WithdrawMoney.parse(_payment(request)))
 
     async def change_email(request: pb.ChangeEmailRequest, context: Context) -> pb.CommandReply:
         command = ChangeEmail.parse({"aggregate_id": request.id, "email": request.email})
-        return await send(context, "ChangeEmail", command)
+        return await send(context, command)
 
     async def get_account(request: pb.GetAccountRequest, context: Context) -> pb.Account:
         _check_non_negative(request, "min_version", "min_position", "at_version")

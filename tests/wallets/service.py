@@ -3,18 +3,28 @@
 ``ESKIT_SERVICE=tests.wallets.service:service``. HTTP: ``POST /wallets`` (``owner``,
 ``balance``), ``POST /wallets/{id}/deposit`` and ``/withdraw`` (``amount``, ``payment_id``),
 ``GET /wallets/{id}``, ``GET /wallets`` and ``GET /wallets/{id}/events``; reads take
-``minPosition``. The projections are ``wallets_by_id`` and ``wallets_search``.
+``minPosition``. gRPC: ``tests.wallets.Wallets`` with ``Open``, ``Deposit`` and ``Withdraw``,
+whose requests and replies are ``google.protobuf.Struct`` (no generated code): the command's
+fields in, ``id``, ``version`` and ``position`` out. The projections are ``wallets_by_id``
+and ``wallets_search``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import grpc
+import grpc.aio
 from fastapi import APIRouter, Query, Request, Response
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.struct_pb2 import Struct
 from pydantic import BaseModel, ConfigDict
 
 from eskit.app import CommandHandler
+from eskit.domain import Command
 from eskit.errors import NotFoundError
+from eskit.grpc import send_command, service_handler, unary
 from eskit.http import answer_command
 from eskit.projections import wait_for_checkpoint
 from eskit.serving import Service, ServiceParts
@@ -23,8 +33,11 @@ from eskit.store import EventStoreBackend, TransactionalStore, require_transacti
 from tests.wallets.domain import Deposit, OpenWallet, Wallet, Withdraw, build_handler
 from tests.wallets.projections import WALLETS, WalletsById, projections
 
-__all__ = ["service"]
+__all__ = ["GRPC_SERVICE", "service"]
 
+GRPC_SERVICE = "tests.wallets.Wallets"
+
+Context = grpc.aio.ServicerContext[Any, Any]
 MinPosition = Annotated[int, Query(alias="minPosition", ge=0)]
 
 
@@ -95,6 +108,32 @@ def wallets_router(
     return router
 
 
+def wallets_grpc(handler: CommandHandler[Wallet]) -> grpc.GenericRpcHandler:
+    """The gRPC methods over ``handler``."""
+
+    def method(command_type: type[Command]) -> Callable[[Struct, Context], Awaitable[Struct]]:
+        async def call(request: Struct, context: Context) -> Struct:
+            fields = {
+                key: int(value) if isinstance(value, float) else value
+                for key, value in MessageToDict(request).items()
+            }
+            result = await send_command(context, handler, command_type.parse(fields))
+            reply = Struct()
+            reply.update(
+                {"id": result.aggregate_id, "version": result.version, "position": result.position}
+            )
+            return reply
+
+        return call
+
+    methods = {
+        "Open": unary(method(OpenWallet), Struct.FromString),
+        "Deposit": unary(method(Deposit), Struct.FromString),
+        "Withdraw": unary(method(Withdraw), Struct.FromString),
+    }
+    return service_handler(GRPC_SERVICE, methods)
+
+
 def _build(store: EventStoreBackend, settings: EskitSettings) -> ServiceParts:
     handler = build_handler(
         store, snapshot_every=settings.snapshot_every, cache_size=settings.aggregate_cache_size
@@ -104,7 +143,9 @@ def _build(store: EventStoreBackend, settings: EskitSettings) -> ServiceParts:
         handler,
         timeout_s=settings.consistency_timeout_s,
     )
-    return ServiceParts(routers=[router], projections=projections())
+    return ServiceParts(
+        routers=[router], grpc_handlers=[wallets_grpc(handler)], projections=projections()
+    )
 
 
 service = Service(name="wallets", build=_build, title="Wallets")
