@@ -26,7 +26,7 @@ $(VENV)/.bench-deps: pyproject.toml | $(BIN)/python
 
 ## run: the main job: the bank-account service (HTTP :8000, gRPC :50051) on SQLite (./eskit.db)
 run: $(VENV)/.run-deps
-	$(BIN)/eskit serve
+	$(BIN)/python -m bank_accounts
 
 ## demo: a scripted workload on the same store, then the read models caught up and searched
 demo: $(VENV)/.run-deps

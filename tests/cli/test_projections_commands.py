@@ -1,4 +1,8 @@
-"""``eskit projections``: status, rebuild, park and dead letters, run in-process on real stores."""
+"""``eskit projections``: status, rebuild, park and dead letters, run in-process on real stores.
+
+The projections are those ``ESKIT_PROJECTIONS`` names, else those of the service
+``ESKIT_SERVICE`` names: an operator names the service once.
+"""
 
 import asyncio
 import re
@@ -16,12 +20,14 @@ from tests.wallets.projections import projections
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
 PROJECTIONS = "tests.wallets.projections:projections"
+SERVICE = "tests.wallets.service:service"
 
 
-def invoke(*args: str, projections: str | None = PROJECTIONS) -> tuple[int, str]:
-    env = {"COLUMNS": "200"}
-    if projections is not None:
-        env["ESKIT_PROJECTIONS"] = projections
+def invoke(
+    *args: str, projections: str | None = PROJECTIONS, service: str | None = None
+) -> tuple[int, str]:
+    """Run ``eskit *args`` with these settings (None: unset)."""
+    env = {"COLUMNS": "200", "ESKIT_PROJECTIONS": projections, "ESKIT_SERVICE": service}
     result = runner.invoke(app, list(args), env=env)
     return result.exit_code, result.output
 
@@ -62,11 +68,79 @@ def test_status_rebuild_status(url: str) -> None:
     assert "failing" not in out
 
 
+def test_the_services_projections_when_none_are_named(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    asyncio.run(_wallets_caught_up(url, wallets=2, deposits=1))
+
+    code, out = invoke(
+        "projections", "status", "--database-url", url, projections=None, service=SERVICE
+    )
+    assert code == 0, out
+    assert ("wallets_by_id" in out, "wallets_search" in out, "failing" in out) == (
+        True,
+        True,
+        False,
+    )
+    code, out = invoke(
+        "projections", "status", "--database-url", url, "--service", SERVICE, projections=None
+    )
+    assert code == 0, out
+    assert "wallets_search" in out
+    code, out = invoke(
+        "projections",
+        "rebuild",
+        "wallets_search",
+        "--database-url",
+        url,
+        projections=None,
+        service=SERVICE,
+    )
+    assert code == 0, out
+    assert "rebuilt wallets_search: 4 events" in out
+    code, out = invoke(
+        "projections",
+        "dead-letters",
+        "--name",
+        "wallets_by_id",
+        "--database-url",
+        url,
+        projections=None,
+        service=SERVICE,
+    )
+    assert code == 0, out
+    for args in (["park", "nope"], ["dead-letters", "--name", "nope"]):
+        code, out = invoke(
+            "projections", *args, "--database-url", url, projections=None, service=SERVICE
+        )
+        assert code == 1
+        assert "no projection named 'nope'" in out
+
+
+def test_named_projections_win_over_the_services(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    only = "tests.wallets.projections:documents_only"
+
+    code, out = invoke(
+        "projections", "status", "--database-url", url, projections=only, service=SERVICE
+    )
+
+    assert code == 0, out
+    assert "wallets_by_id" in out
+    assert "wallets_search" not in out
+
+
 def test_clear_errors(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/errors.db"
     code, out = invoke("projections", "status", "--database-url", url, projections=None)
     assert code == 1
     assert "no projections configured" in out
+    assert "ESKIT_SERVICE" in out
+    assert "--service" in out
+    code, out = invoke(
+        "projections", "status", "--database-url", url, projections=None, service="nowhere:x"
+    )
+    assert code == 1
+    assert "cannot import nowhere" in out
     code, out = invoke("projections", "status", "--database-url", url, projections="nowhere:x")
     assert code == 1
     assert "cannot import 'nowhere'" in out

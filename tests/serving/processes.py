@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -50,6 +51,23 @@ class Process:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        self.early = ""  # output read before the process stopped
+
+    def read_line(self, prefix: str, timeout_s: float = 30.0) -> str:
+        """The first line of output that starts with ``prefix`` (the lines before it are
+        kept for :meth:`wait`)."""
+        assert self.proc.stdout is not None
+        reader = ThreadPoolExecutor(1)
+        try:
+            while True:
+                line = reader.submit(self.proc.stdout.readline).result(timeout=timeout_s)
+                if not line:
+                    raise AssertionError(f"no line starting with {prefix!r}: {self.early}")
+                if line.startswith(prefix):
+                    return line.rstrip("\n")
+                self.early += line
+        finally:
+            reader.shutdown(wait=False)  # a read still blocked ends when the process does
 
     def terminate(self, timeout_s: float = 20.0) -> tuple[int, str]:
         self.proc.send_signal(signal.SIGTERM)
@@ -57,7 +75,7 @@ class Process:
 
     def wait(self, timeout_s: float = 20.0) -> tuple[int, str]:
         out, _ = self.proc.communicate(timeout=timeout_s)
-        return self.proc.returncode, out
+        return self.proc.returncode, self.early + out
 
     def kill(self) -> None:
         if self.proc.poll() is None:

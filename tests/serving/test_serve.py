@@ -83,6 +83,34 @@ def test_serve_reports_a_bad_service_setting(tmp_path: Path) -> None:
     assert "cannot import nowhere" in result.stdout
 
 
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_without_a_service_they_say_how_to_name_one(command: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [ESKIT, command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "200", "ESKIT_SERVICE": "", "ESKIT_PROJECTIONS": ""},
+    )
+    assert result.returncode == 1
+    assert "configuration_error" in result.stdout
+    assert "--service" in result.stdout
+    assert "ESKIT_SERVICE" in result.stdout
+    assert not (tmp_path / "eskit.db").exists()  # nothing opened
+
+
+def test_a_worker_runs_the_named_projections_instead_of_the_services(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    env = {"ESKIT_PROJECTIONS": "tests.wallets.projections:documents_only"}
+    worker = Process(["worker"], tmp_path, env)
+    processes.append(worker)
+    assert worker.read_line("running") == "running wallets_by_id"
+    code, out = worker.terminate()
+    assert code == 0, out
+
+
 async def deposit_then_sigterm(base: str, wallet: str, serving: Process) -> list[int]:
     """300 deposits spread over 0.6 s; SIGTERM at 0.3 s. The ones answered (never a 5xx)."""
     answered: list[int] = []

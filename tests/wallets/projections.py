@@ -9,7 +9,14 @@ from eskit.projections.projection import Bindable
 from eskit.projections.search import SearchIndex
 from tests.wallets.domain import Deposited, OwnerRenamed, WalletOpened, Withdrawn
 
-__all__ = ["WALLETS", "WALLET_SEARCH", "WalletSearch", "WalletsById", "projections"]
+__all__ = [
+    "WALLETS",
+    "WALLET_SEARCH",
+    "WalletSearch",
+    "WalletsById",
+    "documents_only",
+    "projections",
+]
 
 WALLETS = DocumentCollection("wallets_by_id")
 """``{"wallet_id", "owner", "balance", "version"}`` by wallet id."""
@@ -90,3 +97,8 @@ class WalletSearch(_OneEntryPerWallet):
 def projections() -> list[Projection]:
     """Both projections (``--projections tests.wallets.projections:projections``)."""
     return [WalletsById(), WalletSearch()]
+
+
+def documents_only() -> list[Projection]:
+    """Only the documents (``--projections tests.wallets.projections:documents_only``)."""
+    return [WalletsById()]
