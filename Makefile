@@ -30,7 +30,7 @@ run: $(VENV)/.run-deps
 
 ## demo: a scripted workload on the same store, then the read models caught up and searched
 demo: $(VENV)/.run-deps
-	$(BIN)/eskit demo
+	$(BIN)/python -m bank_accounts.demo
 
 ## test: install what the tests need, then lint, type-check and run the whole suite
 test: $(VENV)/.test-deps

@@ -1,4 +1,5 @@
-"""The source tree keeps the layers: no import loops, adapters only behind the store port.
+"""The source tree keeps the layers: no import loops, adapters only behind the store port,
+and the framework never names a service built on it.
 
 Read from the source, not from what Python imported: a lazy import inside a function counts
 as much as one at the top of a module.
@@ -19,6 +20,7 @@ import eskit
 pytestmark = pytest.mark.unit
 
 SOURCE = Path(eskit.__file__).parent
+SERVICES = Path(__file__).resolve().parents[2] / "services"
 ADAPTERS = ("eskit.store.sqlite", "eskit.store.postgres")
 MAY_NAME_ADAPTERS = {
     "eskit",  # re-exports the embedded default store
@@ -173,3 +175,34 @@ def _docstrings() -> frozenset[int]:
 
 def _docstring(node: ast.Constant) -> bool:
     return id(node) in _docstrings()
+
+
+def service_packages() -> set[str]:
+    """The packages under ``services/``: the reference services built on eskit."""
+    return {path.parent.name for path in SERVICES.glob("*/__init__.py")}
+
+
+def test_no_module_imports_a_service() -> None:
+    services = service_packages()
+    assert "bank_accounts" in services
+    offenders = [
+        f"{name} imports {other}"
+        for name, tree in modules().items()
+        for other in imported(name, tree)
+        if other.split(".")[0] in services
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_module_names_a_service_outside_its_docstrings() -> None:
+    services = service_packages()
+    offenders = [
+        f"{name}: {node.value[:60]!r}"
+        for name, tree in modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and not _docstring(node)
+        and any(node.value.startswith((f"{s}.", f"{s}:")) for s in services)
+    ]
+    assert not offenders, "\n".join(offenders)

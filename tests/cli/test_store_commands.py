@@ -1,5 +1,6 @@
 """The eskit command, run in-process against real stores."""
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from eskit.cli.main import app
+from eskit.store import open_store
 from eskit.testing.postgres import PostgresServer
+from tests.wallets.domain import Deposit, OpenWallet, build_handler
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -33,26 +36,32 @@ def test_migrate_creates_the_postgres_schema_once(empty_postgres_url: str) -> No
     assert (code, "up to date" in out) == (0, True)
 
 
-def test_demo_then_streams_list_and_show_on_sqlite(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/demo.db"
-    code, out = invoke("demo", "--database-url", url, "--accounts", "3", "--operations", "20")
-    assert code == 0, out
-    assert "3 accounts, 20 payments" in out
+async def _wallets(url: str, count: int) -> None:
+    async with open_store(url) as store:
+        handler = build_handler(store)
+        for n in range(count):
+            opened = await handler.handle(OpenWallet(owner=f"Owner {n}"))
+            await handler.handle(
+                Deposit(aggregate_id=opened.aggregate_id, amount=5, payment_id="p")
+            )
+
+
+def test_streams_list_and_show_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/wallets.db"
+    asyncio.run(_wallets(url, 3))
     code, out = invoke("streams", "list", "--database-url", url)
     assert code == 0, out
     assert "3 stream(s)" in out
     stream_id = re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", out)[0]
     code, out = invoke("streams", "show", stream_id, "--database-url", url, "--metadata")
     assert code == 0, out
-    assert "bank_accounts.AccountOpened v1" in out
+    assert "wallets.WalletOpened v1" in out
+    assert "wallets.Deposited v1" in out
     assert "causation_id" in out
 
 
-def test_demo_runs_on_postgres(postgres_url: str) -> None:
-    code, out = invoke(
-        "demo", "--database-url", postgres_url, "--accounts", "2", "--operations", "5"
-    )
-    assert code == 0, out
+def test_the_horizon_of_a_postgres_store_with_nothing_held_back(postgres_url: str) -> None:
+    asyncio.run(_wallets(postgres_url, 2))
     code, out = invoke("store", "horizon", "--database-url", postgres_url)
     assert code == 0, out
     assert "held back: 0" in out
