@@ -58,7 +58,10 @@ async def test_event_that_does_not_fit_its_class(sql_store: EventStoreBackend) -
         deadline = asyncio.get_running_loop().time() + 30
         while True:
             (status,) = await runner.status()
-            if status.state == "failing" or asyncio.get_running_loop().time() > deadline:
+            # the status says "failing" a moment before the error is stored, where park reads it
+            stored = await runner.store.committed.checkpoints.get(WalletsById.name)
+            failing = status.state == "failing" and stored.error_position is not None
+            if failing or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.02)
         assert status.state == "failing"
