@@ -38,7 +38,7 @@ from eskit.projections.waiting import (
     wait_for_head,
     wait_for_stream_version,
 )
-from eskit.store import EventStoreBackend, StoredEvent, UnitOfWork, require_transactions
+from eskit.store import EventStoreBackend, StoredEvent, require_transactions
 
 __all__ = ["AccountQueries"]
 
@@ -159,10 +159,9 @@ class AccountQueries:
     ) -> dict[str, Any]:
         """The document once it holds ``version``: waits for the event, then the projection."""
         record = await self._event_at(account_id, version, deadline, bound)
-        remaining = max(deadline - time.monotonic(), 0.0)
         try:
             await wait_for_checkpoint(
-                self.store, AccountsById.name, record.position, timeout_s=remaining
+                self.store, AccountsById.name, record.position, timeout_s=_until(deadline)
             )
         except NotCaughtUpError:
             doc = await ACCOUNTS.get(self.store, account_id)
@@ -176,13 +175,17 @@ class AccountQueries:
     async def _event_at(
         self, account_id: str, version: int, deadline: float, bound: float
     ) -> StoredEvent:
-        """The account's event of ``version``, waiting for it to be written until ``deadline``."""
-        remaining = max(deadline - time.monotonic(), 0.0)
+        """The account's event of ``version``, once written (NotFoundError if the account
+        does not exist, NotCaughtUpError if it is not written by ``deadline``)."""
         try:
             return await wait_for_stream_version(
-                self.store, account_id, version, timeout_s=remaining, what=BankAccount.stream_type
+                self.store,
+                account_id,
+                version,
+                timeout_s=_until(deadline),
+                what=BankAccount.stream_type,
             )
-        except NotCaughtUpError as exc:
+        except NotCaughtUpError as exc:  # told as the read model's wait, over the whole bound
             raise NotCaughtUpError(
                 AccountsById.name, version, exc.reached, bound, "version"
             ) from None
@@ -205,16 +208,18 @@ class AccountQueries:
         )
 
     async def _write_back(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Put the document ``body`` in the read model unless it holds the account already."""
         account_id = body["account_id"]
-
-        async def write(tx: UnitOfWork) -> None:
-            writer = ACCOUNTS.bind(tx, ACCOUNTS.name)
-            if await writer.get(account_id) is None:
-                await writer.put(account_id, body)
-                await writer.flush()
-
         # a conflict means the projection wrote it meanwhile: its document is as good
         with contextlib.suppress(DocumentConflictError):
             async with self.store.transaction() as tx:
-                await write(tx)
+                writer = ACCOUNTS.bind(tx, ACCOUNTS.name)
+                if await writer.get(account_id) is None:
+                    await writer.put(account_id, body)
+                    await writer.flush()
         return body
+
+
+def _until(deadline: float) -> float:
+    """The seconds left until ``deadline`` (``time.monotonic()``), never below zero."""
+    return max(deadline - time.monotonic(), 0.0)

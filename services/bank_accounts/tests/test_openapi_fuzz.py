@@ -238,6 +238,7 @@ async def test_nul_characters_are_invalid_on_both_backends(client: httpx.AsyncCl
         ("POST", f"{account}/deposit", {"amount": 1, "paymentId": "p\x00"}),
         ("PUT", f"{account}/email", {"email": "b@c.example\x00"}),
         ("GET", "/api/v1/accounts/a%00b", None),
+        ("GET", "/api/v1/accounts?search=a%00b", None),
         ("GET", "/api/v1/accounts/a%00b/events", None),
         ("POST", "/api/v1/accounts/a%00b/withdraw", {"amount": 1, "paymentId": "p"}),
     ):
