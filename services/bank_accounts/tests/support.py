@@ -17,6 +17,13 @@ from eskit.store import EventStoreBackend, StoredEvent
 
 ACCOUNTS = "/api/v1/accounts"
 
+SYMBOL_SEARCHES = (
+    *("%", "%%", "_", "*", ".*", "\\", "!:*", "<->", "^", '"', "(", ")", "{}", "[", "--"),
+    *("/*", ";", "' OR '1'='1", "&|!"),
+)
+"""Searches made only of symbols (wildcards and operators of LIKE, full-text queries, regular
+expressions and SQL): they hold no word, so they match no account on any store."""
+
 RuntimeFactory = Callable[..., Awaitable[ServiceRuntime]]
 """``make_runtime(grpc=True, **settings)``: the service started over the test's store."""
 

@@ -22,7 +22,7 @@ from bank_accounts.app import BankAccounts
 from bank_accounts.grpc_api import grpc_handlers
 from bank_accounts.proto import bank_accounts_pb2 as pb
 from bank_accounts.tests.grpc_client import BankAccountsClient, failure
-from bank_accounts.tests.support import RuntimeFactory
+from bank_accounts.tests.support import SYMBOL_SEARCHES, RuntimeFactory
 from eskit.app.metadata import api_key_actor
 from eskit.grpc import create_server
 from eskit.serving import ServiceRuntime
@@ -250,6 +250,17 @@ async def test_search_finds_by_email_and_name_prefix(bank: BankAccountsClient) -
         assert [item.id for item in found.items] == [opened.id], text
 
 
+async def test_a_search_of_symbols_only_matches_no_account(bank: BankAccountsClient) -> None:
+    opened = await bank.open(email="ann@example.com", first_name="Ann", last_name="Lee")
+    for text in SYMBOL_SEARCHES:
+        found = await bank.search_accounts(
+            pb.SearchAccountsRequest(search=text, min_position=opened.position)
+        )
+        assert (list(found.items), found.total, found.has_more) == ([], 0, False), text
+    everyone = await bank.search_accounts(pb.SearchAccountsRequest(search=""))
+    assert [item.id for item in everyone.items] == [opened.id]
+
+
 # -- errors --------------------------------------------------------------------------------
 
 
@@ -285,7 +296,10 @@ async def test_invalid_commands_are_invalid_arguments(bank: BankAccountsClient) 
             pb.CreateAccountRequest(email="a@b.example", first_name="A", last_name="B", balance=-1)
         ),
         "no first name": bank.create_account(
-            pb.CreateAccountRequest(email="a@b.example", last_name="B")
+            pb.CreateAccountRequest(email="a@b.example", address="1 Lane", last_name="B")
+        ),
+        "no address": bank.create_account(
+            pb.CreateAccountRequest(email="a@b.example", first_name="A", last_name="B")
         ),
         "bad currency": bank.create_account(
             pb.CreateAccountRequest(
@@ -297,6 +311,24 @@ async def test_invalid_commands_are_invalid_arguments(bank: BankAccountsClient) 
     for name, call in calls.items():
         failed = await failure(call)
         assert (failed.status, failed.code) == (INVALID, "validation_error"), name
+
+
+@pytest.mark.parametrize("field", ["address", "first_name", "last_name"])
+async def test_an_empty_name_or_address_is_an_invalid_argument_naming_it(
+    bank: BankAccountsClient, runtime: ServiceRuntime, field: str
+) -> None:
+    fields: dict[str, Any] = {
+        "email": "a@b.example",
+        "address": "1 Lane",
+        "first_name": "A",
+        "last_name": "B",
+    }
+    request = pb.CreateAccountRequest(**{**fields, field: ""})
+    failed = await failure(bank.create_account(request))
+
+    assert (failed.status, failed.code) == (INVALID, "validation_error")
+    assert failed.details == f"invalid OpenAccount: {field}"
+    assert await runtime.store.last_position() == 0
 
 
 async def test_invalid_queries_are_invalid_arguments(bank: BankAccountsClient) -> None:
@@ -613,7 +645,7 @@ async def test_grpc_and_http_serve_the_same_accounts(
             "email": "alan@example.com",
             "firstName": "Alan",
             "lastName": "Kay",
-            "address": "",
+            "address": "1 Infinite Loop",
             "balance": 7,
         },
     )

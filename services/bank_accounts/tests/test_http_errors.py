@@ -35,6 +35,8 @@ BAD_OPENINGS: list[tuple[dict[str, Any], set[str]]] = [
     (account_body(address=...), {"address"}),
     (account_body(firstName=..., lastName=...), {"firstName", "lastName"}),
     (account_body(firstName=""), {"firstName"}),
+    (account_body(lastName=""), {"lastName"}),
+    (account_body(address=""), {"address"}),
     (account_body(email="not-an-email"), {"email"}),
     (account_body(email="ann@example"), {"email"}),
     (account_body(email="a b@example.com"), {"email"}),

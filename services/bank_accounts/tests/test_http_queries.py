@@ -10,6 +10,7 @@ import pytest
 
 from bank_accounts.tests.support import (
     ACCOUNTS,
+    SYMBOL_SEARCHES,
     assert_error,
     bad_fields,
     deposit,
@@ -214,6 +215,20 @@ async def test_search_matches_word_prefixes_of_names_and_emails(
     assert await names("corp") == ["Eve", "Dave"]
     assert await names("smith") == ["Dave"]
     assert await names("nobody") == []
+
+
+async def test_a_search_of_symbols_only_matches_no_account(client: httpx.AsyncClient) -> None:
+    position = await open_people(client)
+    for text in SYMBOL_SEARCHES:
+        found = await search(client, search=text, minPosition=position)
+        assert (found["items"], found["total"], found["hasMore"]) == ([], 0, False), text
+
+
+async def test_an_empty_or_absent_search_lists_every_account(client: httpx.AsyncClient) -> None:
+    position = await open_people(client)
+    for params in ({"search": ""}, {}):
+        found = await search(client, minPosition=position, **params)
+        assert (len(found["items"]), found["total"]) == (5, 5), params
 
 
 async def test_search_sees_a_changed_email(client: httpx.AsyncClient) -> None:

@@ -228,7 +228,13 @@ def test_versions_positions_and_moments_no_store_holds_are_invalid(
 
 async def test_nul_characters_are_invalid_on_both_backends(client: httpx.AsyncClient) -> None:
     # PostgreSQL cannot store a NUL in text: refused up front (422), on SQLite alike
-    body = {"email": "a@b.example", "address": "", "firstName": "A", "lastName": "B", "balance": 1}
+    body = {
+        "email": "a@b.example",
+        "address": "1 Lane",
+        "firstName": "A",
+        "lastName": "B",
+        "balance": 1,
+    }
     opened = await client.post("/api/v1/accounts", json=body)
     assert opened.status_code == 201, opened.text
     account = f"/api/v1/accounts/{opened.json()['id']}"
