@@ -124,9 +124,11 @@ def _named(
         return handler  # only unary methods are named
 
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        # each call runs in a task of its own: the name stays with this call
-        _CALLED.set(full_name)
-        return await behaviour(request, context)
+        token = _CALLED.set(full_name)
+        try:
+            return await behaviour(request, context)
+        finally:
+            _CALLED.reset(token)
 
     return grpc.unary_unary_rpc_method_handler(
         call,
