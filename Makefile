@@ -26,11 +26,11 @@ $(VENV)/.bench-deps: pyproject.toml | $(BIN)/python
 
 ## run: the main job: the bank-account service (HTTP :8000, gRPC :50051) on SQLite (./eskit.db)
 run: $(VENV)/.run-deps
-	$(BIN)/eskit serve
+	$(BIN)/python -m bank_accounts
 
 ## demo: a scripted workload on the same store, then the read models caught up and searched
 demo: $(VENV)/.run-deps
-	$(BIN)/eskit demo
+	$(BIN)/python -m bank_accounts.demo
 
 ## test: install what the tests need, then lint, type-check and run the whole suite
 test: $(VENV)/.test-deps

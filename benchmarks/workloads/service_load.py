@@ -203,6 +203,7 @@ def eskit_server(
     env = {
         **_base_env(),
         "ESKIT_DATABASE_URL": url,
+        "ESKIT_SERVICE": "bank_accounts.service:service",
         "ESKIT_GRPC_PORT": "0",
         "ESKIT_LOG_LEVEL": "WARNING",
         "ESKIT_WORKERS": str(workers),

@@ -1,4 +1,9 @@
-"""Wiring the bank-account domain to an event store: registry, repository, command handler."""
+"""The bank-account application: commands and queries over one store.
+
+``build_handler`` wires the domain to the store (an event registry, a repository that keeps
+a snapshot every 100 events, one small function per command); ``BankAccounts`` is that
+handler and the queries together, the object both APIs are thin layers on.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ from bank_accounts.domain import (
     MoneyDeposited,
     MoneyWithdrawn,
 )
+from bank_accounts.queries import AccountQueries
 from eskit.app import CommandHandler, Repository
 from eskit.domain import EventRegistry
+from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 
-__all__ = ["build_handler", "registry"]
+__all__ = ["BankAccounts", "build_handler", "registry"]
 
 registry = EventRegistry([AccountOpened, MoneyDeposited, MoneyWithdrawn, EmailChanged])
 
@@ -52,3 +59,31 @@ def build_handler(
         account.change_email(command.email)
 
     return handler
+
+
+class BankAccounts:
+    """Commands (``handler``) and queries (``queries``) of the service over one store."""
+
+    def __init__(
+        self,
+        store: EventStoreBackend,
+        *,
+        snapshot_every: int | None = None,
+        consistency_timeout_s: float = 5.0,
+        cache_size: int = 1024,
+    ) -> None:
+        self.store = store
+        self.handler = build_handler(store, snapshot_every=snapshot_every, cache_size=cache_size)
+        self.queries = AccountQueries(
+            store, self.handler.repository, timeout_s=consistency_timeout_s
+        )
+
+    @classmethod
+    def from_settings(cls, store: EventStoreBackend, settings: EskitSettings) -> BankAccounts:
+        """The service configured by ``settings``."""
+        return cls(
+            store,
+            snapshot_every=settings.snapshot_every,
+            consistency_timeout_s=settings.consistency_timeout_s,
+            cache_size=settings.aggregate_cache_size,
+        )

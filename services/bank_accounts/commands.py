@@ -30,7 +30,7 @@ PaymentId = Annotated[str, Field(min_length=1, max_length=100)]
 Amount = Annotated[int, Field(strict=True, gt=0, le=10**15)]
 OpeningBalance = Annotated[int, Field(strict=True, ge=0, le=10**15)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Address = Annotated[str, Field(max_length=500)]
+Address = Annotated[str, Field(min_length=1, max_length=500)]
 Status = Annotated[str, Field(min_length=1, max_length=50)]
 
 
@@ -38,7 +38,7 @@ class OpenAccount(Command):
     """Open an account with an opening balance in minor units (>= 0)."""
 
     email: Email
-    address: Address = ""
+    address: Address
     first_name: Text
     last_name: Text
     balance: OpeningBalance = 0

@@ -7,20 +7,29 @@ status code of ``eskit.grpc`` and the error's code in the trailing metadata.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
 from google.protobuf.message import Message
 
+from bank_accounts.app import BankAccounts
 from bank_accounts.commands import ChangeEmail, DepositMoney, OpenAccount, WithdrawMoney
 from bank_accounts.proto import bank_accounts_pb2 as pb
-from bank_accounts.service import BankAccounts
-from eskit.app.keys import handle_with_key
+from bank_accounts.wire import (
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_LENGTH,
+    MOMENT_RULE,
+    NUL_RULE,
+    account_view,
+    has_nul,
+    page_view,
+    within_utc_years,
+)
 from eskit.domain.commands import Command
 from eskit.errors import InvalidCommandError
-from eskit.grpc import call_info, service_handler, unary
+from eskit.grpc import send_command, service_handler, unary
 
 __all__ = ["SERVICE", "grpc_handlers"]
 
@@ -33,16 +42,8 @@ Resp = TypeVar("Resp")
 def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
     """The service's gRPC methods over ``accounts``."""
 
-    async def send(context: Context, method: str, command: Command) -> pb.CommandReply:
-        call = call_info(context)
-        target = "" if isinstance(command, OpenAccount) else command.aggregate_id
-        result = await handle_with_key(
-            accounts.handler,
-            command,
-            key=call.idempotency_key,
-            scope=f"{call.actor}\n/{SERVICE}/{method}\n{target}",
-            metadata=call.metadata(),
-        )
+    async def send(context: Context, command: Command) -> pb.CommandReply:
+        result = await send_command(context, accounts.handler, command)
         return pb.CommandReply(
             id=result.aggregate_id, version=result.version, position=result.position
         )
@@ -59,17 +60,17 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
                 "status": request.status or "active",
             }
         )
-        return await send(context, "CreateAccount", command)
+        return await send(context, command)
 
     async def deposit(request: pb.PaymentRequest, context: Context) -> pb.CommandReply:
-        return await send(context, "Deposit", DepositMoney.parse(_payment(request)))
+        return await send(context, DepositMoney.parse(_payment(request)))
 
     async def withdraw(request: pb.PaymentRequest, context: Context) -> pb.CommandReply:
-        return await send(context, "Withdraw", WithdrawMoney.parse(_payment(request)))
+        return await send(context, WithdrawMoney.parse(_payment(request)))
 
     async def change_email(request: pb.ChangeEmailRequest, context: Context) -> pb.CommandReply:
         command = ChangeEmail.parse({"aggregate_id": request.id, "email": request.email})
-        return await send(context, "ChangeEmail", command)
+        return await send(context, command)
 
     async def get_account(request: pb.GetAccountRequest, context: Context) -> pb.Account:
         _check_non_negative(request, "min_version", "min_position", "at_version")
@@ -87,14 +88,17 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
                 min_version=request.min_version or None,
                 at_least_position=request.min_position or None,
             )
-        return account_message(doc)
+        return pb.Account(**account_view(doc))
 
     async def search_accounts(
         request: pb.SearchAccountsRequest, context: Context
     ) -> pb.AccountPage:
         page, size = request.page or 1, request.size or 10
-        if page < 1 or not 1 <= size <= 100 or len(request.search) > 200:
-            raise _invalid(["page", "size", "search"], "page >= 1, size 1 to 100, search <= 200")
+        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE or len(request.search) > MAX_SEARCH_LENGTH:
+            raise _invalid(
+                ["page", "size", "search"],
+                f"page >= 1, size 1 to {MAX_PAGE_SIZE}, search <= {MAX_SEARCH_LENGTH}",
+            )
         _check_non_negative(request, "min_position")
         found = await accounts.queries.search(
             request.search,
@@ -104,13 +108,7 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
             offset=(page - 1) * size,
             at_least_position=request.min_position or None,
         )
-        return pb.AccountPage(
-            items=[account_message(item) for item in found.items],
-            page=page,
-            size=size,
-            total=found.total,
-            has_more=found.offset + len(found.items) < found.total,
-        )
+        return pb.AccountPage(**page_view(found, page=page, size=size))
 
     methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "CreateAccount": unary(_no_nul(create_account), pb.CreateAccountRequest.FromString),
@@ -121,22 +119,6 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
         "SearchAccounts": unary(_no_nul(search_accounts), pb.SearchAccountsRequest.FromString),
     }
     return [service_handler(SERVICE, methods)]
-
-
-def account_message(doc: dict[str, Any]) -> pb.Account:
-    """The gRPC shape of an account document."""
-    return pb.Account(
-        id=doc["account_id"],
-        email=doc["email"],
-        address=doc["address"],
-        first_name=doc["first_name"],
-        last_name=doc["last_name"],
-        balance=pb.Money(amount=doc["balance"], currency=doc["currency"]),
-        status=doc["status"],
-        version=doc["version"],
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-    )
 
 
 def _payment(request: pb.PaymentRequest) -> dict[str, Any]:
@@ -150,27 +132,20 @@ def _moment(text: str) -> datetime:
         raise _invalid(["as_of"], "an ISO-8601 date-time with an offset") from None
     if moment.tzinfo is None:
         raise _invalid(["as_of"], "an ISO-8601 date-time with an offset (such as Z)")
-    try:
-        moment.astimezone(UTC)  # the store compares moments in UTC
-    except OverflowError:
-        raise _invalid(["as_of"], "a moment within the years 1 to 9999 in UTC") from None
+    if not within_utc_years(moment):
+        raise _invalid(["as_of"], MOMENT_RULE)
     return moment
 
 
 def _no_nul(
     method: Callable[[Req, Context], Awaitable[Resp]],
 ) -> Callable[[Req, Context], Awaitable[Resp]]:
-    """``method``, refusing requests with a NUL character in a string: no store keeps one
-    (PostgreSQL text cannot), and no id, name or address has one."""
+    """``method``, refusing requests with a NUL character in a string (see ``wire``)."""
 
     async def checked(request: Req, context: Context) -> Resp:
-        bad = [
-            field.name
-            for field, value in request.ListFields()
-            if isinstance(value, str) and "\x00" in value
-        ]
+        bad = [field.name for field, value in request.ListFields() if has_nul(value)]
         if bad:
-            raise _invalid(bad, "must not contain NUL characters")
+            raise _invalid(bad, NUL_RULE)
         return await method(request, context)
 
     return checked

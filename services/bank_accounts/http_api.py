@@ -7,13 +7,14 @@ take ``minPosition`` to read their own writes. Errors are eskit's (see ``eskit.h
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from bank_accounts.app import BankAccounts
 from bank_accounts.commands import (
     Address,
     Amount,
@@ -29,7 +30,16 @@ from bank_accounts.commands import (
     WithdrawMoney,
 )
 from bank_accounts.projections import utc_timestamp
-from bank_accounts.service import BankAccounts
+from bank_accounts.wire import (
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_LENGTH,
+    MOMENT_RULE,
+    NUL_RULE,
+    account_view,
+    has_nul,
+    page_view,
+    within_utc_years,
+)
 from eskit.domain.commands import Command
 from eskit.errors import InvalidCommandError
 from eskit.http import ERROR_RESPONSES, answer_command
@@ -65,13 +75,13 @@ class ApiModel(BaseModel):
 
 
 class ApiRequest(ApiModel):
-    """A request body: no text in it has a NUL character (no store could keep one)."""
+    """A request body: no text in it has a NUL character (see ``wire``)."""
 
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+        if has_nul(value):
+            raise ValueError(NUL_RULE)
         return value
 
 
@@ -204,13 +214,15 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
                 min_version=min_version,
                 at_least_position=min_position,
             )
-        return account_view(doc)
+        return Account.model_validate(account_view(doc))
 
     @router.get("", response_model=AccountPage)
     async def search_accounts(
-        search: Annotated[str, Query(max_length=200)] = "",
+        search: Annotated[
+            str, Query(max_length=MAX_SEARCH_LENGTH), AfterValidator(_without_nul)
+        ] = "",
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-        size: Annotated[int, Query(ge=1, le=100)] = 10,
+        size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
         min_position: MinPosition = None,
     ) -> AccountPage:
         """Accounts whose owner's name or e-mail has words starting with the search words."""
@@ -222,13 +234,7 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
             offset=(page - 1) * size,
             at_least_position=min_position,
         )
-        return AccountPage(
-            items=[account_view(item) for item in found.items],
-            page=page,
-            size=size,
-            total=found.total,
-            has_more=found.offset + len(found.items) < found.total,
-        )
+        return AccountPage.model_validate(page_view(found, page=page, size=size))
 
     @router.get("/{account_id}/events", response_model=list[RecordedEvent])
     async def account_events(
@@ -239,22 +245,6 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
         return [recorded_event(record) for record in records]
 
     return router
-
-
-def account_view(doc: dict[str, Any]) -> Account:
-    """The API shape of an account document."""
-    return Account(
-        id=doc["account_id"],
-        email=doc["email"],
-        address=doc["address"],
-        first_name=doc["first_name"],
-        last_name=doc["last_name"],
-        balance=Money(amount=doc["balance"], currency=doc["currency"]),
-        status=doc["status"],
-        version=doc["version"],
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-    )
 
 
 def recorded_event(record: StoredEvent) -> RecordedEvent:
@@ -270,13 +260,15 @@ def recorded_event(record: StoredEvent) -> RecordedEvent:
 
 
 def _within_utc_years(moment: datetime | None) -> datetime | None:
-    """A moment that is one of the years 1 to 9999 in UTC, where the stores compare moments."""
-    if moment is not None:
-        try:
-            moment.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("a moment within the years 1 to 9999 in UTC") from None
+    if moment is not None and not within_utc_years(moment):
+        raise ValueError(MOMENT_RULE)
     return moment
+
+
+def _without_nul(text: str) -> str:
+    if has_nul(text):
+        raise ValueError(NUL_RULE)
+    return text
 
 
 def _invalid_query(fields: list[str], message: str) -> InvalidCommandError:

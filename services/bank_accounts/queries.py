@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from datetime import datetime
@@ -34,8 +33,12 @@ from bank_accounts.projections import (
 from eskit.app import Repository
 from eskit.errors import DocumentConflictError, NotCaughtUpError, NotFoundError
 from eskit.projections.search import Match, SearchPage
-from eskit.projections.waiting import wait_for_checkpoint
-from eskit.store import EventStoreBackend, StoredEvent, UnitOfWork, require_transactions
+from eskit.projections.waiting import (
+    wait_for_checkpoint,
+    wait_for_head,
+    wait_for_stream_version,
+)
+from eskit.store import EventStoreBackend, StoredEvent, require_transactions
 
 __all__ = ["AccountQueries"]
 
@@ -79,8 +82,9 @@ class AccountQueries:
         if source == "events":
             # folded from the events: only the store has to hold the position
             if at_least_position is not None:
-                await self._wait_for_head(at_least_position, bound)
-            return await self._wait_in_store(account_id, min_version or 1, deadline, bound)
+                await wait_for_head(self.store, at_least_position, timeout_s=bound)
+            await self._event_at(account_id, min_version or 1, deadline, bound)
+            return await self._load(account_id)
         if at_least_position is not None:
             await wait_for_checkpoint(
                 self.store, AccountsById.name, at_least_position, timeout_s=bound
@@ -106,7 +110,7 @@ class AccountQueries:
     ) -> list[StoredEvent]:
         """Every event of the account, in version order; NotFoundError if there are none."""
         if at_least_position is not None:
-            await self._wait_for_head(at_least_position, self.timeout_s)
+            await wait_for_head(self.store, at_least_position, timeout_s=self.timeout_s)
         records = await self.store.read_stream(account_id)
         if not records or records[0].stream_type != BankAccount.stream_type:
             raise NotFoundError(BankAccount.stream_type, account_id)
@@ -155,10 +159,9 @@ class AccountQueries:
     ) -> dict[str, Any]:
         """The document once it holds ``version``: waits for the event, then the projection."""
         record = await self._event_at(account_id, version, deadline, bound)
-        remaining = max(deadline - time.monotonic(), 0.0)
         try:
             await wait_for_checkpoint(
-                self.store, AccountsById.name, record.position, timeout_s=remaining
+                self.store, AccountsById.name, record.position, timeout_s=_until(deadline)
             )
         except NotCaughtUpError:
             doc = await ACCOUNTS.get(self.store, account_id)
@@ -169,41 +172,23 @@ class AccountQueries:
             return doc.body
         return await self._write_back(await self._load(account_id))  # a rebuild in progress
 
-    async def _wait_in_store(
-        self, account_id: str, version: int, deadline: float, bound: float
-    ) -> dict[str, Any]:
-        await self._event_at(account_id, version, deadline, bound)
-        return await self._load(account_id)
-
     async def _event_at(
         self, account_id: str, version: int, deadline: float, bound: float
     ) -> StoredEvent:
-        """The account's event of ``version``, waiting for it to be written until ``deadline``."""
-        delay = 0.001
-        while True:
-            found = await self.store.read_stream(
-                account_id, from_version=version, to_version=version
+        """The account's event of ``version``, once written (NotFoundError if the account
+        does not exist, NotCaughtUpError if it is not written by ``deadline``)."""
+        try:
+            return await wait_for_stream_version(
+                self.store,
+                account_id,
+                version,
+                timeout_s=_until(deadline),
+                what=BankAccount.stream_type,
             )
-            if found:
-                return found[0]
-            latest = await self.store.stream_version(account_id)
-            if not latest:
-                raise NotFoundError(BankAccount.stream_type, account_id)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise NotCaughtUpError(AccountsById.name, version, latest, bound, "version")
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.025)
-
-    async def _wait_for_head(self, position: int, bound: float) -> None:
-        deadline = time.monotonic() + bound
-        delay = 0.001
-        while (head := await self.store.last_position()) < position:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise NotCaughtUpError("event store", position, head, bound)
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.025)
+        except NotCaughtUpError as exc:  # told as the read model's wait, over the whole bound
+            raise NotCaughtUpError(
+                AccountsById.name, version, exc.reached, bound, "version"
+            ) from None
 
     # -- loading from the events -------------------------------------------------------------
 
@@ -223,16 +208,18 @@ class AccountQueries:
         )
 
     async def _write_back(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Put the document ``body`` in the read model unless it holds the account already."""
         account_id = body["account_id"]
-
-        async def write(tx: UnitOfWork) -> None:
-            writer = ACCOUNTS.bind(tx, ACCOUNTS.name)
-            if await writer.get(account_id) is None:
-                await writer.put(account_id, body)
-                await writer.flush()
-
         # a conflict means the projection wrote it meanwhile: its document is as good
         with contextlib.suppress(DocumentConflictError):
             async with self.store.transaction() as tx:
-                await write(tx)
+                writer = ACCOUNTS.bind(tx, ACCOUNTS.name)
+                if await writer.get(account_id) is None:
+                    await writer.put(account_id, body)
+                    await writer.flush()
         return body
+
+
+def _until(deadline: float) -> float:
+    """The seconds left until ``deadline`` (``time.monotonic()``), never below zero."""
+    return max(deadline - time.monotonic(), 0.0)

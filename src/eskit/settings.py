@@ -20,9 +20,11 @@ class EskitSettings(BaseSettings):
     ``memory://``. Default: the SQLite file ``./eskit.db``.
     ``ESKIT_SQLITE_SYNCHRONOUS``: ``FULL`` (default, every commit is on disk) or ``NORMAL``
     (faster; a power cut may lose the last commits, never corrupt the file).
-    ``ESKIT_PROJECTIONS``: ``module:attribute`` naming the application's projections (a
-    list, or a function returning one), for ``eskit projections …``.
-    ``ESKIT_SERVICE``: ``module:attribute`` naming the service ``eskit serve`` runs.
+    ``ESKIT_SERVICE``: ``module:attribute`` naming the service ``eskit serve`` and
+    ``eskit worker`` run, and whose projections ``eskit projections …`` look after. No
+    default: a service sets it where it is run.
+    ``ESKIT_PROJECTIONS``: ``module:attribute`` naming projections (a list, or a function
+    returning one) for ``eskit projections …`` and ``eskit worker`` instead of the service's.
     ``ESKIT_HOST``, ``ESKIT_PORT`` (HTTP), ``ESKIT_GRPC_PORT`` (0 turns gRPC off).
     ``ESKIT_API_KEYS``: comma-separated keys; when set, every API call needs
     ``Authorization: Bearer <key>``. Off by default.
@@ -45,7 +47,7 @@ class EskitSettings(BaseSettings):
     aggregate_cache_size: int = Field(default=1024, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     projections: str = ""
-    service: str = "bank_accounts.service:service"
+    service: str = ""
     host: str = "127.0.0.1"
     port: Port = 8000
     grpc_port: Port = 50051

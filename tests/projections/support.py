@@ -2,7 +2,7 @@
 
 ``AppliedLog`` is a read model with no unique key: its projection inserts one row per event
 it handles, so an event applied twice shows up as two rows instead of being absorbed by an
-upsert. ``fold_accounts`` computes, from the event store alone, what the ``AccountsById``
+upsert. ``fold_wallets`` computes, from the event store alone, what the ``WalletsById``
 documents must say.
 """
 
@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bank_accounts.commands import OpenAccount
-from bank_accounts.domain import AccountOpened, EmailChanged, MoneyDeposited, MoneyWithdrawn
-from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.errors import ConcurrencyError
 from eskit.projections import Projection, ProjectionContext, Table, handles
 from eskit.store import (
@@ -33,52 +30,39 @@ from eskit.store import (
     require_transactions,
 )
 from eskit.testing.postgres import PostgresServer
+from tests.wallets.domain import Deposited, OpenWallet, OwnerRenamed, WalletOpened, Withdrawn
+from tests.wallets.projections import WALLETS, WalletsById
 
 __all__ = [
-    "ACCOUNT_EVENTS",
     "APPLIED",
-    "AccountView",
+    "WALLET_EVENTS",
     "AppliedLog",
     "AppliedLogProjection",
     "FreshStores",
     "RecordingProjection",
-    "account_documents",
+    "WalletView",
     "assert_each_once",
     "eventually",
-    "fold_accounts",
+    "fold_wallets",
     "handle_with_retries",
-    "open_account",
+    "open_wallet",
     "reopen",
     "stored_positions",
+    "wallet_documents",
     "worker_projections",
 ]
 
-ACCOUNT_EVENTS = (AccountOpened, MoneyDeposited, MoneyWithdrawn, EmailChanged)
+WALLET_EVENTS = (WalletOpened, Deposited, Withdrawn, OwnerRenamed)
 
 
-def opened_event(*, balance: int = 0, email: str = "ada@example.com") -> AccountOpened:
-    """An AccountOpened event, for tests that append events without commands."""
-    return AccountOpened(
-        email=email,
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=balance,
-        currency="USD",
-        status="active",
-    )
+def opened_event(*, balance: int = 0, owner: str = "Ada Lovelace") -> WalletOpened:
+    """A WalletOpened event, for tests that append events without commands."""
+    return WalletOpened(owner=owner, balance=balance)
 
 
-def open_account(account_id: str, *, balance: int = 100) -> OpenAccount:
-    """An OpenAccount command for ``account_id``."""
-    return OpenAccount(
-        aggregate_id=account_id,
-        email=f"{account_id}@example.com",
-        address="1 Main St",
-        first_name="Ada",
-        last_name="Lovelace",
-        balance=balance,
-    )
+def open_wallet(wallet_id: str, *, balance: int = 100) -> OpenWallet:
+    """An OpenWallet command for ``wallet_id``, owned by Ada Lovelace."""
+    return OpenWallet(aggregate_id=wallet_id, owner="Ada Lovelace", balance=balance)
 
 
 async def handle_with_retries(handler: Any, command: Any, *, attempts: int = 200) -> Any:
@@ -141,50 +125,50 @@ async def reopen(store: EventStoreBackend) -> AsyncIterator[EventStoreBackend]:
 
 
 @dataclass(frozen=True, slots=True)
-class AccountView:
-    """The fields of an account document that the log determines."""
+class WalletView:
+    """The fields of a wallet document that the log determines."""
 
     balance: int
-    email: str
+    owner: str
     version: int
 
 
-async def fold_accounts(store: EventStoreBackend) -> dict[str, AccountView]:
-    """Every BankAccount stream folded from the log; checks versions have no gap."""
-    views: dict[str, AccountView] = {}
-    async for record in store.read_all(stream_types=["BankAccount"], batch_size=1000):
+async def fold_wallets(store: EventStoreBackend) -> dict[str, WalletView]:
+    """Every Wallet stream folded from the log; checks versions have no gap."""
+    views: dict[str, WalletView] = {}
+    async for record in store.read_all(stream_types=["Wallet"], batch_size=1000):
         data = record.data
         before = views.get(record.stream_id)
         expected_version = 1 if before is None else before.version + 1
         assert record.version == expected_version, f"gap in {record.stream_id}"
-        if record.event_type == AccountOpened.event_type:
+        if record.event_type == WalletOpened.event_type:
             assert before is None
-            views[record.stream_id] = AccountView(data["balance"], data["email"], record.version)
+            views[record.stream_id] = WalletView(data["balance"], data["owner"], record.version)
             continue
-        assert before is not None, f"{record.event_type} before the account was opened"
-        balance, email = before.balance, before.email
-        if record.event_type == MoneyDeposited.event_type:
+        assert before is not None, f"{record.event_type} before the wallet was opened"
+        balance, owner = before.balance, before.owner
+        if record.event_type == Deposited.event_type:
             balance += data["amount"]
-        elif record.event_type == MoneyWithdrawn.event_type:
+        elif record.event_type == Withdrawn.event_type:
             balance -= data["amount"]
-        elif record.event_type == EmailChanged.event_type:
-            email = data["email"]
-        else:  # pragma: no cover - the service has no other events
+        elif record.event_type == OwnerRenamed.event_type:
+            owner = data["owner"]
+        else:  # pragma: no cover - wallets have no other events
             raise AssertionError(f"unexpected event {record.event_type}")
-        views[record.stream_id] = AccountView(balance, email, record.version)
+        views[record.stream_id] = WalletView(balance, owner, record.version)
     return views
 
 
-async def account_documents(store: TransactionalStore) -> dict[str, AccountView]:
-    """The AccountsById documents, reduced to what the log determines."""
-    docs = await ACCOUNTS.all(store)
+async def wallet_documents(store: TransactionalStore) -> dict[str, WalletView]:
+    """The WalletsById documents, reduced to what the log determines."""
+    docs = await WALLETS.all(store)
     return {
-        doc_id: AccountView(body["balance"], body["email"], body["version"])
+        doc_id: WalletView(body["balance"], body["owner"], body["version"])
         for doc_id, body in docs.items()
     }
 
 
-async def stored_positions(store: EventStoreBackend, stream_type: str = "BankAccount") -> list[int]:
+async def stored_positions(store: EventStoreBackend, stream_type: str = "Wallet") -> list[int]:
     """Positions of every event of ``stream_type`` streams, in order."""
     return [e.position async for e in store.read_all(stream_types=[stream_type])]
 
@@ -254,14 +238,14 @@ APPLIED = AppliedLog("test_applied_events")
 
 
 class RecordingProjection(Projection):
-    """Base of test projections: one row in ``applied`` per bank-account event handled.
+    """Base of test projections: one row in ``applied`` per wallet event handled.
 
     ``check(record)`` runs first in each handler; subclasses make it raise to play a
     failing handler.
     """
 
     applied: ClassVar[AppliedLog]
-    stream_types = ("BankAccount",)
+    stream_types = ("Wallet",)
 
     def check(self, record: StoredEvent) -> None:
         """Raise to fail on ``record`` (nothing by default)."""
@@ -270,29 +254,29 @@ class RecordingProjection(Projection):
         self.check(ctx.event)
         ctx.writer(self.applied).add(ctx.event)
 
-    @handles(AccountOpened)
-    async def opened(self, event: AccountOpened, ctx: ProjectionContext) -> None:
+    @handles(WalletOpened)
+    async def opened(self, event: WalletOpened, ctx: ProjectionContext) -> None:
         """One row."""
         await self._record(ctx)
 
-    @handles(MoneyDeposited)
-    async def deposited(self, event: MoneyDeposited, ctx: ProjectionContext) -> None:
+    @handles(Deposited)
+    async def deposited(self, event: Deposited, ctx: ProjectionContext) -> None:
         """One row."""
         await self._record(ctx)
 
-    @handles(MoneyWithdrawn)
-    async def withdrawn(self, event: MoneyWithdrawn, ctx: ProjectionContext) -> None:
+    @handles(Withdrawn)
+    async def withdrawn(self, event: Withdrawn, ctx: ProjectionContext) -> None:
         """One row."""
         await self._record(ctx)
 
-    @handles(EmailChanged)
-    async def email_changed(self, event: EmailChanged, ctx: ProjectionContext) -> None:
+    @handles(OwnerRenamed)
+    async def renamed(self, event: OwnerRenamed, ctx: ProjectionContext) -> None:
         """One row."""
         await self._record(ctx)
 
 
 class AppliedLogProjection(RecordingProjection):
-    """Adds a row to ``test_applied_events`` for every bank-account event it handles."""
+    """Adds a row to ``test_applied_events`` for every wallet event it handles."""
 
     name = "test_applied_events"
     applied = APPLIED
@@ -301,7 +285,7 @@ class AppliedLogProjection(RecordingProjection):
 
 def worker_projections() -> list[Projection]:
     """What the worker process of the SIGKILL test runs (``--projections`` names this)."""
-    return [AccountsById(), AppliedLogProjection()]
+    return [WalletsById(), AppliedLogProjection()]
 
 
 def assert_each_once(counts: Counter[int], positions: Sequence[int]) -> None:
@@ -311,7 +295,7 @@ def assert_each_once(counts: Counter[int], positions: Sequence[int]) -> None:
     missing = sorted(set(positions) - set(counts))
     assert not missing, f"events never applied: {missing[:10]}"
     extra = sorted(set(counts) - set(positions))
-    assert not extra, f"rows for positions that are no bank-account events: {extra[:10]}"
+    assert not extra, f"rows for positions that are no wallet events: {extra[:10]}"
 
 
 async def eventually(

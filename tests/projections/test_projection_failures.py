@@ -19,10 +19,6 @@ import logging
 
 import pytest
 
-from bank_accounts.app import build_handler
-from bank_accounts.commands import DepositMoney, WithdrawMoney
-from bank_accounts.domain import InsufficientFundsError, MoneyDeposited
-from bank_accounts.projections import AccountsById
 from eskit.errors import NotCaughtUpError
 from eskit.projections import ProjectionRunner
 from eskit.projections.dead_letters import dead_letters, park
@@ -31,16 +27,18 @@ from tests.projections.support import (
     AppliedLog,
     AppliedLogProjection,
     RecordingProjection,
-    account_documents,
     assert_each_once,
     committed_head,
     eventually,
-    fold_accounts,
+    fold_wallets,
     handle_with_retries,
-    open_account,
+    open_wallet,
     reopen,
     stored_positions,
+    wallet_documents,
 )
+from tests.wallets.domain import Deposit, Deposited, InsufficientFundsError, Withdraw, build_handler
+from tests.wallets.projections import WalletsById
 
 pytestmark = pytest.mark.integration
 
@@ -86,14 +84,14 @@ class FlakyProjection(RecordingProjection):
                 raise ConnectionError(f"transient failure {self.attempts}")
 
 
-async def _deposits(store: EventStoreBackend, account_id: str, payment_ids: list[str]) -> None:
+async def _deposits(store: EventStoreBackend, wallet_id: str, payment_ids: list[str]) -> None:
     handler = build_handler(store)
     for payment_id in payment_ids:
-        await handler.handle(DepositMoney(aggregate_id=account_id, amount=5, payment_id=payment_id))
+        await handler.handle(Deposit(aggregate_id=wallet_id, amount=5, payment_id=payment_id))
 
 
 async def _poison_position(store: EventStoreBackend) -> int:
-    async for record in store.read_all(event_types=[MoneyDeposited.event_type]):
+    async for record in store.read_all(event_types=[Deposited.event_type]):
         if record.data["payment_id"] == "poison":
             return record.position
     raise AssertionError("no poison event stored")
@@ -104,7 +102,7 @@ async def test_poison_event_stops_the_projection_until_parked(
 ) -> None:
     """Stops exactly at the poison event, says so, and goes on once it is parked."""
     handler = build_handler(sql_store)
-    await handler.handle(open_account("acc-1"))
+    await handler.handle(open_wallet("acc-1"))
     await _deposits(sql_store, "acc-1", [f"p{n}" for n in range(5)] + ["poison"])
     await _deposits(sql_store, "acc-1", [f"q{n}" for n in range(5)])
     positions = await stored_positions(sql_store)
@@ -158,7 +156,7 @@ async def test_poison_event_stops_the_projection_until_parked(
         letter = await park(runner.store, projection.name)
         assert letter.position == poison
         assert letter.stream_id == "acc-1"
-        assert letter.event_type == MoneyDeposited.event_type
+        assert letter.event_type == Deposited.event_type
         assert "the test refuses poison payments" in letter.error
 
         await runner.wait_for(positions[-1], timeout_s=10)
@@ -177,7 +175,7 @@ async def test_poison_event_stops_the_projection_until_parked(
     assert (stored.position, stored.error, stored.error_position) == (head, None, None)
     letters = await dead_letters(runner.store)
     assert [(d.projection, d.position, d.event_type) for d in letters] == [
-        (projection.name, poison, MoneyDeposited.event_type)
+        (projection.name, poison, Deposited.event_type)
     ]
     assert "the test refuses poison payments" in letters[0].error
     assert await dead_letters(runner.store, "some_other_projection") == []
@@ -186,7 +184,7 @@ async def test_poison_event_stops_the_projection_until_parked(
 async def test_transient_failure_applies_the_event_once(sql_store: EventStoreBackend) -> None:
     """A handler that fails twice then succeeds: its event is applied exactly once."""
     handler = build_handler(sql_store)
-    await handler.handle(open_account("acc-1"))
+    await handler.handle(open_wallet("acc-1"))
     await _deposits(sql_store, "acc-1", [f"p{n}" for n in range(9)])
     positions = await stored_positions(sql_store)
     projection = FlakyProjection(positions[5])  # the middle of the second batch of 4
@@ -209,29 +207,29 @@ async def test_two_runners_of_one_projection_apply_each_event_once(
 ) -> None:
     """Two runners at once, as two worker processes: every event applied exactly once."""
     caplog.set_level(logging.INFO, logger="eskit.projections")
-    accounts = [f"acc-{n}" for n in range(6)]
+    wallets = [f"acc-{n}" for n in range(6)]
     handler = build_handler(sql_store)
     async with reopen(sql_store) as other_store:
         first = ProjectionRunner(
-            sql_store, [AppliedLogProjection(), AccountsById()], batch_size=5, poll_interval_s=0.02
+            sql_store, [AppliedLogProjection(), WalletsById()], batch_size=5, poll_interval_s=0.02
         )
         second = ProjectionRunner(
             other_store,
-            [AppliedLogProjection(), AccountsById()],
+            [AppliedLogProjection(), WalletsById()],
             batch_size=5,
             poll_interval_s=0.02,
         )
         async with first, second:
-            for account_id in accounts:
-                await handler.handle(open_account(account_id))
+            for wallet_id in wallets:
+                await handler.handle(open_wallet(wallet_id))
 
             async def write(number: int) -> None:
                 # half the writers append through the other store object
                 mine = build_handler(sql_store if number % 2 else other_store)
                 for n in range(30):
-                    account_id = accounts[(number + n) % len(accounts)]
-                    kind = DepositMoney if n % 3 else WithdrawMoney
-                    command = kind(aggregate_id=account_id, amount=7, payment_id=f"{number}-{n}")
+                    wallet_id = wallets[(number + n) % len(wallets)]
+                    kind = Deposit if n % 3 else Withdraw
+                    command = kind(aggregate_id=wallet_id, amount=7, payment_id=f"{number}-{n}")
                     with contextlib.suppress(InsufficientFundsError):
                         await handle_with_retries(mine, command)
                     await asyncio.sleep(0.001)
@@ -246,7 +244,7 @@ async def test_two_runners_of_one_projection_apply_each_event_once(
     name = AppliedLogProjection.name
     handled = first.worker(name).events_handled + second.worker(name).events_handled
     assert handled == len(positions)  # a batch that lost the race counted for nothing
-    assert await account_documents(first.store) == await fold_accounts(sql_store)
+    assert await wallet_documents(first.store) == await fold_wallets(sql_store)
     moved = [r for r in caplog.records if "checkpoint moved elsewhere" in r.getMessage()]
     assert moved, "the runners never raced for a checkpoint"
     stored = await first.store.committed.checkpoints.get(name)

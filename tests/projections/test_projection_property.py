@@ -1,10 +1,10 @@
-"""Property: whatever commands ran, the AccountsById documents equal the fold of the log.
+"""Property: whatever commands ran, the WalletsById documents equal the fold of the log.
 
-Hypothesis draws a few accounts and a sequence of deposits, withdrawals (some refused for
-insufficient funds), e-mail changes, repeated or conflicting payment ids, and catch-up
+Hypothesis draws a few wallets and a sequence of deposits, withdrawals (some refused for
+insufficient funds), renamed owners, repeated or conflicting payment ids, and catch-up
 points; the projection's batch size is drawn too, so batches end anywhere. At each catch-up
 point and at the end, every document must equal both the fold of the stored events and the
-aggregate the repository loads: balance, e-mail and version. Each example runs on a fresh
+aggregate the repository loads: balance, owner and version. Each example runs on a fresh
 database of its own.
 """
 
@@ -18,30 +18,35 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bank_accounts.app import build_handler
-from bank_accounts.commands import ChangeEmail, DepositMoney, WithdrawMoney
-from bank_accounts.domain import InsufficientFundsError, PaymentConflictError
-from bank_accounts.projections import AccountsById
 from eskit.projections import ProjectionRunner
 from eskit.store import EventStoreBackend
 from tests.projections.support import (
-    AccountView,
     FreshStores,
-    account_documents,
+    WalletView,
     committed_head,
-    fold_accounts,
-    open_account,
+    fold_wallets,
+    open_wallet,
+    wallet_documents,
 )
+from tests.wallets.domain import (
+    Deposit,
+    InsufficientFundsError,
+    PaymentConflictError,
+    RenameOwner,
+    Withdraw,
+    build_handler,
+)
+from tests.wallets.projections import WalletsById
 
 pytestmark = pytest.mark.integration
 
 
 @dataclass(frozen=True)
 class Op:
-    """One step: a command on account ``account`` (an index), or a catch-up point."""
+    """One step: a command on wallet ``wallet`` (an index), or a catch-up point."""
 
     kind: str
-    account: int = 0
+    wallet: int = 0
     amount: int = 0
     payment: int = 0
 
@@ -50,11 +55,11 @@ ops = st.one_of(
     st.builds(
         Op,
         kind=st.sampled_from(["deposit", "withdraw"]),
-        account=st.integers(0, 3),
+        wallet=st.integers(0, 3),
         amount=st.integers(1, 300),
         payment=st.integers(0, 12),  # a small pool: repeats and conflicts happen
     ),
-    st.builds(Op, kind=st.just("email"), account=st.integers(0, 3), payment=st.integers(0, 3)),
+    st.builds(Op, kind=st.just("rename"), wallet=st.integers(0, 3), payment=st.integers(0, 3)),
     st.just(Op("catch_up")),
 )
 
@@ -62,14 +67,14 @@ ops = st.one_of(
 async def _check(store: EventStoreBackend, runner: ProjectionRunner) -> None:
     """Catch up, then documents == fold of the log == what the repository loads."""
     await runner.catch_up()
-    folded = await fold_accounts(store)
-    assert await account_documents(runner.store) == folded
+    folded = await fold_wallets(store)
+    assert await wallet_documents(runner.store) == folded
     repository = build_handler(store).repository
-    for account_id, view in folded.items():
-        account = await repository.load(account_id)
-        assert AccountView(account.balance, account.email, account.version) == view
-        assert account.balance >= 0
-    checkpoint = await runner.store.committed.checkpoints.get(AccountsById.name)
+    for wallet_id, view in folded.items():
+        wallet = await repository.load(wallet_id)
+        assert WalletView(wallet.balance, wallet.owner, wallet.version) == view
+        assert wallet.balance >= 0
+    checkpoint = await runner.store.committed.checkpoints.get(WalletsById.name)
     assert checkpoint.position == await committed_head(store)
     assert checkpoint.error is None
 
@@ -79,25 +84,25 @@ async def _scenario(
 ) -> None:
     async with fresh.store() as store:
         handler = build_handler(store)
-        runner = ProjectionRunner(store, [AccountsById()], batch_size=batch_size)
+        runner = ProjectionRunner(store, [WalletsById()], batch_size=batch_size)
         await runner.prepare()
         ids = [f"acc-{n}" for n in range(len(openings))]
-        for account_id, balance in zip(ids, openings, strict=True):
-            await handler.handle(open_account(account_id, balance=balance))
+        for wallet_id, balance in zip(ids, openings, strict=True):
+            await handler.handle(open_wallet(wallet_id, balance=balance))
         for step in steps:
-            account_id = ids[step.account % len(ids)]
+            wallet_id = ids[step.wallet % len(ids)]
             if step.kind == "catch_up":
                 await _check(store, runner)
-            elif step.kind == "email":
+            elif step.kind == "rename":
                 await handler.handle(
-                    ChangeEmail(aggregate_id=account_id, email=f"new{step.payment}@example.com")
+                    RenameOwner(aggregate_id=wallet_id, owner=f"new{step.payment}")
                 )
             else:
-                kind = DepositMoney if step.kind == "deposit" else WithdrawMoney
+                kind = Deposit if step.kind == "deposit" else Withdraw
                 with contextlib.suppress(InsufficientFundsError, PaymentConflictError):
                     await handler.handle(
                         kind(
-                            aggregate_id=account_id,
+                            aggregate_id=wallet_id,
                             amount=step.amount,
                             payment_id=f"p{step.payment}",
                         )

@@ -1,9 +1,9 @@
-"""Rebuilding AccountsById while it is queried, written and kept live by a runner.
+"""Rebuilding WalletsById while it is queried, written and kept live by a runner.
 
 A few thousand events are stored; a started runner keeps the live documents; a writer keeps
 appending while the rebuild replays the log in batches of 100; three tasks query
-``ACCOUNTS.get`` and ``ACCOUNTS.count`` in a loop from before the rebuild until after the
-swap. Every query must answer (no exception, never None for an account that existed before
+``WALLETS.get`` and ``WALLETS.count`` in a loop from before the rebuild until after the
+swap. Every query must answer (no exception, never None for a wallet that existed before
 the rebuild began, a count never below theirs); the progress callback sees increasing
 counts; once the runner caught up, the documents equal the fold of the log, and no shadow
 table or shadow checkpoint is left behind.
@@ -21,51 +21,49 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bank_accounts.app import build_handler
-from bank_accounts.commands import ChangeEmail, DepositMoney, WithdrawMoney
-from bank_accounts.domain import BankAccount, InsufficientFundsError
-from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.projections import ProjectionRunner
 from eskit.projections.readmodel import SHADOW_SUFFIX
 from eskit.projections.rebuild import rebuild
 from eskit.store import EventStoreBackend, TransactionalStore
 from tests.projections.support import (
-    account_documents,
     committed_head,
-    fold_accounts,
+    fold_wallets,
     handle_with_retries,
-    open_account,
+    open_wallet,
+    wallet_documents,
 )
+from tests.wallets.domain import (
+    Deposit,
+    InsufficientFundsError,
+    RenameOwner,
+    Wallet,
+    Withdraw,
+    build_handler,
+)
+from tests.wallets.projections import WALLETS, WalletsById
 
 pytestmark = pytest.mark.integration
 
-ACCOUNT_COUNT = 30
-EVENTS_PER_ACCOUNT = 100
+WALLET_COUNT = 30
+EVENTS_PER_WALLET = 100
 BATCH = 100
-SEEDED_EVENTS = ACCOUNT_COUNT * EVENTS_PER_ACCOUNT
+SEEDED_EVENTS = WALLET_COUNT * EVENTS_PER_WALLET
 
 
 async def _seed(store: EventStoreBackend) -> list[str]:
-    """ACCOUNT_COUNT accounts of EVENTS_PER_ACCOUNT events each, one append per account."""
+    """WALLET_COUNT wallets of EVENTS_PER_WALLET events each, one append per wallet."""
     repository = build_handler(store).repository
-    ids = [f"acc-{n:02d}" for n in range(ACCOUNT_COUNT)]
-    for account_id in ids:
-        account = BankAccount.open(
-            account_id,
-            email=f"{account_id}@example.com",
-            address="1 Main St",
-            first_name="Ada",
-            last_name="Lovelace",
-            balance=50,
-        )
-        for k in range(EVENTS_PER_ACCOUNT - 1):
+    ids = [f"acc-{n:02d}" for n in range(WALLET_COUNT)]
+    for wallet_id in ids:
+        wallet = Wallet.open(wallet_id, owner="Ada Lovelace", balance=50)
+        for k in range(EVENTS_PER_WALLET - 1):
             if k % 10 == 9:
-                account.change_email(f"{account_id}-{k}@example.com")
+                wallet.rename(f"Ada {k}")
             elif k % 3 == 2:
-                account.withdraw(1, f"seed-{k}")
+                wallet.withdraw(1, f"seed-{k}")
             else:
-                account.deposit(1 + k % 5, f"seed-{k}")
-        await repository.save(account)
+                wallet.deposit(1 + k % 5, f"seed-{k}")
+        await repository.save(wallet)
     return ids
 
 
@@ -86,17 +84,17 @@ async def _query(
 ) -> None:
     rng = random.Random(len(seen.failures))
     while not stop.is_set():
-        for account_id in rng.sample(ids, len(ids)):
+        for wallet_id in rng.sample(ids, len(ids)):
             try:
-                doc = await ACCOUNTS.get(db, account_id)
+                doc = await WALLETS.get(db, wallet_id)
             except Exception as exc:
-                seen.failures.append(f"get({account_id}) raised {type(exc).__name__}: {exc}")
+                seen.failures.append(f"get({wallet_id}) raised {type(exc).__name__}: {exc}")
                 continue
             if doc is None:
-                seen.failures.append(f"get({account_id}) found no document")
+                seen.failures.append(f"get({wallet_id}) found no document")
             seen.answered += 1
         try:
-            count = await ACCOUNTS.count(db)
+            count = await WALLETS.count(db)
         except Exception as exc:
             seen.failures.append(f"count() raised {type(exc).__name__}: {exc}")
         else:
@@ -110,20 +108,20 @@ async def _write(store: EventStoreBackend, ids: list[str], stop: asyncio.Event) 
     rng = random.Random(7)
     written = 0
     while not stop.is_set():
-        account_id = rng.choice(ids)
+        wallet_id = rng.choice(ids)
         roll = rng.random()
         if roll < 0.1:
-            account_id = f"new-{written}"
-            await handler.handle(open_account(account_id))
-            ids.append(account_id)
+            wallet_id = f"new-{written}"
+            await handler.handle(open_wallet(wallet_id))
+            ids.append(wallet_id)
         elif roll < 0.2:
             await handle_with_retries(
-                handler, ChangeEmail(aggregate_id=account_id, email=f"w{written}@example.com")
+                handler, RenameOwner(aggregate_id=wallet_id, owner=f"w{written}")
             )
         else:
-            kind = DepositMoney if roll < 0.6 else WithdrawMoney
+            kind = Deposit if roll < 0.6 else Withdraw
             command = kind(
-                aggregate_id=account_id, amount=rng.randint(1, 20), payment_id=f"w{written}"
+                aggregate_id=wallet_id, amount=rng.randint(1, 20), payment_id=f"w{written}"
             )
             with contextlib.suppress(InsufficientFundsError):
                 await handle_with_retries(handler, command)
@@ -136,11 +134,11 @@ async def test_rebuild_while_queried_written_and_live(sql_store: EventStoreBacke
     """Queries always answer during a rebuild; afterwards the documents equal the fold."""
     ids = await _seed(sql_store)
     seeded = await sql_store.last_position()
-    runner = ProjectionRunner(sql_store, [AccountsById()], batch_size=BATCH)
+    runner = ProjectionRunner(sql_store, [WalletsById()], batch_size=BATCH)
     calls: list[tuple[int, int]] = []
     async with runner:
         await runner.wait_for(seeded, timeout_s=30)
-        assert await ACCOUNTS.count(runner.store) == ACCOUNT_COUNT
+        assert await WALLETS.count(runner.store) == WALLET_COUNT
 
         stop_queries, stop_writes = asyncio.Event(), asyncio.Event()
         seen = Queries()
@@ -156,7 +154,7 @@ async def test_rebuild_while_queried_written_and_live(sql_store: EventStoreBacke
                 calls.append((done, total))
 
             result = await asyncio.wait_for(
-                rebuild(sql_store, AccountsById(), batch_size=BATCH, progress=progress), 60
+                rebuild(sql_store, WalletsById(), batch_size=BATCH, progress=progress), 60
             )
             answered_during = seen.answered - answered_before
             stop_writes.set()
@@ -186,9 +184,9 @@ async def test_rebuild_while_queried_written_and_live(sql_store: EventStoreBacke
     assert seeded <= result.position <= head
 
     # swapped in and caught up: the documents are the fold of the log
-    assert await account_documents(runner.store) == await fold_accounts(sql_store)
+    assert await wallet_documents(runner.store) == await fold_wallets(sql_store)
     stored = await runner.store.committed.checkpoints.all()
-    assert stored[AccountsById.name].position == head
-    assert AccountsById.name + SHADOW_SUFFIX not in stored
-    assert not await _table_exists(runner.store, ACCOUNTS.name + SHADOW_SUFFIX)
-    assert await _table_exists(runner.store, ACCOUNTS.name)
+    assert stored[WalletsById.name].position == head
+    assert WalletsById.name + SHADOW_SUFFIX not in stored
+    assert not await _table_exists(runner.store, WALLETS.name + SHADOW_SUFFIX)
+    assert await _table_exists(runner.store, WALLETS.name)

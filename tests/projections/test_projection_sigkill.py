@@ -1,13 +1,13 @@
 """``eskit projections run`` killed with SIGKILL at random points loses and repeats nothing.
 
-The test process keeps handling bank-account commands while a worker process
+The test process keeps handling wallet commands while a worker process
 (``eskit projections run``, batches of 10) follows the log; twenty times the worker is
 SIGKILLed at a random moment after it started, and started again. Then the writes stop and
 an in-process runner finishes the work. Afterwards:
 
 * the applied-events log (one row per handled event, no unique key) holds every
-  bank-account position exactly once: no batch was half-committed or committed twice;
-* the AccountsById documents equal the fold of the log, and a fresh ``rebuild`` produces
+  wallet position exactly once: no batch was half-committed or committed twice;
+* the WalletsById documents equal the fold of the log, and a fresh ``rebuild`` produces
   exactly the same documents;
 * both checkpoints stand at the head.
 """
@@ -25,10 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from bank_accounts.app import build_handler
-from bank_accounts.commands import ChangeEmail, DepositMoney, WithdrawMoney
-from bank_accounts.domain import InsufficientFundsError
-from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.domain import Command
 from eskit.projections import ProjectionRunner
 from eskit.projections.rebuild import rebuild
@@ -36,20 +32,28 @@ from eskit.store import EventStoreBackend, open_store, require_transactions
 from tests.projections.support import (
     APPLIED,
     AppliedLogProjection,
-    account_documents,
     assert_each_once,
     committed_head,
-    fold_accounts,
-    open_account,
+    fold_wallets,
+    open_wallet,
     stored_positions,
+    wallet_documents,
     worker_projections,
 )
+from tests.wallets.domain import (
+    Deposit,
+    InsufficientFundsError,
+    RenameOwner,
+    Withdraw,
+    build_handler,
+)
+from tests.wallets.projections import WALLETS, WalletsById
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 20
-ACCOUNTS_OPENED = 20
+WALLETS_OPENED = 20
 WORKER_SPEC = "tests.projections.support:worker_projections"
 
 
@@ -103,18 +107,18 @@ def _kill(proc: subprocess.Popen[str]) -> int:
 
 
 async def _write(store: EventStoreBackend, stop: asyncio.Event) -> int:
-    """Handle commands on the opened accounts, a few hundred a second, until ``stop``."""
+    """Handle commands on the opened wallets, a few hundred a second, until ``stop``."""
     handler = build_handler(store)
     rng = random.Random(99)
     n = 0
     while not stop.is_set():
-        account_id = f"acc-{rng.randrange(ACCOUNTS_OPENED):02d}"
+        wallet_id = f"acc-{rng.randrange(WALLETS_OPENED):02d}"
         roll = rng.random()
         if roll < 0.1:
-            command: Command = ChangeEmail(aggregate_id=account_id, email=f"e{n}@example.com")
+            command: Command = RenameOwner(aggregate_id=wallet_id, owner=f"e{n}")
         else:
-            kind = DepositMoney if roll < 0.6 else WithdrawMoney
-            command = kind(aggregate_id=account_id, amount=rng.randint(1, 40), payment_id=f"{n}")
+            kind = Deposit if roll < 0.6 else Withdraw
+            command = kind(aggregate_id=wallet_id, amount=rng.randint(1, 40), payment_id=f"{n}")
         with contextlib.suppress(InsufficientFundsError):
             await handler.handle(command)
         n += 1
@@ -131,8 +135,8 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
     async with open_store(url) as store:
         db = require_transactions(store, "tests")
         handler = build_handler(store)
-        for n in range(ACCOUNTS_OPENED):
-            await handler.handle(open_account(f"acc-{n:02d}", balance=200))
+        for n in range(WALLETS_OPENED):
+            await handler.handle(open_wallet(f"acc-{n:02d}", balance=200))
 
         stop = asyncio.Event()
         writer = asyncio.create_task(_write(store, stop))
@@ -167,12 +171,12 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
         positions = await stored_positions(store)
         assert positions[-1] == head
         assert_each_once(await APPLIED.counts(db), positions)
-        for name in (AccountsById.name, AppliedLogProjection.name):
+        for name in (WalletsById.name, AppliedLogProjection.name):
             stored = await db.committed.checkpoints.get(name)
             assert (stored.position, stored.error) == (head, None)
 
-        assert await account_documents(db) == await fold_accounts(store)
-        projected = await ACCOUNTS.all(db)
-        result = await rebuild(store, AccountsById())
+        assert await wallet_documents(db) == await fold_wallets(store)
+        projected = await WALLETS.all(db)
+        result = await rebuild(store, WalletsById())
         assert result.position == head
-        assert await ACCOUNTS.all(db) == projected
+        assert await WALLETS.all(db) == projected

@@ -9,12 +9,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bank_accounts.domain import AccountOpened
-from bank_accounts.projections import ACCOUNTS, AccountsById
 from eskit.projections import ProjectionRunner
 from eskit.store import EventStoreBackend
 from eskit.store.postgres import PostgresEventStore
 from tests.projections.support import committed_head, opened_event
+from tests.wallets.domain import WalletOpened
+from tests.wallets.projections import WALLETS, WalletsById
 
 pytestmark = pytest.mark.integration
 
@@ -36,13 +36,13 @@ async def test_held_back_horizon_is_reported_then_passes(postgres_url: str) -> N
         await blocker.execute("CREATE TABLE IF NOT EXISTS side (x int)")
         await blocker.commit()
         await blocker.execute("INSERT INTO side VALUES (1)")  # an open transaction with an xid
-        runner = ProjectionRunner(store, [AccountsById()], stall_after_s=0.3, poll_interval_s=0.1)
+        runner = ProjectionRunner(store, [WalletsById()], stall_after_s=0.3, poll_interval_s=0.1)
         async with runner:
             await store.append(
                 "a",
-                [opened_event(email="u0@example.com")],
+                [opened_event(owner="u0")],
                 expected_version=0,
-                stream_type="BankAccount",
+                stream_type="Wallet",
             )
             state = await _state(runner, "stalled")
             assert state.startswith("stalled"), state
@@ -50,7 +50,7 @@ async def test_held_back_horizon_is_reported_then_passes(postgres_url: str) -> N
             assert "INSERT INTO side" in state
             await blocker.rollback()
             await runner.wait_for(await committed_head(store), timeout_s=5)
-            assert await ACCOUNTS.get(runner.store, "a") is not None
+            assert await WALLETS.get(runner.store, "a") is not None
             assert (await _state(runner, "live")).startswith("live")
 
 
@@ -59,13 +59,13 @@ async def test_listener_reconnects_after_its_connection_is_killed(postgres_url: 
     async with (
         PostgresEventStore.open(postgres_url) as reader_store,
         PostgresEventStore.open(postgres_url) as writer_store,
-        ProjectionRunner(reader_store, [AccountsById()], poll_interval_s=60) as runner,
+        ProjectionRunner(reader_store, [WalletsById()], poll_interval_s=60) as runner,
     ):
         r1 = await writer_store.append(
             "b1",
-            [opened_event(balance=1, email=f"u{1}@example.com")],
+            [opened_event(balance=1, owner=f"u{1}")],
             expected_version=0,
-            stream_type="BankAccount",
+            stream_type="Wallet",
         )
         await runner.wait_for(r1.position, timeout_s=5)
         killed = await writer_store.committed.sql.fetch(
@@ -85,39 +85,39 @@ async def test_listener_reconnects_after_its_connection_is_killed(postgres_url: 
         assert listener.connected, listener.last_error
         r2 = await writer_store.append(
             "b2",
-            [opened_event(balance=2, email=f"u{2}@example.com")],
+            [opened_event(balance=2, owner=f"u{2}")],
             expected_version=0,
-            stream_type="BankAccount",
+            stream_type="Wallet",
         )
         await runner.wait_for(r2.position, timeout_s=5)
 
 
 async def test_stop_start_restart_in_any_order(sql_store: EventStoreBackend) -> None:
-    runner = ProjectionRunner(sql_store, [AccountsById()])
+    runner = ProjectionRunner(sql_store, [WalletsById()])
     await runner.stop()  # stopping what never ran is fine
     await runner.start()
     await runner.start()  # starting twice too
     r = await sql_store.append(
-        "c", [opened_event(email="u0@example.com")], expected_version=0, stream_type="BankAccount"
+        "c", [opened_event(owner="u0")], expected_version=0, stream_type="Wallet"
     )
     await runner.wait_for(r.position)
     await runner.stop()
     await runner.stop()
     r = await sql_store.append(
-        "d", [opened_event(email="u0@example.com")], expected_version=0, stream_type="BankAccount"
+        "d", [opened_event(owner="u0")], expected_version=0, stream_type="Wallet"
     )
-    other = ProjectionRunner(sql_store, [AccountsById()])
+    other = ProjectionRunner(sql_store, [WalletsById()])
     await other.start()  # a second runner object takes over where the first stopped
     await other.wait_for(r.position)
     await runner.start()  # and the first one comes back beside it
     r = await sql_store.append(
-        "e", [opened_event(email="u0@example.com")], expected_version=0, stream_type="BankAccount"
+        "e", [opened_event(owner="u0")], expected_version=0, stream_type="Wallet"
     )
     await runner.wait_for(r.position)
     await other.wait_for(r.position)
     await other.stop()
     await runner.stop()
-    assert await ACCOUNTS.count(runner.store) == 3
+    assert await WALLETS.count(runner.store) == 3
 
 
 async def test_stop_finishes_the_batch_in_hand(postgres_url: str) -> None:
@@ -128,17 +128,17 @@ async def test_stop_finishes_the_batch_in_hand(postgres_url: str) -> None:
     class Slow(Projection):
         name = "slow"
 
-        @handles(AccountOpened)
-        async def opened(self, event: AccountOpened, ctx: ProjectionContext) -> None:
+        @handles(WalletOpened)
+        async def opened(self, event: WalletOpened, ctx: ProjectionContext) -> None:
             started.set()
             await release.wait()
 
     async with PostgresEventStore.open(postgres_url) as store:
         last = await store.append(
             "s",
-            [opened_event(email="u0@example.com")],
+            [opened_event(owner="u0")],
             expected_version=0,
-            stream_type="BankAccount",
+            stream_type="Wallet",
         )
         runner = ProjectionRunner(store, [Slow()])
         await runner.start()
@@ -158,13 +158,13 @@ async def test_sqlite_runner_hears_other_writers(tmp_path: Path) -> None:
     async with (
         SQLiteEventStore.open(path) as reader_store,
         SQLiteEventStore.open(path) as writer_store,  # its signal is not the runner's
-        ProjectionRunner(reader_store, [AccountsById()], poll_interval_s=60) as runner,
+        ProjectionRunner(reader_store, [WalletsById()], poll_interval_s=60) as runner,
     ):
         for n in range(3):
             done = await writer_store.append(
                 f"w{n}",
-                [opened_event(balance=n, email=f"u{n}@example.com")],
+                [opened_event(balance=n, owner=f"u{n}")],
                 expected_version=0,
-                stream_type="BankAccount",
+                stream_type="Wallet",
             )
             await runner.wait_for(done.position, timeout_s=5)

@@ -6,16 +6,16 @@ from collections.abc import Sequence
 
 import pytest
 
-from bank_accounts.domain import MoneyDeposited
 from eskit.projections import ProjectionRunner, Subscription
 from eskit.store import ANY, EventStoreBackend, StoredEvent
 from tests.projections.support import committed_head, opened_event
+from tests.wallets.domain import Deposited
 
 pytestmark = pytest.mark.integration
 
 
-def _deposit(n: int) -> MoneyDeposited:
-    return MoneyDeposited(amount=n, currency="USD", payment_id=f"p{n}")
+def _deposit(n: int) -> Deposited:
+    return Deposited(amount=n, payment_id=f"p{n}")
 
 
 async def test_filtered_in_order_resumes_at_checkpoint(sql_store: EventStoreBackend) -> None:
@@ -24,10 +24,10 @@ async def test_filtered_in_order_resumes_at_checkpoint(sql_store: EventStoreBack
     async def collect(batch: Sequence[StoredEvent]) -> None:
         seen.extend(batch)
 
-    sub = Subscription("deposits", collect, event_types=["bank_accounts.MoneyDeposited"])
+    sub = Subscription("deposits", collect, event_types=["wallets.Deposited"])
     for stream in ("a", "b"):
         await sql_store.append(
-            stream, [opened_event(email="a@example.com")], expected_version=ANY, stream_type="Acc"
+            stream, [opened_event(owner="a")], expected_version=ANY, stream_type="Acc"
         )
     for n in range(1, 21):
         await sql_store.append("ab"[n % 2], [_deposit(n)], expected_version=ANY)
@@ -35,7 +35,7 @@ async def test_filtered_in_order_resumes_at_checkpoint(sql_store: EventStoreBack
     async with runner:
         await runner.wait_for(await committed_head(sql_store))
     assert [e.data["amount"] for e in seen] == list(range(1, 21))
-    assert all(e.event_type == "bank_accounts.MoneyDeposited" for e in seen)
+    assert all(e.event_type == "wallets.Deposited" for e in seen)
     positions = [e.position for e in seen]
     assert positions == sorted(positions)
     async with runner:  # restarted: nothing again, then only what is new, woken by the commit
@@ -53,7 +53,7 @@ async def test_failing_handler_is_retried_at_least_once(sql_store: EventStoreBac
             raise ConnectionError("broker away")
 
     sub = Subscription("flaky", flaky)
-    last = await sql_store.append("x", [opened_event(email="a@example.com")], expected_version=0)
+    last = await sql_store.append("x", [opened_event(owner="a")], expected_version=0)
     async with ProjectionRunner(sql_store, [sub], retry_backoff_s=0.01) as runner:
         await runner.wait_for(last.position, timeout_s=10)
         (status,) = await runner.status()

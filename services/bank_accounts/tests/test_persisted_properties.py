@@ -29,7 +29,13 @@ def test_snapshot_load_equals_replay_on_sqlite(
         async with SQLiteEventStore.open(path) as store:
             handler = build_handler(store, snapshot_every=every)
             opened = await handler.handle(
-                OpenAccount(email="p@example.com", first_name="P", last_name="Q", balance=opening)
+                OpenAccount(
+                    email="p@example.com",
+                    address="1 Road",
+                    first_name="P",
+                    last_name="Q",
+                    balance=opening,
+                )
             )
             account_id = opened.aggregate_id
             for n, (is_deposit, amount) in enumerate(ops):

@@ -110,6 +110,17 @@ class CommandHandler(Generic[A]):
 
         return register
 
+    def makes_new(self, command: Command) -> bool:
+        """Whether ``command`` makes a new aggregate (its function was registered with
+        :meth:`creates`) rather than changing the one its ``aggregate_id`` names.
+
+        Raises TypeError for a command this handler has no function for.
+        """
+        route = self._routes.get(type(command))
+        if route is None:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        return route.creates
+
     def _add(self, command_type: type[Command], route: _Route) -> None:
         if command_type in self._routes:
             raise ValueError(f"{command_type.__name__} already has a handler")

@@ -1,7 +1,8 @@
 """Idempotency keys: a client's name for one request, making its retries harmless.
 
-The command's id is derived from the key and its scope (the caller and the target, such
-as an HTTP method and path), so a retry is recognised by the command handler and answered
+The command's id is derived from the key and its scope (:func:`idempotency_scope`: the
+caller, the method called and its target, built the same way by every edge), so a retry
+is recognised by the command handler and answered
 with the first outcome, changing nothing. A fingerprint of the request (command type and
 fields, not the fresh ids) is kept with that outcome (in the events' metadata, or in the
 store's command outcomes when the command decided to record nothing, such as a repeated
@@ -21,10 +22,21 @@ from eskit.app.handling import CommandHandler, CommandResult
 from eskit.domain.commands import Command
 from eskit.errors import IdempotencyKeyReusedError, InvalidCommandError
 
-__all__ = ["MAX_KEY_LENGTH", "handle_with_key"]
+__all__ = ["MAX_KEY_LENGTH", "handle_with_key", "idempotency_scope"]
 
 MAX_KEY_LENGTH = 255
 _NAMESPACE = uuid.UUID("6f1d2a52-5e0b-4c1e-9f3a-0c1b7a9e4d11")
+
+
+def idempotency_scope(caller: str, method: str, target: str) -> str:
+    """Where an idempotency key names one request: the caller, the method, the target.
+
+    ``caller`` is who asks (an API key's fingerprint, "" when keys are off); ``method`` what
+    is called (``POST``, ``/package.Service/Method``); ``target`` what it is called on (a
+    path, an aggregate id, "" for a command that makes a new aggregate). The same key in
+    another scope names another request.
+    """
+    return f"{caller}\n{method}\n{target}"
 
 
 async def handle_with_key(

@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 
 from eskit.domain.commands import Command
 
-__all__ = ["EventMetadata", "api_key_actor", "command_metadata"]
+__all__ = ["EventMetadata", "api_key_actor", "caller_metadata", "command_metadata"]
 
 
 class EventMetadata(TypedDict, total=False):
@@ -24,6 +24,15 @@ class EventMetadata(TypedDict, total=False):
     traceparent: str
     """W3C trace context of the span that wrote the event, when tracing is on."""
     tracestate: str
+
+
+def caller_metadata(request_id: str, actor: str = "") -> EventMetadata:
+    """The metadata a request gives the events it causes: its id as their correlation id,
+    and who asked (left out when ``actor`` is "")."""
+    metadata: EventMetadata = {"correlation_id": request_id}
+    if actor:
+        metadata["actor"] = actor
+    return metadata
 
 
 def command_metadata(command: Command, given: Mapping[str, Any] | None = None) -> dict[str, Any]:

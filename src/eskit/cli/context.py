@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,7 +13,7 @@ from eskit.serving.event_loop import run_on_uvloop
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, open_store
 
-__all__ = ["DatabaseUrl", "console", "run_with_store", "settings_for"]
+__all__ = ["DatabaseUrl", "ServiceOption", "console", "fail", "run_with_store", "settings_for"]
 
 T = TypeVar("T")
 console = Console()
@@ -22,14 +22,17 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option("--database-url", envvar="ESKIT_DATABASE_URL", help="Overrides the settings."),
 ]
+ServiceOption = Annotated[
+    str | None,
+    typer.Option("--service", envvar="ESKIT_SERVICE", help="module:attribute of the service."),
+]
 
 
-def settings_for(database_url: str | None) -> EskitSettings:
-    """The settings, with ``--database-url`` taking precedence."""
-    settings = EskitSettings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings
+def settings_for(database_url: str | None, **options: object) -> EskitSettings:
+    """The settings, with ``--database-url`` and the command's other ``options`` (those not
+    None) taking precedence."""
+    given = {"database_url": database_url or None, **options}
+    return EskitSettings().model_copy(update={k: v for k, v in given.items() if v is not None})
 
 
 def run_with_store(
@@ -37,9 +40,13 @@ def run_with_store(
     work: Callable[[EventStoreBackend, EskitSettings], Awaitable[T]],
     *,
     migrate: bool | None = None,
+    **options: object,
 ) -> T:
-    """Open the configured store, run ``work`` on it, and turn eskit errors into exit code 1."""
-    settings = settings_for(database_url)
+    """Open the configured store, run ``work`` on it, and turn eskit errors into exit code 1.
+
+    ``options`` are settings the command was given (see :func:`settings_for`).
+    """
+    settings = settings_for(database_url, **options)
 
     async def go() -> T:
         async with open_store(
@@ -50,5 +57,10 @@ def run_with_store(
     try:
         return run_on_uvloop(go())
     except EskitError as exc:
-        console.print(f"[red]error[/red] ({exc.code}): {exc}")
-        raise typer.Exit(1) from exc
+        fail(exc)
+
+
+def fail(error: EskitError) -> NoReturn:
+    """Print ``error`` with its code and end the command with exit code 1."""
+    console.print(f"[red]error[/red] ({error.code}): {error}")
+    raise typer.Exit(1) from error

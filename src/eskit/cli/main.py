@@ -1,4 +1,4 @@
-"""``eskit``: migrate the store, inspect streams and the read horizon, run the demo."""
+"""``eskit``: migrate the store, inspect streams and the read horizon, serve, run projections."""
 
 from __future__ import annotations
 
@@ -125,29 +125,6 @@ def horizon(database_url: DatabaseUrl = None) -> None:
             console.print(table)
 
     run_with_store(database_url, work)
-
-
-@app.command()
-def demo(
-    database_url: DatabaseUrl = None,
-    accounts: Annotated[int, typer.Option(min=1, max=1000)] = 5,
-    operations: Annotated[int, typer.Option(min=0, max=100_000)] = 50,
-    seed: Annotated[int, typer.Option(help="Random seed for the workload.")] = 7,
-) -> None:
-    """Open bank accounts, run deposits and withdrawals, and print the balances."""
-    from eskit.cli.demo import run_demo
-
-    run_with_store(
-        database_url,
-        lambda store, settings: run_demo(
-            store,
-            console,
-            accounts=accounts,
-            operations=operations,
-            seed=seed,
-            snapshot_every=settings.snapshot_every,
-        ),
-    )
 
 
 def main() -> None:

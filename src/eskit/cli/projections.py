@@ -1,4 +1,8 @@
-"""``eskit projections``: status, run, rebuild, park and dead letters."""
+"""``eskit projections``: status, run, rebuild, park and dead letters.
+
+The projections are those the operator named: ``--projections`` (``ESKIT_PROJECTIONS``) if
+given, else those of the service ``--service`` (``ESKIT_SERVICE``) names.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +22,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from eskit.cli.context import DatabaseUrl, console, run_with_store
-from eskit.errors import ConfigurationError, ProjectionNotFoundError
+from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store
+from eskit.errors import ProjectionNotFoundError
 from eskit.projections.dead_letters import dead_letters, park
-from eskit.projections.loading import load_projections
 from eskit.projections.projection import Projection
 from eskit.projections.rebuild import rebuild
 from eskit.projections.runner import ProjectionRunner
+from eskit.serving.service import ConfiguredProjections
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
 
@@ -37,19 +41,20 @@ ProjectionsOption = Annotated[
     typer.Option(
         "--projections",
         envvar="ESKIT_PROJECTIONS",
-        help="module:attribute naming the projections (a list or a function returning one).",
+        help="module:attribute naming the projections (a list or a function returning one); "
+        "default: the service's.",
     ),
 ]
 
 
-def _projections(spec: str | None, settings: EskitSettings) -> list[Projection]:
-    spec = spec or settings.projections
-    if not spec:
-        raise ConfigurationError(
-            "no projections configured: pass --projections module:attribute "
-            "or set ESKIT_PROJECTIONS"
-        )
-    return load_projections(spec)
+def _projections(store: EventStoreBackend, settings: EskitSettings) -> list[Projection]:
+    return ConfiguredProjections(settings).build(store)
+
+
+def _check_name(store: EventStoreBackend, settings: EskitSettings, name: str | None) -> None:
+    """With projections named, ``name`` must be one of them (ProjectionNotFoundError)."""
+    if name is not None and (settings.projections or settings.service):
+        _pick(_projections(store, settings), [name])
 
 
 def _pick(projections: list[Projection], names: list[str]) -> list[Projection]:
@@ -63,11 +68,15 @@ def _pick(projections: list[Projection], names: list[str]) -> list[Projection]:
 
 
 @projections_app.command("status")
-def status(database_url: DatabaseUrl = None, projections: ProjectionsOption = None) -> None:
+def status(
+    database_url: DatabaseUrl = None,
+    projections: ProjectionsOption = None,
+    service: ServiceOption = None,
+) -> None:
     """Every projection's state, position, lag and last error."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        runner = ProjectionRunner(store, _projections(projections, settings))
+        runner = ProjectionRunner(store, _projections(store, settings))
         await runner.prepare()
         table = Table("projection", "state", "position", "lag (events)", "lag (s)", "error")
         for s in await runner.status():
@@ -82,7 +91,7 @@ def status(database_url: DatabaseUrl = None, projections: ProjectionsOption = No
             )
         console.print(table)
 
-    run_with_store(database_url, work)
+    run_with_store(database_url, work, projections=projections, service=service)
 
 
 @projections_app.command("run")
@@ -90,12 +99,13 @@ def run(
     names: Annotated[list[str] | None, typer.Argument(help="Only these projections.")] = None,
     database_url: DatabaseUrl = None,
     projections: ProjectionsOption = None,
+    service: ServiceOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
 ) -> None:
     """Keep projections up to date until SIGINT or SIGTERM (a worker process)."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        chosen = _pick(_projections(projections, settings), names or [])
+        chosen = _pick(_projections(store, settings), names or [])
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -105,7 +115,7 @@ def run(
             await stop.wait()
         console.print("stopped")
 
-    run_with_store(database_url, work)
+    run_with_store(database_url, work, projections=projections, service=service)
 
 
 @projections_app.command("rebuild")
@@ -113,6 +123,7 @@ def rebuild_command(
     name: str,
     database_url: DatabaseUrl = None,
     projections: ProjectionsOption = None,
+    service: ServiceOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
     inline: Annotated[
         bool, typer.Option(help="NAME is kept inline (in the append's transaction).")
@@ -121,7 +132,7 @@ def rebuild_command(
     """Rebuild NAME from the first event into shadow tables, then swap them in."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        (projection,) = _pick(_projections(projections, settings), [name])
+        (projection,) = _pick(_projections(store, settings), [name])
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -150,7 +161,7 @@ def rebuild_command(
             highlight=False,
         )
 
-    run_with_store(database_url, work)
+    run_with_store(database_url, work, projections=projections, service=service)
 
 
 @projections_app.command("park")
@@ -158,10 +169,16 @@ def park_command(
     name: str,
     position: Annotated[int | None, typer.Option(help="Default: where NAME is failing.")] = None,
     database_url: DatabaseUrl = None,
+    projections: ProjectionsOption = None,
+    service: ServiceOption = None,
 ) -> None:
-    """Move the event NAME fails on into the dead letters, so NAME goes on without it."""
+    """Move the event NAME fails on into the dead letters, so NAME goes on without it.
+
+    With projections named (``--projections`` or ``--service``), NAME must be one of them.
+    """
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        _check_name(store, settings, name)
         letter = await park(require_transactions(store, "parking"), name, position)
         console.print(
             f"parked {letter.event_type} at position {letter.position} "
@@ -169,14 +186,23 @@ def park_command(
             highlight=False,
         )
 
-    run_with_store(database_url, work)
+    run_with_store(database_url, work, projections=projections, service=service)
 
 
 @projections_app.command("dead-letters")
-def dead_letters_command(name: str | None = None, database_url: DatabaseUrl = None) -> None:
-    """List parked events, of NAME or of every projection."""
+def dead_letters_command(
+    name: str | None = None,
+    database_url: DatabaseUrl = None,
+    projections: ProjectionsOption = None,
+    service: ServiceOption = None,
+) -> None:
+    """List parked events, of NAME or of every projection.
+
+    With projections named (``--projections`` or ``--service``), NAME must be one of them.
+    """
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        _check_name(store, settings, name)
         table = Table("projection", "position", "event", "stream", "parked at", "error")
         for d in await dead_letters(require_transactions(store, "dead letters"), name):
             table.add_row(
@@ -189,4 +215,4 @@ def dead_letters_command(name: str | None = None, database_url: DatabaseUrl = No
             )
         console.print(table)
 
-    run_with_store(database_url, work)
+    run_with_store(database_url, work, projections=projections, service=service)

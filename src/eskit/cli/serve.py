@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from eskit.cli.context import DatabaseUrl, console, settings_for
+from eskit.cli.context import DatabaseUrl, ServiceOption, console, fail, settings_for
+from eskit.cli.projections import ProjectionsOption
 from eskit.errors import EskitError
 from eskit.serving import ServiceRuntime, load_service, serve
 from eskit.serving.event_loop import run_on_uvloop
@@ -17,11 +18,6 @@ from eskit.serving.workers import ServerProcesses, serve_workers
 from eskit.settings import EskitSettings
 
 __all__ = ["redacted", "serve_command", "worker_command"]
-
-ServiceOption = Annotated[
-    str | None,
-    typer.Option("--service", envvar="ESKIT_SERVICE", help="module:attribute of the service."),
-]
 
 
 def serve_command(
@@ -55,16 +51,14 @@ def serve_command(
     ] = False,
 ) -> None:
     """Serve the service's HTTP and gRPC APIs and run its projections until SIGTERM."""
-    overrides = {
-        "service": service,
-        "host": host,
-        "port": port,
-        "grpc_port": grpc_port,
-        "run_projections": projections,
-        "workers": workers,
-    }
-    settings = settings_for(database_url).model_copy(
-        update={k: v for k, v in overrides.items() if v is not None}
+    settings = settings_for(
+        database_url,
+        service=service,
+        host=host,
+        port=port,
+        grpc_port=grpc_port,
+        run_projections=projections,
+        workers=workers,
     )
     _configure_logging(settings)
     if settings.workers > 1:
@@ -79,8 +73,7 @@ def serve_command(
             serve(load_service(settings.service), settings, on_ready=ready, migrate=migrate or None)
         )
     except EskitError as exc:
-        console.print(f"[red]error[/red] ({exc.code}): {exc}")
-        raise typer.Exit(1) from exc
+        fail(exc)
     console.print("stopped")
 
 
@@ -93,8 +86,7 @@ def _serve_in_processes(settings: EskitSettings, migrate: bool) -> None:
     try:
         status = serve_workers(settings, migrate=migrate, on_ready=ready)
     except EskitError as exc:
-        console.print(f"[red]error[/red] ({exc.code}): {exc}")
-        raise typer.Exit(1) from exc
+        fail(exc)
     if status:
         console.print("[red]error[/red]: a server process failed; see the log above")
         raise typer.Exit(status)
@@ -110,11 +102,16 @@ def _print_serving(name: str, settings: EskitSettings, port: int, grpc_port: int
     )
 
 
-def worker_command(database_url: DatabaseUrl = None, service: ServiceOption = None) -> None:
-    """Run the service's projections in this process until SIGTERM (finishing the batch)."""
-    settings = settings_for(database_url)
-    if service:
-        settings = settings.model_copy(update={"service": service})
+def worker_command(
+    database_url: DatabaseUrl = None,
+    service: ServiceOption = None,
+    projections: ProjectionsOption = None,
+) -> None:
+    """Run the service's projections in this process until SIGTERM (finishing the batch).
+
+    ``--projections`` (``ESKIT_PROJECTIONS``) runs those instead.
+    """
+    settings = settings_for(database_url, service=service, projections=projections)
     _configure_logging(settings)
 
     def ready(names: list[str]) -> None:
@@ -123,8 +120,7 @@ def worker_command(database_url: DatabaseUrl = None, service: ServiceOption = No
     try:
         run_on_uvloop(run_projections(settings, on_ready=ready))
     except EskitError as exc:
-        console.print(f"[red]error[/red] ({exc.code}): {exc}")
-        raise typer.Exit(1) from exc
+        fail(exc)
     console.print("stopped")
 
 

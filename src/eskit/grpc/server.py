@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 import grpc
 import grpc.aio
 
 from eskit.app.callers import ApiKeys, bearer_token, request_id_from
-from eskit.app.metadata import api_key_actor
+from eskit.app.metadata import EventMetadata, api_key_actor, caller_metadata
 from eskit.errors import EskitError
 from eskit.grpc.errors import ERROR_CODE_KEY, status_code_for
 
@@ -37,33 +38,34 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp", bound=Message)
 Method = Callable[[Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
-
-"""A request id the caller may choose: the same rule as HTTP's ``X-Request-ID``."""
+_CALLED: ContextVar[str] = ContextVar("eskit_grpc_method", default="")
+"""The full name of the method being called (``/package.Service/Method``), set by the
+handlers :func:`service_handler` makes: grpc.aio does not tell a method its own name."""
 
 
 class CallInfo:
     """What a call's metadata says: its request id (``x-request-id`` if sane, else a new
-    one), its ``idempotency-key``, and the caller (a fingerprint of its API key, if any)."""
+    one: the same rule as HTTP's ``X-Request-ID``), its ``idempotency-key``, and the caller
+    (a fingerprint of its API key, if any); and the method called (``/package.Service/
+    Method``, "" unless it was registered with :func:`service_handler`)."""
 
-    def __init__(self, metadata: Mapping[str, str]) -> None:
+    def __init__(self, metadata: Mapping[str, str], method: str = "") -> None:
         given = metadata.get("x-request-id", "")
         self.request_id = request_id_from(given)
         self.idempotency_key = metadata.get("idempotency-key")
         token = bearer_token(metadata.get("authorization", ""))
         self.actor = api_key_actor(token) if token else ""
+        self.method = method
 
-    def metadata(self) -> dict[str, str]:
+    def metadata(self) -> EventMetadata:
         """Event metadata for commands of this call: correlation id and actor."""
-        found = {"correlation_id": self.request_id}
-        if self.actor:
-            found["actor"] = self.actor
-        return found
+        return caller_metadata(self.request_id, self.actor)
 
 
 def call_info(context: grpc.aio.ServicerContext[Any, Any]) -> CallInfo:
     """The :class:`CallInfo` of a call, from its invocation metadata."""
     pairs = context.invocation_metadata() or ()
-    return CallInfo({k: v for k, v in pairs if isinstance(v, str)})
+    return CallInfo({k: v for k, v in pairs if isinstance(v, str)}, _CALLED.get())
 
 
 def unary(
@@ -105,8 +107,34 @@ def _serialize(message: Message) -> bytes:
 def service_handler(
     service: str, methods: Mapping[str, grpc.RpcMethodHandler[Any, Any]]
 ) -> grpc.GenericRpcHandler:
-    """The handler of the service ``package.Service`` with ``methods`` by name."""
-    return grpc.method_handlers_generic_handler(service, dict(methods))
+    """The handler of the service ``package.Service`` with ``methods`` by name.
+
+    Each unary method learns its full name while it runs (``call_info(context).method``),
+    which scopes the idempotency keys of :func:`eskit.grpc.send_command`.
+    """
+    named = {name: _named(handler, f"/{service}/{name}") for name, handler in methods.items()}
+    return grpc.method_handlers_generic_handler(service, named)
+
+
+def _named(
+    handler: grpc.RpcMethodHandler[Any, Any], full_name: str
+) -> grpc.RpcMethodHandler[Any, Any]:
+    behaviour: Any = handler.unary_unary  # typed as sync; grpc.aio's are coroutine functions
+    if behaviour is None or handler.request_streaming or handler.response_streaming:
+        return handler  # only unary methods are named
+
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        token = _CALLED.set(full_name)
+        try:
+            return await behaviour(request, context)
+        finally:
+            _CALLED.reset(token)
+
+    return grpc.unary_unary_rpc_method_handler(
+        call,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 class _ApiKeys(grpc.aio.ServerInterceptor):

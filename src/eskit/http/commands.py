@@ -17,7 +17,8 @@ import orjson
 from fastapi import Request, Response
 
 from eskit.app import CommandHandler, CommandResult
-from eskit.app.keys import handle_with_key
+from eskit.app.keys import handle_with_key, idempotency_scope
+from eskit.app.metadata import caller_metadata
 from eskit.domain.commands import Command
 
 __all__ = [
@@ -39,15 +40,14 @@ async def send_command(
     """Handle ``command`` on behalf of ``request``, setting the answer's headers.
 
     The request id becomes the events' correlation id and the API key's fingerprint
-    their actor.
+    their actor; an ``Idempotency-Key`` is scoped to the caller, the method and the path.
+    ``eskit.grpc.send_command`` is its twin for gRPC calls.
     """
     state = request.scope.get("state", {})
-    metadata: dict[str, Any] = {"correlation_id": str(state.get("request_id", ""))}
     actor = str(state.get("actor", ""))
-    if actor:
-        metadata["actor"] = actor
+    metadata = caller_metadata(str(state.get("request_id", "")), actor)
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    scope = f"{actor}\n{request.method}\n{request.url.path}"
+    scope = idempotency_scope(actor, request.method, request.url.path)
     result = await handle_with_key(handler, command, key=key, scope=scope, metadata=metadata)
     if key is not None and result.deduplicated:
         response.headers[REPLAYED_HEADER] = "true"

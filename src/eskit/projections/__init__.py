@@ -15,7 +15,7 @@ from eskit.projections.search import SearchIndex, SearchPage, SearchQueryError, 
 from eskit.projections.status import ProjectionStatus
 from eskit.projections.subscription import Subscription
 from eskit.projections.tables import Table, TableWriter
-from eskit.projections.waiting import wait_for_checkpoint
+from eskit.projections.waiting import wait_for_checkpoint, wait_for_head, wait_for_stream_version
 
 __all__ = [
     "Document",
@@ -37,5 +37,7 @@ __all__ = [
     "position_of",
     "rebuild",
     "wait_for_checkpoint",
+    "wait_for_head",
+    "wait_for_stream_version",
     "words",
 ]

@@ -2,6 +2,13 @@
 
 from eskit.serving.runtime import ServiceRuntime
 from eskit.serving.server import serve
-from eskit.serving.service import Service, ServiceParts, load_service
+from eskit.serving.service import ConfiguredProjections, Service, ServiceParts, load_service
 
-__all__ = ["Service", "ServiceParts", "ServiceRuntime", "load_service", "serve"]
+__all__ = [
+    "ConfiguredProjections",
+    "Service",
+    "ServiceParts",
+    "ServiceRuntime",
+    "load_service",
+    "serve",
+]

@@ -1,4 +1,4 @@
-"""A process that runs a service's projections and nothing else (``eskit worker``)."""
+"""A process that runs projections and nothing else (``eskit worker``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from eskit.projections import ProjectionRunner
 from eskit.serving.gc_policy import freeze_startup_objects
-from eskit.serving.service import load_service
+from eskit.serving.service import ConfiguredProjections
 from eskit.settings import EskitSettings
 from eskit.store import open_store
 
@@ -18,20 +18,22 @@ __all__ = ["run_projections"]
 async def run_projections(
     settings: EskitSettings, *, on_ready: Callable[[list[str]], None] | None = None
 ) -> None:
-    """Run the projections of ``settings.service`` until SIGINT or SIGTERM.
+    """Run the projections the settings name until SIGINT or SIGTERM: those of
+    ``settings.projections`` if set, else those of ``settings.service``.
 
     ``on_ready`` gets the projections' names once they run. On a signal they finish the
-    batch in hand and the store closes.
+    batch in hand and the store closes. Raises ConfigurationError, before opening the
+    store, if neither names any.
     """
-    definition = load_service(settings.service)
+    configured = ConfiguredProjections(settings)
     async with open_store(settings.database_url, migrate=None, **settings.store_options()) as store:
-        parts = definition.build(store, settings)
+        projections = configured.build(store)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with ProjectionRunner(store, parts.projections):
+        async with ProjectionRunner(store, projections):
             freeze_startup_objects()
             if on_ready is not None:
-                on_ready([p.name for p in parts.projections])
+                on_ready([p.name for p in projections])
             await stop.wait()

@@ -1,4 +1,5 @@
-"""What a service is to ``eskit serve``: HTTP routes, gRPC handlers, projections."""
+"""What a service is to ``eskit serve``: HTTP routes, gRPC handlers, projections; and which
+service, or which projections, an operator named."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from fastapi import APIRouter
 
 from eskit.errors import ConfigurationError
 from eskit.projections import Projection
+from eskit.projections.loading import load_projections
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 
-__all__ = ["Service", "ServiceParts", "load_service"]
+__all__ = ["ConfiguredProjections", "Service", "ServiceParts", "load_service"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,15 @@ class Service:
 
 
 def load_service(spec: str) -> Service:
-    """The :class:`Service` that ``module:attribute`` names (``ESKIT_SERVICE``)."""
+    """The :class:`Service` that ``module:attribute`` names (``ESKIT_SERVICE``).
+
+    Raises ConfigurationError if ``spec`` is empty (no service configured) or names no
+    importable Service.
+    """
+    if not spec:
+        raise ConfigurationError(
+            "no service configured: pass --service module:attribute or set ESKIT_SERVICE"
+        )
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ConfigurationError(f"ESKIT_SERVICE={spec!r}: expected 'module:attribute'")
@@ -51,3 +61,35 @@ def load_service(spec: str) -> Service:
     if not isinstance(found, Service):
         raise ConfigurationError(f"ESKIT_SERVICE={spec!r}: {attribute} is not an eskit Service")
     return found
+
+
+class ConfiguredProjections:
+    """The projections an operator named: those of ``ESKIT_PROJECTIONS`` (``--projections``)
+    if set, else those of the service ``ESKIT_SERVICE`` (``--service``) names.
+
+    Made from the settings before any store is opened: raises ConfigurationError at once if
+    neither is set, or if what is named cannot be imported. :meth:`build` then gives the
+    projections over an open store (a service builds its parts over it).
+    """
+
+    def __init__(self, settings: EskitSettings) -> None:
+        self._settings = settings
+        self._listed: list[Projection] | None = None
+        self._service: Service | None = None
+        if settings.projections:
+            self._listed = load_projections(settings.projections)
+        elif settings.service:
+            self._service = load_service(settings.service)
+        else:
+            raise ConfigurationError(
+                "no projections configured: pass --service module:attribute or set "
+                "ESKIT_SERVICE (or name the projections alone: --projections / "
+                "ESKIT_PROJECTIONS)"
+            )
+
+    def build(self, store: EventStoreBackend) -> list[Projection]:
+        """The projections, over ``store``."""
+        if self._listed is not None:
+            return self._listed
+        assert self._service is not None
+        return list(self._service.build(store, self._settings).projections)

@@ -150,7 +150,9 @@ def _listen(host: str, port: int, count: int) -> list[socket.socket]:
 def _children(settings: EskitSettings, sockets: list[socket.socket]) -> list[_Child]:
     children = []
     if settings.run_projections:
-        children.append(_Child("projections", _projections_main, (settings,)))
+        # the service's own projections, as one process of `eskit serve` runs them
+        projecting = settings.model_copy(update={"projections": ""})
+        children.append(_Child("projections", _projections_main, (projecting,)))
     servers = settings.model_copy(update={"run_projections": False})
     for index in range(settings.workers):
         sock = sockets[index % len(sockets)]
