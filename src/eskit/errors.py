@@ -198,16 +198,27 @@ class ProjectionNotFoundError(EskitError):
 
 
 class NotCaughtUpError(EskitError):
-    """A read model did not reach the asked position before the time bound ran out."""
+    """A read model (or the log, or a stream) did not reach the asked position in time.
+
+    ``subject`` says what was waited for: ``projection`` (the default), ``stream``, or
+    ``the event store`` (whose ``name`` is then empty).
+    """
 
     code = "not_caught_up"
 
     def __init__(
-        self, name: str, wanted: int, reached: int, timeout_s: float, unit: str = "position"
+        self,
+        name: str,
+        wanted: int,
+        reached: int,
+        timeout_s: float,
+        unit: str = "position",
+        *,
+        subject: str = "projection",
     ) -> None:
-        super().__init__(
-            f"projection {name!r} reached {unit} {reached}, not {wanted}, within {timeout_s:g} s"
-        )
+        who = f"{subject} {name!r}" if name else subject
+        super().__init__(f"{who} reached {unit} {reached}, not {wanted}, within {timeout_s:g} s")
+        self.subject = subject
         self.name = name
         self.unit = unit
         self.wanted = wanted

@@ -54,7 +54,8 @@ async def test_wait_for_head_past_the_bound_says_how_far_the_store_got(
         await wait_for_head(store, first.position + 10**9, timeout_s=0.2)
 
     assert 0.19 <= time.monotonic() - started < 2.0
-    assert (caught.value.name, caught.value.reached) == ("event store", first.position)
+    assert (caught.value.subject, caught.value.reached) == ("the event store", first.position)
+    assert str(caught.value).startswith("the event store reached position")
 
 
 async def test_wait_for_stream_version_returns_that_event_once_written(
@@ -80,6 +81,7 @@ async def test_wait_for_a_version_a_stream_does_not_reach_is_bounded(
 
     assert (caught.value.name, caught.value.unit) == ("w-1", "version")
     assert (caught.value.wanted, caught.value.reached) == (3, 1)
+    assert str(caught.value).startswith("stream 'w-1' reached version 1, not 3")
 
 
 async def test_wait_for_a_version_of_a_missing_stream_is_not_found_at_once(

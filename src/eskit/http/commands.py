@@ -47,7 +47,8 @@ async def send_command(
     actor = str(state.get("actor", ""))
     metadata = caller_metadata(str(state.get("request_id", "")), actor)
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    scope = idempotency_scope(actor, request.method, request.url.path)
+    # the scope's path, not request.url.path: that builds a URL object per command
+    scope = idempotency_scope(actor, request.method, request.scope["path"])
     result = await handle_with_key(handler, command, key=key, scope=scope, metadata=metadata)
     if key is not None and result.deduplicated:
         response.headers[REPLAYED_HEADER] = "true"

@@ -66,7 +66,7 @@ async def wait_for_head(store: EventStoreBackend, position: int, *, timeout_s: f
     backoff = _Backoff(timeout_s)
     while (head := await store.last_position()) < position:
         if not await backoff.pause():
-            raise NotCaughtUpError("event store", position, head, timeout_s)
+            raise NotCaughtUpError("", position, head, timeout_s, subject="the event store")
     return head
 
 
@@ -92,5 +92,5 @@ async def wait_for_stream_version(
         if not latest:
             raise NotFoundError(what, stream_id)
         if not await backoff.pause():
-            raise NotCaughtUpError(stream_id, version, latest, timeout_s, "version")
+            raise NotCaughtUpError(stream_id, version, latest, timeout_s, "version", subject="stream")
     return found[0]

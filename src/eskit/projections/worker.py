@@ -86,7 +86,7 @@ class ProjectionWorker:
         target = self._target(page)
         if target <= self.position:
             return False
-        if self.more:
+        if self.more and self.store.capabilities.read_ahead:
             # catching up: read the next page while this one is handled and committed (the
             # database works on it meanwhile); it starts after this page, whatever happens
             # to the batch, and is thrown away if the checkpoint ends up elsewhere
@@ -222,9 +222,11 @@ class ProjectionWorker:
         self.progress.fire(position)
 
     async def fail(self, failure: HandlerFailedError) -> None:
-        """Record a handler's failure where operators look, and reload the parked events."""
-        self.error = str(failure)
-        self.error_position = failure.record.position
+        """Record a handler's failure where operators look, and reload the parked events.
+
+        The error is stored before this worker reports itself failing: an operator who
+        sees "failing" can park the event at once (parking reads the stored error).
+        """
         _log.error("%s stopped: %s", self.name, failure, exc_info=failure.cause)
         try:
             async with self.store.transaction() as tx:
@@ -232,6 +234,8 @@ class ProjectionWorker:
             self.parked |= await self.store.committed.dead_letters.positions(self.name)
         except Exception as exc:  # the store may be down as well; the status still shows it
             _log.warning("%s: could not record the error: %s", self.name, exc)
+        self.error = str(failure)
+        self.error_position = failure.record.position
 
     async def moved(self) -> None:
         """Another runner moved the checkpoint: go on from where it is now."""

@@ -48,10 +48,14 @@ class StoreCapabilities:
     and ``committed``, so that read models, checkpoints and processed message ids live in
     the store's own database and commit with appends. ``other_processes``: a
     :class:`~eskit.store.commits.CommitListener` that hears commits of other processes.
+    ``read_ahead``: reading the next page of the log while the last one is handled pays,
+    as the database reads in a process of its own (a store that reads in this process's
+    threads would only compete with the handling for the interpreter).
     """
 
     transactions: bool = False
     other_processes: bool = False
+    read_ahead: bool = False
 
 
 @runtime_checkable

@@ -98,7 +98,7 @@ class PostgresEventStore(DerivedReads):
     ``async with PostgresEventStore.open(url)``).
     """
 
-    capabilities = StoreCapabilities(transactions=True, other_processes=True)
+    capabilities = StoreCapabilities(transactions=True, other_processes=True, read_ahead=True)
 
     def __init__(
         self,
