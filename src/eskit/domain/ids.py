@@ -20,6 +20,8 @@ _last_ms = 0
 _counter = 0
 _random = b""
 """Random bytes from the operating system, drawn in bulk: one system call per 400 ids."""
+_used = 0
+"""How many of them were taken already."""
 _RANDOM_CHUNK = 4000
 
 _new = object.__new__
@@ -29,12 +31,12 @@ _UNKNOWN = uuid.SafeUUID.unknown
 
 def _next_value() -> int:
     """The next UUIDv7 of this process, as an integer."""
-    global _last_ms, _counter, _random
+    global _last_ms, _counter, _random, _used
     with _lock:
-        if len(_random) < 10:
-            _random = os.urandom(_RANDOM_CHUNK)
-        random_bits = int.from_bytes(_random[:10])
-        _random = _random[10:]
+        if _used + 10 > len(_random):
+            _random, _used = os.urandom(_RANDOM_CHUNK), 0
+        random_bits = int.from_bytes(_random[_used : _used + 10])
+        _used += 10
         ms = time.time_ns() // 1_000_000
         if ms > _last_ms:
             # start low in the counter's range, so a busy millisecond has room to count

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from eskit.http.errors import install_error_handlers
 from eskit.http.health import health_router
@@ -34,7 +35,7 @@ def create_app(
     open); ``/health/live`` and ``/health/ready``; OpenAPI docs at ``/docs``.
     """
     settings = settings or EskitSettings()
-    app = FastAPI(title=title, version=version)
+    app = FastAPI(title=title, version=version, telemetry=_telemetry())
     install_error_handlers(app)
     app.include_router(health_router(store))
     for router in routers:
@@ -46,3 +47,16 @@ def create_app(
         app.add_middleware(ApiKeyMiddleware, keys=keys, open_prefixes=OPEN_PATHS)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _telemetry() -> TelemetryConfig | None:
+    """FastAPI's own OpenTelemetry spans, metrics and logs: on (its defaults) when a tracer
+    provider is set before the app is made, off otherwise, so that requests do not look the
+    providers up each time to find there are none."""
+    try:
+        from opentelemetry import trace
+    except ImportError:  # pragma: no cover - FastAPI brings it
+        return None
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return {"tracing": False, "metrics": False, "logs": False}
+    return None
