@@ -92,5 +92,7 @@ async def wait_for_stream_version(
         if not latest:
             raise NotFoundError(what, stream_id)
         if not await backoff.pause():
-            raise NotCaughtUpError(stream_id, version, latest, timeout_s, "version", subject="stream")
+            raise NotCaughtUpError(
+                stream_id, version, latest, timeout_s, "version", subject="stream"
+            )
     return found[0]
