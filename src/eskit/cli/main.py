@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from eskit.cli.context import DatabaseUrl, console, run_with_store
+from eskit.cli.help_format import use_flag_aware_help
 from eskit.cli.projections import projections_app
 from eskit.cli.serve import serve_command, worker_command
 from eskit.settings import EskitSettings
@@ -125,6 +126,9 @@ def horizon(database_url: DatabaseUrl = None) -> None:
             console.print(table)
 
     run_with_store(database_url, work)
+
+
+use_flag_aware_help(app)
 
 
 def main() -> None:
