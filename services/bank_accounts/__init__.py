@@ -3,7 +3,9 @@
 from bank_accounts.app import build_handler, registry
 from bank_accounts.commands import ChangeEmail, DepositMoney, OpenAccount, WithdrawMoney
 from bank_accounts.domain import (
+    MAX_BALANCE,
     AccountOpened,
+    BalanceLimitError,
     BankAccount,
     EmailChanged,
     InsufficientFundsError,
@@ -15,7 +17,9 @@ from bank_accounts.domain import (
 )
 
 __all__ = [
+    "MAX_BALANCE",
     "AccountOpened",
+    "BalanceLimitError",
     "BankAccount",
     "ChangeEmail",
     "DepositMoney",

@@ -28,7 +28,9 @@ Email = Annotated[str, Field(max_length=254), AfterValidator(email_field)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 PaymentId = Annotated[str, Field(min_length=1, max_length=100)]
 Amount = Annotated[int, Field(strict=True, gt=0, le=10**15)]
-OpeningBalance = Annotated[int, Field(strict=True, ge=0, le=10**15)]
+# as large as a 64-bit integer: the domain refuses what passes its own limit (409), this
+# only keeps absurd numbers (422) from reaching it
+OpeningBalance = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Address = Annotated[str, Field(min_length=1, max_length=500)]
 Status = Annotated[str, Field(min_length=1, max_length=50)]

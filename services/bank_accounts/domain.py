@@ -3,6 +3,9 @@
 Money is integer minor units (cents) plus an ISO 4217 currency code, never a float.
 A deposit or withdrawal carries a payment id; repeating it on the same account with the
 same amount changes nothing, with another amount it is refused.
+
+A balance never passes :data:`MAX_BALANCE`: the domain, not a read model's column, decides
+how much an account can hold.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from eskit.domain import Aggregate, Event, applies
 from eskit.errors import DomainError
 
 __all__ = [
+    "MAX_BALANCE",
     "AccountOpened",
+    "BalanceLimitError",
     "BankAccount",
     "EmailChanged",
     "InsufficientFundsError",
@@ -32,6 +37,13 @@ __all__ = [
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 MinorUnits = Annotated[int, Field(strict=True)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+MAX_BALANCE = 2**53 - 1
+"""The largest balance an account may hold, in minor units (9,007,199,254,740,991).
+
+JSON clients read numbers as IEEE doubles (JavaScript's ``Number``), which hold integers
+exactly only up to 2**53 - 1; it also stays far below the 64-bit columns of read models.
+"""
 
 
 # -- errors --------------------------------------------------------------------------
@@ -56,6 +68,21 @@ class InsufficientFundsError(DomainError):
         super().__init__(f"account {account_id} has {balance} and cannot pay out {amount}")
         self.balance = balance
         self.amount = amount
+
+
+class BalanceLimitError(DomainError):
+    """A command that would take a balance past :data:`MAX_BALANCE`."""
+
+    code = "balance_limit"
+
+    def __init__(self, account_id: str, balance: int, amount: int) -> None:
+        super().__init__(
+            f"account {account_id} has {balance}: adding {amount} would pass the largest "
+            f"balance an account can hold ({MAX_BALANCE})"
+        )
+        self.balance = balance
+        self.amount = amount
+        self.limit = MAX_BALANCE
 
 
 class PaymentConflictError(DomainError):
@@ -172,9 +199,14 @@ class BankAccount(Aggregate):
         currency: str = "USD",
         status: str = "active",
     ) -> Self:
-        """A new account; the opening balance must be an integer >= 0."""
+        """A new account; the opening balance must be an integer >= 0.
+
+        Raises BalanceLimitError if the opening balance is above :data:`MAX_BALANCE`.
+        """
         if isinstance(balance, bool) or not isinstance(balance, int) or balance < 0:
             raise InvalidAmountError(balance, "an opening balance is an integer >= 0")
+        if balance > MAX_BALANCE:
+            raise BalanceLimitError(account_id, 0, balance)
         account = cls(id=account_id)
         account.record(
             AccountOpened(
@@ -190,10 +222,15 @@ class BankAccount(Aggregate):
         return account
 
     def deposit(self, amount: int, payment_id: str) -> None:
-        """Pay ``amount`` in; a repeat of the same payment changes nothing."""
+        """Pay ``amount`` in; a repeat of the same payment changes nothing.
+
+        Raises BalanceLimitError if the balance would pass :data:`MAX_BALANCE`.
+        """
         _check_positive(amount)
         if self._is_repeat(payment_id, "deposit", amount):
             return
+        if amount > MAX_BALANCE - self.balance:
+            raise BalanceLimitError(self.id, self.balance, amount)
         self.record(MoneyDeposited(amount=amount, currency=self.currency, payment_id=payment_id))
 
     def withdraw(self, amount: int, payment_id: str) -> None:

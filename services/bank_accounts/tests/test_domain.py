@@ -5,6 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bank_accounts import (
+    MAX_BALANCE,
+    BalanceLimitError,
     BankAccount,
     InsufficientFundsError,
     InvalidAmountError,
@@ -167,3 +169,23 @@ def test_a_snapshot_at_any_version_plus_later_events_equals_a_full_replay(
     full = BankAccount(id="acc")
     full.apply_all(events)
     assert restored.model_dump() == full.model_dump()
+
+
+def test_a_deposit_up_to_the_largest_balance_is_accepted() -> None:
+    acc = account(MAX_BALANCE - 5)
+    acc.deposit(5, "p")
+    assert acc.balance == MAX_BALANCE
+
+
+def test_a_deposit_past_the_largest_balance_raises_balance_limit_error() -> None:
+    acc = account(MAX_BALANCE - 5)
+    with pytest.raises(BalanceLimitError) as refused:
+        acc.deposit(6, "p")
+    assert refused.value.code == "balance_limit"
+    assert (acc.balance, acc.version, len(acc.pending_events)) == (MAX_BALANCE - 5, 1, 1)
+
+
+def test_an_opening_balance_past_the_largest_balance_raises_balance_limit_error() -> None:
+    assert account(MAX_BALANCE).balance == MAX_BALANCE
+    with pytest.raises(BalanceLimitError):
+        account(MAX_BALANCE + 1)
