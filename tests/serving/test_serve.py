@@ -80,7 +80,7 @@ def test_serve_reports_a_bad_service_setting(tmp_path: Path) -> None:
         env={**os.environ, "COLUMNS": "200"},
     )
     assert result.returncode == 1
-    assert "cannot import nowhere" in result.stdout
+    assert "cannot import nowhere" in result.stderr
 
 
 @pytest.mark.parametrize("command", ["serve", "worker"])
@@ -94,9 +94,9 @@ def test_without_a_service_they_say_how_to_name_one(command: str, tmp_path: Path
         env={**os.environ, "COLUMNS": "200", "ESKIT_SERVICE": "", "ESKIT_PROJECTIONS": ""},
     )
     assert result.returncode == 1
-    assert "configuration_error" in result.stdout
-    assert "--service" in result.stdout
-    assert "ESKIT_SERVICE" in result.stdout
+    assert "configuration_error" in result.stderr
+    assert "--service" in result.stderr
+    assert "ESKIT_SERVICE" in result.stderr
     assert not (tmp_path / "eskit.db").exists()  # nothing opened
 
 

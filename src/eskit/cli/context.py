@@ -7,16 +7,27 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from eskit.errors import EskitError
 from eskit.serving.event_loop import run_on_uvloop
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, open_store
 
-__all__ = ["DatabaseUrl", "ServiceOption", "console", "fail", "run_with_store", "settings_for"]
+__all__ = [
+    "DatabaseUrl",
+    "ServiceOption",
+    "console",
+    "error_console",
+    "fail",
+    "print_error",
+    "run_with_store",
+    "settings_for",
+]
 
 T = TypeVar("T")
 console = Console()
+error_console = Console(stderr=True)
 
 DatabaseUrl = Annotated[
     str | None,
@@ -60,7 +71,13 @@ def run_with_store(
         fail(exc)
 
 
+def print_error(code: str, message: str) -> None:
+    """Print ``error (code): message`` on stderr as one line, however wide the terminal."""
+    # Text: a message quoting the user's input is never read as markup
+    error_console.print(Text.assemble(("error", "red"), f" ({code}): {message}"), soft_wrap=True)
+
+
 def fail(error: EskitError) -> NoReturn:
-    """Print ``error`` with its code and end the command with exit code 1."""
-    console.print(f"[red]error[/red] ({error.code}): {error}")
+    """Print ``error`` with its code on stderr and end the command with exit code 1."""
+    print_error(error.code, str(error))
     raise typer.Exit(1) from error
