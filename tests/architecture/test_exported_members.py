@@ -20,6 +20,7 @@ def test_all_names_exactly_what_the_package_exports() -> None:
         "http",
         "grpc",
         "serving",
+        "messaging",
     }
     assert set(eskit.__all__) - {"__version__"} == public
 
