@@ -1,7 +1,9 @@
 """The bank-account gRPC API (``proto/bank_accounts.proto``): the HTTP API's operations.
 
-Requests are validated by the same commands as over HTTP; errors end the call with the
-status code of ``eskit.grpc`` and the error's code in the trailing metadata.
+Requests are validated by the same commands and checks as over HTTP; errors end the call
+with the status code of ``eskit.grpc``, and the error's code and details (each bad field
+and what is wrong with it) in the trailing metadata. Clients call it through the generated
+stub, ``proto/bank_accounts_pb2_grpc.BankAccountServiceStub``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bank_accounts.wire import (
     MOMENT_RULE,
     NUL_RULE,
     account_view,
+    check_read_parameters,
     has_nul,
     page_view,
     within_utc_years,
@@ -75,18 +78,19 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
     async def get_account(request: pb.GetAccountRequest, context: Context) -> pb.Account:
         _check_non_negative(request, "min_version", "min_position", "at_version")
         as_of = _moment(request.as_of) if request.as_of else None
-        if request.at_version or as_of is not None:
-            if request.at_version and as_of is not None:
-                raise _invalid(["at_version", "as_of"], "give one of at_version and as_of")
-            doc = await accounts.queries.get_at(
-                request.id, at_version=request.at_version or None, as_of=as_of
-            )
+        at_version = request.at_version or None  # proto3: 0 is "not given"
+        min_version, min_position = request.min_version or None, request.min_position or None
+        check_read_parameters(
+            at_version=at_version, as_of=as_of, min_version=min_version, min_position=min_position
+        )
+        if at_version is not None or as_of is not None:
+            doc = await accounts.queries.get_at(request.id, at_version=at_version, as_of=as_of)
         else:
             doc = await accounts.queries.get(
                 request.id,
                 source="events" if request.from_event_store else "read_model",
-                min_version=request.min_version or None,
-                at_least_position=request.min_position or None,
+                min_version=min_version,
+                at_least_position=min_position,
             )
         return pb.Account(**account_view(doc))
 
@@ -94,11 +98,7 @@ def grpc_handlers(accounts: BankAccounts) -> list[grpc.GenericRpcHandler]:
         request: pb.SearchAccountsRequest, context: Context
     ) -> pb.AccountPage:
         page, size = request.page or 1, request.size or 10
-        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE or len(request.search) > MAX_SEARCH_LENGTH:
-            raise _invalid(
-                ["page", "size", "search"],
-                f"page >= 1, size 1 to {MAX_PAGE_SIZE}, search <= {MAX_SEARCH_LENGTH}",
-            )
+        _check_page(page, size, request.search)
         _check_non_negative(request, "min_position")
         found = await accounts.queries.search(
             request.search,
@@ -149,6 +149,21 @@ def _no_nul(
         return await method(request, context)
 
     return checked
+
+
+def _check_page(page: int, size: int, search: str) -> None:
+    """Each bad field of a search, with what is wrong with it, as HTTP's validation says."""
+    errors = []
+    if page < 1:
+        errors.append({"loc": ["page"], "message": "must be at least 1"})
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        errors.append({"loc": ["size"], "message": f"must be 1 to {MAX_PAGE_SIZE}"})
+    if len(search) > MAX_SEARCH_LENGTH:
+        errors.append(
+            {"loc": ["search"], "message": f"must be at most {MAX_SEARCH_LENGTH} characters"}
+        )
+    if errors:
+        raise InvalidCommandError("request", errors)
 
 
 def _check_non_negative(request: Any, *fields: str) -> None:

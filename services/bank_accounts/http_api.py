@@ -2,7 +2,9 @@
 
 Field names are camelCase on the wire; money is integer minor units. Every command answers
 ``{"id", "version"}`` with the position of its last event in ``ESKIT-Position``; queries
-take ``minPosition`` to read their own writes. Errors are eskit's (see ``eskit.http``).
+take ``minPosition`` to read their own writes. Errors are eskit's (see ``eskit.http``);
+each route declares those it may answer. Command bodies are JSON, read by
+``eskit.http.JsonBodyRoute``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from bank_accounts.commands import (
     Text,
     WithdrawMoney,
 )
+from bank_accounts.domain import (
+    BalanceLimitError,
+    InsufficientFundsError,
+    PaymentConflictError,
+)
 from bank_accounts.projections import utc_timestamp
 from bank_accounts.wire import (
     MAX_PAGE_SIZE,
@@ -36,13 +43,14 @@ from bank_accounts.wire import (
     MOMENT_RULE,
     NUL_RULE,
     account_view,
+    check_read_parameters,
     has_nul,
     page_view,
     within_utc_years,
 )
 from eskit.domain.commands import Command
-from eskit.errors import InvalidCommandError
-from eskit.http import ERROR_RESPONSES, answer_command
+from eskit.errors import ConflictingParametersError, NotCaughtUpError, NotFoundError
+from eskit.http import JsonBodyRoute, answer_command, command_route, query_route
 from eskit.store import StoredEvent
 
 __all__ = ["accounts_router"]
@@ -162,32 +170,46 @@ class RecordedEvent(ApiModel):
 
 def accounts_router(accounts: BankAccounts) -> APIRouter:
     """The routes of the service, over ``accounts``."""
-    router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], responses=ERROR_RESPONSES)
+    router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], route_class=JsonBodyRoute)
 
     async def send(request: Request, command: Command, status_code: int = 200) -> Response:
         return await answer_command(request, accounts.handler, command, status_code=status_code)
 
-    @router.post("", status_code=201, response_model=CommandReply)
+    @router.post(
+        "", response_model=CommandReply, **command_route(BalanceLimitError, status_code=201)
+    )
     async def create_account(body: CreateAccount, request: Request) -> Response:
         """Open an account; answers its id and version 1."""
         return await send(request, OpenAccount(**body.model_dump()), 201)
 
-    @router.post("/{account_id}/deposit", response_model=CommandReply)
+    @router.post(
+        "/{account_id}/deposit",
+        response_model=CommandReply,
+        **command_route(NotFoundError, PaymentConflictError, BalanceLimitError),
+    )
     async def deposit(account_id: AccountId, body: Payment, request: Request) -> Response:
         """Pay money in. The same paymentId and amount again changes nothing."""
         return await send(request, DepositMoney(aggregate_id=account_id, **body.model_dump()))
 
-    @router.post("/{account_id}/withdraw", response_model=CommandReply)
+    @router.post(
+        "/{account_id}/withdraw",
+        response_model=CommandReply,
+        **command_route(NotFoundError, InsufficientFundsError, PaymentConflictError),
+    )
     async def withdraw(account_id: AccountId, body: Payment, request: Request) -> Response:
         """Pay money out; 409 ``insufficient_funds`` if the balance is too small."""
         return await send(request, WithdrawMoney(aggregate_id=account_id, **body.model_dump()))
 
-    @router.put("/{account_id}/email", response_model=CommandReply)
+    @router.put("/{account_id}/email", response_model=CommandReply, **command_route(NotFoundError))
     async def change_email(account_id: AccountId, body: NewEmail, request: Request) -> Response:
         """Change the holder's e-mail address."""
         return await send(request, ChangeEmail(aggregate_id=account_id, email=body.email))
 
-    @router.get("/{account_id}", response_model=Account)
+    @router.get(
+        "/{account_id}",
+        response_model=Account,
+        **query_route(NotFoundError, ConflictingParametersError, NotCaughtUpError),
+    )
     async def get_account(
         account_id: AccountId,
         min_position: MinPosition = None,
@@ -202,10 +224,18 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
 
         ``minVersion`` / ``minPosition`` wait for the read model to catch up (504
         ``not_caught_up`` past the bound); ``fromEventStore=true`` folds the events instead.
+        ``atVersion`` and ``asOf`` exclude each other and both exclude ``minVersion`` and
+        ``minPosition``: 422 ``conflicting_parameters``.
         """
+        check_read_parameters(
+            at_version=at_version,
+            as_of=as_of,
+            min_version=min_version,
+            min_position=min_position,
+            name=to_camel,
+            location=("query",),
+        )
         if at_version is not None or as_of is not None:
-            if at_version is not None and as_of is not None:
-                raise _invalid_query(["atVersion", "asOf"], "give one of atVersion and asOf")
             doc = await accounts.queries.get_at(account_id, at_version=at_version, as_of=as_of)
         else:
             doc = await accounts.queries.get(
@@ -216,7 +246,7 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
             )
         return Account.model_validate(account_view(doc))
 
-    @router.get("", response_model=AccountPage)
+    @router.get("", response_model=AccountPage, **query_route(NotCaughtUpError))
     async def search_accounts(
         search: Annotated[
             str, Query(max_length=MAX_SEARCH_LENGTH), AfterValidator(_without_nul)
@@ -225,7 +255,9 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
         size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
         min_position: MinPosition = None,
     ) -> AccountPage:
-        """Accounts whose owner's name or e-mail has words starting with the search words."""
+        """Accounts whose owner's first or last name or e-mail address has words starting
+        with each of the search words (``ann lee`` finds Ann Lee); the postal address is not
+        searched. An empty search lists every account."""
         found = await accounts.queries.search(
             search,
             sort="balance",
@@ -236,7 +268,11 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
         )
         return AccountPage.model_validate(page_view(found, page=page, size=size))
 
-    @router.get("/{account_id}/events", response_model=list[RecordedEvent])
+    @router.get(
+        "/{account_id}/events",
+        response_model=list[RecordedEvent],
+        **query_route(NotFoundError, NotCaughtUpError),
+    )
     async def account_events(
         account_id: AccountId, min_position: MinPosition = None
     ) -> list[RecordedEvent]:
@@ -269,9 +305,3 @@ def _without_nul(text: str) -> str:
     if has_nul(text):
         raise ValueError(NUL_RULE)
     return text
-
-
-def _invalid_query(fields: list[str], message: str) -> InvalidCommandError:
-    return InvalidCommandError(
-        "query", [{"loc": ["query", name], "message": message} for name in fields]
-    )

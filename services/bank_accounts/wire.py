@@ -7,15 +7,20 @@ what they are answered with.
   moments.
 * Searches are at most ``MAX_SEARCH_LENGTH`` characters, pages at most ``MAX_PAGE_SIZE``
   accounts.
+* A read of an account as it was (``atVersion`` or ``asOf``) takes one of the two, and
+  neither with ``minVersion`` or ``minPosition``, which wait for the read model of now
+  (:func:`check_read_parameters`).
 * An account is answered as :func:`account_view` shapes its document, a page of them as
   :func:`page_view` does: each API then spells the names its own way (camelCase in JSON).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from eskit.errors import ConflictingParametersError
 from eskit.projections import SearchPage
 
 __all__ = [
@@ -24,6 +29,7 @@ __all__ = [
     "MOMENT_RULE",
     "NUL_RULE",
     "account_view",
+    "check_read_parameters",
     "has_nul",
     "page_view",
     "within_utc_years",
@@ -47,6 +53,42 @@ def within_utc_years(moment: datetime) -> bool:
     except OverflowError:
         return False
     return True
+
+
+_EXCLUSIVE = (
+    ("at_version", "as_of"),
+    ("at_version", "min_version"),
+    ("at_version", "min_position"),
+    ("as_of", "min_version"),
+    ("as_of", "min_position"),
+)
+"""Read parameters that cannot be given together."""
+
+
+def check_read_parameters(
+    *,
+    at_version: object,
+    as_of: object,
+    min_version: object,
+    min_position: object,
+    name: Callable[[str], str] = str,
+    location: tuple[str, ...] = (),
+) -> None:
+    """Raises ConflictingParametersError naming each pair of the parameters given (not
+    None) that cannot be combined, spelled by ``name`` (the API's spelling) at ``location``."""
+    given = {
+        "at_version": at_version,
+        "as_of": as_of,
+        "min_version": min_version,
+        "min_position": min_position,
+    }
+    pairs = [
+        (name(first), name(second))
+        for first, second in _EXCLUSIVE
+        if given[first] is not None and given[second] is not None
+    ]
+    if pairs:
+        raise ConflictingParametersError(pairs, location=location)
 
 
 def account_view(doc: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ This module imports only the standard library, so every layer (the domain includ
 
     EskitError
     ├── InvalidCommandError          a command failed validation; .errors lists the fields
+    │   └── ConflictingParametersError  parameters given together that exclude each other
     ├── NotFoundError                an aggregate or stream does not exist
     ├── ConcurrencyError             the stream moved past the expected version
     ├── DomainError                  a business rule refused the command (subclass it)
@@ -20,6 +21,8 @@ This module imports only the standard library, so every layer (the domain includ
     ├── NotCaughtUpError             a read model did not reach a position within the bound
     ├── UnauthorizedError            an API call without a valid key
     ├── PayloadTooLargeError         a request body over the limit
+    ├── UnsupportedMediaTypeError    a request body that is not declared as JSON
+    ├── MalformedJsonError           a request body that is not JSON eskit reads
     └── IdempotencyKeyReusedError    an idempotency key sent again with another request
 """
 
@@ -32,6 +35,7 @@ __all__ = [
     "CheckpointMovedError",
     "ConcurrencyError",
     "ConfigurationError",
+    "ConflictingParametersError",
     "DocumentConflictError",
     "DomainError",
     "DuplicateEventError",
@@ -41,6 +45,7 @@ __all__ = [
     "FieldError",
     "IdempotencyKeyReusedError",
     "InvalidCommandError",
+    "MalformedJsonError",
     "NotCaughtUpError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -48,6 +53,8 @@ __all__ = [
     "StoreUnavailableError",
     "UnauthorizedError",
     "UnknownEventTypeError",
+    "UnsupportedMediaTypeError",
+    "describe_field_errors",
 ]
 
 
@@ -70,10 +77,47 @@ class InvalidCommandError(EskitError):
     code = "validation_error"
 
     def __init__(self, model: str, errors: Sequence[FieldError]) -> None:
-        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) or "<root>" for e in errors)
-        super().__init__(f"invalid {model}: {fields}")
+        super().__init__(f"invalid {model}: {describe_field_errors(errors)}")
         self.model = model
         self.errors = list(errors)
+
+
+def describe_field_errors(errors: Sequence[FieldError], *, skip: int = 0) -> str:
+    """Each bad field and what is wrong with it: ``"email: not a valid e-mail address"``.
+
+    ``skip`` leaves out the first parts of each location (HTTP's ``body`` or ``query``).
+    """
+    described = []
+    for error in errors:
+        field = ".".join(str(part) for part in list(error.get("loc", ()))[skip:]) or "<root>"
+        reason = error.get("message")
+        described.append(f"{field}: {reason}" if reason else field)
+    return "; ".join(described)
+
+
+class ConflictingParametersError(InvalidCommandError):
+    """Parameters that exclude each other were given together; ``errors`` names each."""
+
+    code = "conflicting_parameters"
+
+    def __init__(self, pairs: Sequence[tuple[str, str]], *, location: Sequence[str] = ()) -> None:
+        partners: dict[str, list[str]] = {}
+        for first, second in pairs:
+            partners.setdefault(first, []).append(second)
+            partners.setdefault(second, []).append(first)
+        errors = [
+            {
+                "loc": [*location, name],
+                "message": f"cannot be combined with {', '.join(others)}",
+                "type": self.code,
+            }
+            for name, others in partners.items()
+        ]
+        super().__init__("parameters", errors)
+        together = ", ".join(f"{first} with {second}" for first, second in pairs)
+        self.message = f"conflicting parameters: {together} cannot be combined"
+        self.args = (self.message,)
+        self.pairs = list(pairs)
 
 
 class NotFoundError(EskitError):
@@ -240,6 +284,23 @@ class PayloadTooLargeError(EskitError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body exceeds the limit of {limit} bytes")
         self.limit = limit
+
+
+class UnsupportedMediaTypeError(EskitError):
+    """A request body whose content type is not JSON; nothing was read into a command."""
+
+    code = "unsupported_media_type"
+
+    def __init__(self, content_type: str | None) -> None:
+        given = f"{content_type!r}" if content_type else "none"
+        super().__init__(f"the body must be application/json; its content type is {given}")
+        self.content_type = content_type
+
+
+class MalformedJsonError(EskitError):
+    """A request body that is not UTF-8, not JSON, or JSON nested too deep."""
+
+    code = "malformed_json"
 
 
 class IdempotencyKeyReusedError(EskitError):

@@ -6,6 +6,7 @@ serializers, which is what a client in any language does with the ``.proto``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -15,7 +16,7 @@ import grpc.aio
 import pytest
 
 from bank_accounts.proto import bank_accounts_pb2 as pb
-from eskit.grpc import ERROR_CODE_KEY
+from eskit.grpc import ERROR_CODE_KEY, ERROR_DETAILS_KEY
 
 SERVICE = "eskit.bank_accounts.v1.BankAccountService"
 
@@ -91,11 +92,20 @@ class BankAccountsClient:
 
 @dataclass(frozen=True)
 class Failure:
-    """How a call failed: its status, the eskit error code (trailing metadata), details."""
+    """How a call failed: its status, the eskit error code (trailing metadata), details,
+    and the error as the trailing ``eskit-error-details`` has it (``{"code", "message",
+    "details"}``, None without it)."""
 
     status: grpc.StatusCode
     code: str | None
     details: str
+    error: dict[str, Any] | None = None
+
+    def bad_fields(self) -> set[str]:
+        """The fields the error's details name (the last part of each ``loc``)."""
+        assert self.error is not None, self
+        assert self.error["details"], self
+        return {str(detail["loc"][-1]) for detail in self.error["details"]}
 
 
 async def failure(call: Awaitable[object]) -> Failure:
@@ -103,7 +113,12 @@ async def failure(call: Awaitable[object]) -> Failure:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
     error = caught.value
-    trailers = error.trailing_metadata() or ()
-    codes = [value for key, value in trailers if key == ERROR_CODE_KEY]
-    code = codes[0] if codes else None
-    return Failure(error.code(), str(code) if code is not None else None, error.details() or "")
+    trailers = dict(error.trailing_metadata() or ())
+    code = trailers.get(ERROR_CODE_KEY)
+    details = trailers.get(ERROR_DETAILS_KEY)
+    return Failure(
+        error.code(),
+        str(code) if code is not None else None,
+        error.details() or "",
+        json.loads(details) if details is not None else None,
+    )

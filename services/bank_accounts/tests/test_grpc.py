@@ -327,7 +327,9 @@ async def test_an_empty_name_or_address_is_an_invalid_argument_naming_it(
     failed = await failure(bank.create_account(request))
 
     assert (failed.status, failed.code) == (INVALID, "validation_error")
-    assert failed.details == f"invalid OpenAccount: {field}"
+    assert (
+        failed.details == f"invalid OpenAccount: {field}: String should have at least 1 character"
+    )
     assert await runtime.store.last_position() == 0
 
 
@@ -348,7 +350,6 @@ async def test_invalid_queries_are_invalid_arguments(bank: BankAccountsClient) -
     bad_gets = [
         pb.GetAccountRequest(id=opened.id, as_of="yesterday"),
         pb.GetAccountRequest(id=opened.id, as_of="2025-01-01T00:00:00"),  # no offset
-        pb.GetAccountRequest(id=opened.id, at_version=1, as_of="2025-01-01T00:00:00Z"),
         pb.GetAccountRequest(id=opened.id, min_version=-1),
         pb.GetAccountRequest(id=opened.id, min_position=-1),
         pb.GetAccountRequest(id=opened.id, at_version=-1),

@@ -1,7 +1,7 @@
 """gRPC integration (grpc.aio): one error mapping, API keys, request ids, commands."""
 
 from eskit.grpc.commands import send_command
-from eskit.grpc.errors import ERROR_CODE_KEY, status_code_for
+from eskit.grpc.errors import ERROR_CODE_KEY, ERROR_DETAILS_KEY, status_code_for, status_code_of
 from eskit.grpc.server import (
     CallInfo,
     api_key_interceptor,
@@ -13,6 +13,7 @@ from eskit.grpc.server import (
 
 __all__ = [
     "ERROR_CODE_KEY",
+    "ERROR_DETAILS_KEY",
     "CallInfo",
     "api_key_interceptor",
     "call_info",
@@ -20,5 +21,6 @@ __all__ = [
     "send_command",
     "service_handler",
     "status_code_for",
+    "status_code_of",
     "unary",
 ]

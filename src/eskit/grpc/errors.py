@@ -1,16 +1,23 @@
 """eskit's errors as gRPC status codes, in one place.
 
-A failed call ends with the status code below, the error's message as details, and the
+A failed call ends with the status code below, the error's message as details, the
 error's stable code (``not_found``, ``insufficient_funds``...) in the trailing metadata
-key ``eskit-error-code``.
+key ``eskit-error-code``, and in ``eskit-error-details`` the error as HTTP answers it:
+JSON ``{"code", "message", "details"}``, ``details`` listing each bad field of a validation
+error (``{"loc", "message", "type"}``). An error that is not the caller's to fix ends the
+call INTERNAL with the code ``internal_error`` and is logged.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
 
 import grpc
 
 from eskit.errors import (
     ConcurrencyError,
+    ConflictingParametersError,
     DomainError,
     DuplicateEventError,
     EskitError,
@@ -23,11 +30,21 @@ from eskit.errors import (
     UnauthorizedError,
 )
 
-__all__ = ["ERROR_CODE_KEY", "status_code_for"]
+__all__ = [
+    "ERROR_CODE_KEY",
+    "ERROR_DETAILS_KEY",
+    "INTERNAL_ERROR",
+    "error_metadata",
+    "status_code_for",
+    "status_code_of",
+]
 
 ERROR_CODE_KEY = "eskit-error-code"
+ERROR_DETAILS_KEY = "eskit-error-details"
+INTERNAL_ERROR = "internal_error"
 
 _CODES: tuple[tuple[type[EskitError], grpc.StatusCode], ...] = (
+    (ConflictingParametersError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidCommandError, grpc.StatusCode.INVALID_ARGUMENT),
     (IdempotencyKeyReusedError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -41,9 +58,23 @@ _CODES: tuple[tuple[type[EskitError], grpc.StatusCode], ...] = (
 )
 
 
-def status_code_for(error: EskitError) -> grpc.StatusCode:
-    """The gRPC status of an eskit error (INTERNAL for one that is not the caller's to fix)."""
-    for kind, code in _CODES:
-        if isinstance(error, kind):
+def status_code_of(kind: type[EskitError]) -> grpc.StatusCode:
+    """The gRPC status of a kind of eskit error (INTERNAL for one not the caller's to fix)."""
+    for known, code in _CODES:
+        if issubclass(kind, known):
             return code
     return grpc.StatusCode.INTERNAL
+
+
+def status_code_for(error: EskitError) -> grpc.StatusCode:
+    """The gRPC status of an eskit error (INTERNAL for one that is not the caller's to fix)."""
+    return status_code_of(type(error))
+
+
+def error_metadata(
+    code: str, message: str, details: Sequence[object] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The trailing metadata of a call that failed with ``code``."""
+    # ASCII only: plain metadata values may hold nothing else
+    body = json.dumps({"code": code, "message": message, "details": details}, ensure_ascii=True)
+    return ((ERROR_CODE_KEY, code), (ERROR_DETAILS_KEY, body))

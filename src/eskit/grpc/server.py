@@ -12,8 +12,8 @@ import grpc.aio
 
 from eskit.app.callers import ApiKeys, bearer_token, request_id_from
 from eskit.app.metadata import EventMetadata, api_key_actor, caller_metadata
-from eskit.errors import EskitError
-from eskit.grpc.errors import ERROR_CODE_KEY, status_code_for
+from eskit.errors import EskitError, InvalidCommandError, UnauthorizedError
+from eskit.grpc.errors import INTERNAL_ERROR, error_metadata, status_code_for
 
 __all__ = [
     "CallInfo",
@@ -77,27 +77,28 @@ def unary(
     async def call(request: Req, context: grpc.aio.ServicerContext[Any, Any]) -> Resp:
         try:
             return await method(request, context)
-        except EskitError as exc:
-            code = status_code_for(exc)
-            if code is grpc.StatusCode.INTERNAL:
-                log.error("gRPC call failed: %s", exc)
-            await context.abort(code, exc.message, trailing_metadata=((ERROR_CODE_KEY, exc.code),))
-            raise  # abort raises; this line is never reached
+        except grpc.aio.AbortError:
+            raise  # the method ended the call itself
         except Exception as exc:
-            if isinstance(exc, grpc.aio.AbortError):
-                raise  # the method ended the call itself
-            # as over HTTP: INTERNAL with a stable code, and nothing of the failure leaks
-            log.exception("gRPC call failed unexpectedly", exc_info=exc)
-            await context.abort(
-                grpc.StatusCode.INTERNAL,
-                "internal error; see the server log",
-                trailing_metadata=((ERROR_CODE_KEY, "internal_error"),),
-            )
+            code, message, trailers = _failure(exc)
+            await context.abort(code, message, trailing_metadata=trailers)
             raise  # abort raises; this line is never reached
 
     return grpc.unary_unary_rpc_method_handler(
         call, request_deserializer=parse, response_serializer=_serialize
     )
+
+
+def _failure(exc: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+    """How a call that raised ``exc`` ends: its status, message and trailing metadata."""
+    code = status_code_for(exc) if isinstance(exc, EskitError) else grpc.StatusCode.INTERNAL
+    if not isinstance(exc, EskitError) or code is grpc.StatusCode.INTERNAL:
+        # as over HTTP: INTERNAL with a stable code, and nothing of the failure leaks
+        log.exception("gRPC call failed unexpectedly", exc_info=exc)
+        message = "internal error; see the server log"
+        return grpc.StatusCode.INTERNAL, message, error_metadata(INTERNAL_ERROR, message)
+    details = exc.errors if isinstance(exc, InvalidCommandError) else None
+    return code, exc.message, error_metadata(exc.code, exc.message, details)
 
 
 def _serialize(message: Message) -> bytes:
@@ -165,11 +166,9 @@ class _ApiKeys(grpc.aio.ServerInterceptor):
 
 
 async def _refuse(request: object, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-    await context.abort(
-        grpc.StatusCode.UNAUTHENTICATED,
-        "a valid API key is required: authorization: Bearer <key>",
-        trailing_metadata=((ERROR_CODE_KEY, "unauthorized"),),
-    )
+    message = "a valid API key is required: authorization: Bearer <key>"
+    trailers = error_metadata(UnauthorizedError.code, message)
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, message, trailing_metadata=trailers)
 
 
 def api_key_interceptor(

@@ -8,8 +8,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from eskit.http.errors import install_error_handlers
-from eskit.http.health import health_router
+from eskit.http.health import ProjectionStatuses, health_router
 from eskit.http.middleware import ApiKeyMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from eskit.http.openapi import complete_openapi
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 
@@ -26,20 +27,24 @@ def create_app(
     settings: EskitSettings | None = None,
     title: str = "eskit service",
     version: str = "1",
+    projections: ProjectionStatuses | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``routers`` over ``store``, with eskit's conventions.
 
     Errors answer ``{"error": {"code", "message", "details"}}`` (see :mod:`eskit.http.errors`);
     each request gets an id (``X-Request-ID``); bodies over ``max_body_bytes`` get 413;
     with ``api_keys`` set, calls need ``Authorization: Bearer <key>`` (health and docs stay
-    open); ``/health/live`` and ``/health/ready``; OpenAPI docs at ``/docs``.
+    open); ``/health/live`` and ``/health/ready``, which lists the states ``projections``
+    gives; OpenAPI docs at ``/docs``, declaring ``X-Request-ID`` and the 405 and 500 answers
+    on every operation.
     """
     settings = settings or EskitSettings()
     app = FastAPI(title=title, version=version, telemetry=_telemetry())
     install_error_handlers(app)
-    app.include_router(health_router(store))
+    app.include_router(health_router(store, projections=projections))
     for router in routers:
         app.include_router(router)
+    complete_openapi(app)
     # added innermost first: the request id wraps everything, so even a 401 carries one
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     keys = [key.get_secret_value() for key in settings.api_keys]

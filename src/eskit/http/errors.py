@@ -3,6 +3,9 @@
 Every error answer has the body ``{"error": {"code", "message", "details"}}``: ``code`` is
 stable and meant for programs (``not_found``, ``insufficient_funds``...), ``message`` for
 people, ``details`` is the list of bad fields of a validation error (else null).
+:data:`ERROR_DESCRIPTIONS` holds every code answered here but a service's own business
+rules (subclasses of DomainError); an error that is not the caller's to fix answers
+``internal_error`` and is logged, whatever its own code.
 """
 
 from __future__ import annotations
@@ -21,25 +24,34 @@ from starlette.routing import Match
 
 from eskit.errors import (
     ConcurrencyError,
+    ConflictingParametersError,
     DomainError,
     DuplicateEventError,
     EskitError,
     IdempotencyKeyReusedError,
     InvalidCommandError,
+    MalformedJsonError,
     NotCaughtUpError,
     NotFoundError,
     PayloadTooLargeError,
     StoreUnavailableError,
     UnauthorizedError,
+    UnsupportedMediaTypeError,
+    describe_field_errors,
 )
 
 __all__ = [
+    "ERROR_DESCRIPTIONS",
     "ERROR_RESPONSES",
+    "INTERNAL_ERROR",
+    "METHOD_NOT_ALLOWED",
     "ErrorBody",
     "ErrorResponse",
     "error_response",
+    "error_responses",
     "install_error_handlers",
     "status_for",
+    "status_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,6 +59,8 @@ log = logging.getLogger(__name__)
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 _STATUS: tuple[tuple[type[EskitError], int], ...] = (
+    (MalformedJsonError, 400),
+    (UnsupportedMediaTypeError, 415),
     (InvalidCommandError, 422),
     (IdempotencyKeyReusedError, 422),
     (NotFoundError, 404),
@@ -74,28 +88,93 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in (
-        (400, "Malformed JSON"),
-        (401, "Missing or invalid API key"),
-        (404, "Not found"),
-        (409, "Conflict: a business rule or a concurrent change refused the command"),
-        (413, "Request body too large"),
-        (422, "Invalid input"),
-        (503, "The event store is unavailable"),
-        (504, "The read model did not catch up in time"),
-    )
+METHOD_NOT_ALLOWED = "method_not_allowed"
+"""The code of a 405: the path exists, but not with that method."""
+
+INTERNAL_ERROR = "internal_error"
+"""The code of a 500: a failure that is not the caller's to fix (the log has it)."""
+
+_OTHER_STATUS = {METHOD_NOT_ALLOWED: 405, INTERNAL_ERROR: 500}
+
+ERROR_DESCRIPTIONS: dict[str, str] = {
+    MalformedJsonError.code: "the body is not UTF-8 JSON, or it nests too deep",
+    UnauthorizedError.code: "API keys are on and no valid one was sent",
+    NotFoundError.code: "no such resource (or not at that version or time)",
+    METHOD_NOT_ALLOWED: "the path does not answer this method; Allow lists those it does",
+    ConcurrencyError.code: "another command changed the same aggregate meanwhile",
+    DuplicateEventError.code: "an event id is stored already, with other content",
+    PayloadTooLargeError.code: "the body is over the size limit, declared or streamed",
+    UnsupportedMediaTypeError.code: "the body is not declared as application/json",
+    InvalidCommandError.code: "invalid fields or parameters; details lists each",
+    ConflictingParametersError.code: "parameters that exclude each other; details names them",
+    IdempotencyKeyReusedError.code: "the idempotency key was first sent with another request",
+    INTERNAL_ERROR: "a failure that is not the caller's to fix; the server log has it",
+    StoreUnavailableError.code: "the event store cannot be reached; safe to retry",
+    NotCaughtUpError.code: "the read model did not reach the asked version or position in time",
 }
-"""OpenAPI ``responses`` for routes that may answer with any of eskit's errors."""
+"""Every error code eskit's HTTP layer answers, and what it means; the codes of a service's
+business rules (DomainError subclasses) come on top."""
+
+
+def status_of(kind: type[EskitError]) -> int:
+    """The HTTP status of a kind of eskit error (500 for one not the caller's to fix)."""
+    for known, status in _STATUS:
+        if issubclass(kind, known):
+            return status
+    return 500
+
+
+def error_responses(*errors: type[EskitError] | str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of a route that may answer ``errors``: eskit error classes, or
+    the codes :data:`METHOD_NOT_ALLOWED` and :data:`INTERNAL_ERROR`.
+
+    One response per status, with the error body's schema and each of its codes named with
+    what it means.
+    """
+    codes: dict[int, list[str]] = {}
+    for error in errors:
+        status = _OTHER_STATUS[error] if isinstance(error, str) else status_of(error)
+        line = f"`{_code(error)}`: {_description(error)}"
+        if line not in codes.setdefault(status, []):
+            codes[status].append(line)
+    return {
+        status: {"model": ErrorResponse, "description": "\n\n".join(lines)}
+        for status, lines in sorted(codes.items())
+    }
+
+
+def _code(error: type[EskitError] | str) -> str:
+    return error if isinstance(error, str) else error.code
+
+
+def _description(error: type[EskitError] | str) -> str:
+    code = _code(error)
+    if code in ERROR_DESCRIPTIONS or isinstance(error, str):
+        return ERROR_DESCRIPTIONS[code]
+    return (error.__doc__ or code).strip().splitlines()[0]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = error_responses(
+    MalformedJsonError,
+    UnauthorizedError,
+    NotFoundError,
+    METHOD_NOT_ALLOWED,
+    ConcurrencyError,
+    DomainError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    InvalidCommandError,
+    INTERNAL_ERROR,
+    StoreUnavailableError,
+    NotCaughtUpError,
+)
+"""OpenAPI ``responses`` for routes that may answer with any of eskit's errors; see
+:func:`error_responses` for a route's own."""
 
 
 def status_for(error: EskitError) -> int:
     """The HTTP status of an eskit error (500 for one that is not the caller's to fix)."""
-    for kind, status in _STATUS:
-        if isinstance(error, kind):
-            return status
-    return 500
+    return status_of(type(error))
 
 
 def error_response(
@@ -122,7 +201,9 @@ async def _eskit_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EskitError)
     status = status_for(exc)
     details = exc.errors if isinstance(exc, InvalidCommandError) else None
-    if status >= 500:
+    if status == 500:
+        return await _unexpected_error(request, exc)
+    if status > 500:
         log.error("request %s failed: %s", _request_id(request), exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return error_response(status, exc.code, exc.message, details, headers)
@@ -131,8 +212,8 @@ async def _eskit_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(400, "malformed_json", "the request body is not valid JSON")
+    if any(e.get("type") == "json_invalid" for e in errors):  # a body read by FastAPI alone
+        return error_response(400, MalformedJsonError.code, "the body is not valid JSON")
     details = [
         {
             "loc": [str(p) for p in e.get("loc", ())],
@@ -141,18 +222,31 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         }
         for e in errors
     ]
-    fields = ", ".join(".".join(d["loc"][1:] or d["loc"]) for d in details)
-    return error_response(422, "validation_error", f"invalid input: {fields}", details)
+    described = describe_field_errors(details, skip=1)
+    return error_response(422, InvalidCommandError.code, f"invalid input: {described}", details)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    # an HTTPException a service raises itself keeps its status and gets the nearest code
+    fallback = INTERNAL_ERROR if exc.status_code >= 500 else InvalidCommandError.code
+    code = _HTTP_CODES.get(exc.status_code, fallback)
     headers = exc.headers
     allowed = _allowed_methods(request) if exc.status_code == 405 else ""
     if allowed:
         headers = {**(headers or {}), "Allow": allowed}
     return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+_HTTP_CODES = {
+    400: MalformedJsonError.code,  # FastAPI's answer to a body it could not read
+    404: NotFoundError.code,
+    405: METHOD_NOT_ALLOWED,
+    413: PayloadTooLargeError.code,
+    415: UnsupportedMediaTypeError.code,
+    422: InvalidCommandError.code,
+}
+"""The codes of the HTTP errors Starlette and FastAPI raise themselves."""
 
 
 def _allowed_methods(request: Request) -> str:
@@ -170,7 +264,7 @@ def _allowed_methods(request: Request) -> str:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("request %s failed unexpectedly", _request_id(request), exc_info=exc)
-    return error_response(500, "internal_error", "internal error; see the server log")
+    return error_response(500, INTERNAL_ERROR, "internal error; see the server log")
 
 
 def _request_id(request: Request) -> str:
