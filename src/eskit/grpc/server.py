@@ -183,10 +183,13 @@ def create_server(
     *,
     api_keys: Collection[str] = (),
     max_message_bytes: int = 2 * 1024 * 1024,
+    share_port: bool = False,
 ) -> grpc.aio.Server:
     """A grpc.aio server for ``handlers``; add a port and start it.
 
     Messages over ``max_message_bytes`` are refused (RESOURCE_EXHAUSTED) by gRPC itself.
+    Adding a port another socket listens on fails, unless ``share_port``: then server
+    processes that all set it listen on one port together (SO_REUSEPORT).
     """
     interceptors = [api_key_interceptor(api_keys)] if api_keys else []
     server = grpc.aio.server(
@@ -194,6 +197,9 @@ def create_server(
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes * 8),
+            # gRPC sets SO_REUSEPORT unless told not to: a second server would then
+            # quietly share the first one's port instead of failing to listen
+            ("grpc.so_reuseport", 1 if share_port else 0),
         ],
     )
     server.add_generic_rpc_handlers(tuple(handlers))

@@ -94,6 +94,7 @@ class ServiceRuntime:
                 self.parts.grpc_handlers,
                 api_keys=[key.get_secret_value() for key in self.settings.api_keys],
                 max_message_bytes=self.settings.max_body_bytes,
+                share_port=self.settings.workers > 1,  # server processes share it on purpose
             )
             self.grpc_port = server.add_insecure_port(self._grpc_address)
             await server.start()

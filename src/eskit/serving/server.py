@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from eskit.errors import ConfigurationError
 from eskit.serving.gc_policy import freeze_startup_objects
+from eskit.serving.ports import check_ports
 from eskit.serving.runtime import ServiceRuntime
 from eskit.serving.service import Service
 from eskit.settings import EskitSettings
@@ -34,7 +36,13 @@ class _Server(uvicorn.Server):
         yield
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
+        try:
+            await super().startup(sockets)
+        except SystemExit as exc:  # uvicorn's way to say it could not bind (logged above)
+            config = self.config
+            raise ConfigurationError(
+                f"cannot listen on {config.host}:{config.port} (HTTP); see the log above"
+            ) from exc
         self.ready.set()
 
 
@@ -52,7 +60,13 @@ async def serve(
     bound (a socket shared by several server processes). On a signal: the HTTP server
     stops accepting and finishes the requests in flight, the gRPC server drains, the
     projections finish the batch in hand, the store closes.
+
+    Without ``sockets``, raises PortInUseError before it opens the store if the HTTP or
+    the gRPC port is held by another socket (the supervisor of several server processes
+    checks for them).
     """
+    if sockets is None:
+        check_ports(settings)
     async with (
         open_store(settings.database_url, migrate=migrate, **settings.store_options()) as store,
         ServiceRuntime(service, store, settings) as runtime,

@@ -38,6 +38,7 @@ from typing import Any
 
 from eskit.errors import ConfigurationError, EskitError
 from eskit.serving.event_loop import run_on_uvloop
+from eskit.serving.ports import check_ports
 from eskit.serving.projections_process import run_projections
 from eskit.serving.server import serve
 from eskit.serving.service import load_service
@@ -91,9 +92,11 @@ def serve_workers(
     """Run ``settings.workers`` server processes (and one for the projections) until SIGTERM.
 
     Returns the exit status: 0 after a clean stop, 1 if a process failed to start or kept
-    dying. Raises EskitError if the store cannot be opened (or migrated) first, and
-    ConfigurationError if the HTTP port cannot be bound.
+    dying. Raises PortInUseError, before anything starts, if another socket holds the
+    HTTP or the gRPC port; EskitError if the store cannot be opened (or migrated) first,
+    and ConfigurationError if the HTTP port cannot be bound.
     """
+    check_ports(settings)
     if migrate:
         run_on_uvloop(_migrate(settings))
     try:
