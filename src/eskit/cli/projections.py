@@ -73,20 +73,31 @@ def status(
     projections: ProjectionsOption = None,
     service: ServiceOption = None,
 ) -> None:
-    """Every projection's state, position, lag and last error."""
+    """Every projection's state, position, lag, failure policy, parked events, last error."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         runner = ProjectionRunner(store, _projections(store, settings))
         await runner.prepare()
-        table = Table("projection", "state", "position", "lag (events)", "lag (s)", "error")
+        table = Table(
+            "projection",
+            "state",
+            "position",
+            "lag (events)",
+            "lag (s)",
+            "on failure",
+            "parked",
+            "error",
+        )
         for s in await runner.status():
-            error = f"at {s.error_position}: {s.error}" if s.error else ""
+            error = f"at {s.error_position}: {s.error}" if s.error else (s.stalled_reason or "")
             table.add_row(
                 s.name,
                 s.state,
                 str(s.position),
                 str(s.lag_events),
                 f"{s.lag_seconds:.1f}",
+                s.policy,
+                str(s.parked),
                 error,
             )
         console.print(table)

@@ -1,12 +1,14 @@
 """The read side: subscriptions with checkpoints, projections and read models.
 
-See :class:`Projection` for writing one, :class:`ProjectionRunner` for running them, the
+See :class:`Projection` for writing one (and :class:`FailurePolicy` for what it does when a
+handler keeps failing), :class:`ProjectionRunner` for running them, the
 read models :class:`DocumentCollection`, :class:`Table` and :class:`SearchIndex`, and
 :class:`InlineProjections` for read models updated in the append's own transaction. Read
 models live in the store's database (``store.transaction()``; see ``eskit.store``).
 """
 
 from eskit.projections.documents import Document, DocumentCollection, DocumentWriter
+from eskit.projections.failure import FailurePolicy
 from eskit.projections.inline import InlineProjections
 from eskit.projections.projection import Projection, ProjectionContext, handles
 from eskit.projections.rebuild import RebuildResult, rebuild
@@ -21,6 +23,7 @@ __all__ = [
     "Document",
     "DocumentCollection",
     "DocumentWriter",
+    "FailurePolicy",
     "InlineProjections",
     "Projection",
     "ProjectionContext",

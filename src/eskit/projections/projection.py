@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from eskit.domain.events import Event
 from eskit.domain.registry import Decoder, EventRegistry
 from eskit.errors import EskitError
+from eskit.projections.failure import FailurePolicy
 from eskit.projections.readmodel import ReadModel, check_identifier
 from eskit.store.records import StoredEvent
 from eskit.store.unit_of_work import UnitOfWork
@@ -110,13 +111,16 @@ class ProjectionContext:
 class Projection:
     """Base class of projections. Subclasses set ``name`` and ``read_models``.
 
-    ``stream_types`` limits the subscription to some streams (None: all). Override
+    ``stream_types`` limits the subscription to some streams (None: all). ``on_failure``
+    says what happens when a handler keeps failing on an event (see
+    :class:`~eskit.projections.failure.FailurePolicy`; default: stop there). Override
     :meth:`prefetch` to load what a batch's handlers will read in one query.
     """
 
     name: ClassVar[str]
     read_models: ClassVar[Sequence[ReadModel]] = ()
     stream_types: ClassVar[Sequence[str] | None] = None
+    on_failure: ClassVar[FailurePolicy] = FailurePolicy.stop()
     _handlers: ClassVar[dict[str, str]] = {}
     _classes: ClassVar[list[type[Event]]] = []
 

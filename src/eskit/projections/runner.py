@@ -7,6 +7,12 @@ store object, or a commit of another process heard by the store's commit listene
 ``poll_interval_s`` is only the fallback for notices that cannot arrive (a lost listener
 connection).
 
+A handler that fails is retried with backoff, as its projection's failure policy says
+(:mod:`eskit.projections.failure`): until it succeeds or the event is parked, by the policy
+after its number of attempts or by an operator. While it waits to retry, the runner looks at
+the parked events every ``PARK_CHECK_S``, so an event parked from another process (``eskit
+projections park``) lets the projection go on within that time, whatever the backoff.
+
 Stop, start and restart in any order: stopping cancels between batches or rolls the
 current one back, and starting again resumes at the committed checkpoint.
 """
@@ -18,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from eskit.errors import (
@@ -32,13 +39,17 @@ from eskit.projections.schema import ensure_tables
 from eskit.projections.status import ProjectionStatus
 from eskit.projections.subscription import Subscription
 from eskit.projections.worker import HandlerFailedError, ProjectionWorker
+from eskit.store.bookkeeping import CheckpointRow
 from eskit.store.commits import CommitListener
 from eskit.store.port import EventStoreBackend
 from eskit.store.unit_of_work import require_transactions
 
-__all__ = ["ProjectionRunner"]
+__all__ = ["PARK_CHECK_S", "ProjectionRunner"]
 
 _log = logging.getLogger("eskit.projections")
+
+PARK_CHECK_S = 0.25
+"""How often a projection waiting to retry a failing event looks whether it was parked."""
 
 
 class ProjectionRunner:
@@ -47,7 +58,8 @@ class ProjectionRunner:
     ``batch_size`` events per transaction; ``poll_interval_s`` (default 1 s) bounds how long
     a caught-up projection sleeps without a notice. With ``listen``, commits of other
     processes are heard through the store's commit listener. A failing handler is retried after
-    ``retry_backoff_s``, doubling up to ``max_backoff_s``; a projection with events waiting
+    ``retry_backoff_s``, doubling up to ``max_backoff_s`` (unless the projection's failure
+    policy sets its own), and parked if the policy says so; a projection with events waiting
     and no progress for ``stall_after_s`` reports itself stalled.
     """
 
@@ -159,8 +171,8 @@ class ProjectionRunner:
                     continue
             except HandlerFailedError as failure:
                 await worker.fail(failure)
-                await self._idle(None, delay)
-                delay = min(delay * 2, self.max_backoff_s)
+                if not await self._park_by_policy(worker):
+                    await self._retry_later(worker)
                 continue
             except CheckpointMovedError:
                 await self._reload(worker)
@@ -189,6 +201,32 @@ class ProjectionRunner:
         finally:
             for waiting in waits:
                 waiting.cancel()
+
+    async def _park_by_policy(self, worker: ProjectionWorker) -> bool:
+        """Park the failing event if the policy says so now; whether it was parked."""
+        if not worker.policy.parks_after(worker.attempts):
+            return False
+        try:
+            await worker.park_failing()
+        except Exception as exc:  # the store may be down: retry, and park on a later failure
+            _log.warning("%s: could not park the failing event: %s", worker.name, exc)
+            return False
+        return True
+
+    async def _retry_later(self, worker: ProjectionWorker) -> None:
+        """Wait the policy's backoff before retrying, less if the event gets parked meanwhile."""
+        wait_s = worker.policy.retry_in(
+            worker.attempts, backoff_s=self.retry_backoff_s, max_backoff_s=self.max_backoff_s
+        )
+        deadline = time.monotonic() + wait_s
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await self._idle(None, min(PARK_CHECK_S, remaining))
+            if await worker.failing_event_parked():
+                _log.info("%s: the failing event was parked; going on", worker.name)
+                return
 
     async def _reload(self, worker: ProjectionWorker) -> None:
         with contextlib.suppress(Exception):
@@ -237,15 +275,18 @@ class ProjectionRunner:
         return [await self._status(worker, head) for worker in self.workers.values()]
 
     async def _status(self, worker: ProjectionWorker, head: int) -> ProjectionStatus:
+        committed = self.store.committed
+        stored = await committed.checkpoints.get(worker.name)
+        # not running here: another process may run it, and only what it stored tells
+        position = worker.position if self.running else stored.position
         lag, age = await measure_lag(
             self.store,
-            worker.position,
+            position,
             head,
             event_types=worker.event_types,
             stream_types=worker.stream_types,
         )
-        stored = await self.store.committed.checkpoints.get(worker.name)
-        reason = await self._stalled_reason(worker, lag)
+        reason = await self._stalled_reason(worker, lag, age, stored)
         if worker.error or (not self.running and stored.error):
             state = "failing"
         elif reason:
@@ -255,7 +296,7 @@ class ProjectionRunner:
         return ProjectionStatus(
             name=worker.name,
             state=state,
-            position=worker.position,
+            position=position,
             head=head,
             lag_events=lag,
             lag_seconds=age,
@@ -264,14 +305,15 @@ class ProjectionRunner:
             error_count=stored.error_count,
             stalled_reason=reason,
             updated_at=stored.updated_at,
+            policy=str(worker.policy),
+            parked=len(await committed.dead_letters.positions(worker.name)),
         )
 
-    async def _stalled_reason(self, worker: ProjectionWorker, lag: int) -> str | None:
+    async def _stalled_reason(
+        self, worker: ProjectionWorker, lag: int, age_s: float, stored: CheckpointRow
+    ) -> str | None:
         if not self.running:  # another process may run it: judge by what is stored
-            stored = await self.store.committed.checkpoints.get(worker.name)
-            if stored.error:
-                return f"a handler fails at position {stored.error_position}: {stored.error}"
-            return await self._held_back()
+            return await self._stored_stall(stored, lag, age_s)
         if worker.error:
             return f"a handler fails at position {worker.error_position}: {worker.error}"
         if worker.infrastructure_error:
@@ -287,6 +329,24 @@ class ProjectionRunner:
         idle = time.monotonic() - worker.last_progress
         if lag and idle >= self.stall_after_s:
             return f"{lag} events wait but nothing was handled for {idle:.0f} s"
+        return None
+
+    async def _stored_stall(self, stored: CheckpointRow, lag: int, age_s: float) -> str | None:
+        """Why a projection run elsewhere does not move, judged by its stored checkpoint."""
+        if stored.error:
+            return f"a handler fails at position {stored.error_position}: {stored.error}"
+        held = await self._held_back()
+        if held:
+            return held
+        if lag and age_s >= self.stall_after_s and stored.updated_at is not None:
+            # the oldest waiting event is old *and* the checkpoint has not moved since: not
+            # a long catch-up, but no process handling it
+            idle = (datetime.now(UTC) - stored.updated_at).total_seconds()
+            if idle >= self.stall_after_s:
+                return (
+                    f"{lag} events wait and the checkpoint has not moved for {idle:.0f} s "
+                    "(is a worker running?)"
+                )
         return None
 
     async def _held_back(self) -> str | None:

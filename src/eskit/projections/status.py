@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["ProjectionStatus"]
+__all__ = ["UNHEALTHY_STATES", "ProjectionStatus"]
+
+UNHEALTHY_STATES = frozenset({"failing", "stalled"})
+"""States in which a projection's read model stops following the log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +18,8 @@ class ProjectionStatus:
     ``state`` is one of ``live`` (caught up), ``catching_up``, ``failing`` (a handler
     raises at ``error_position``), ``stalled`` (events wait but nothing moves; see
     ``stalled_reason``). ``lag_events`` counts the events it still has to
-    handle, ``lag_seconds`` how old the oldest of them is.
+    handle, ``lag_seconds`` how old the oldest of them is. ``policy`` is its failure policy
+    (``stop`` or ``park after N``) and ``parked`` how many of its events are parked.
     """
 
     name: str
@@ -29,3 +33,10 @@ class ProjectionStatus:
     error_count: int = 0
     stalled_reason: str | None = None
     updated_at: datetime | None = None
+    policy: str = "stop"
+    parked: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the projection follows the log (it is neither failing nor stalled)."""
+        return self.state not in UNHEALTHY_STATES

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from eskit.projections.failure import FailurePolicy
 from eskit.projections.readmodel import ReadModel, check_identifier
 from eskit.store.records import StoredEvent
 
@@ -26,12 +27,16 @@ class Subscription:
     """``handler`` gets each batch of events after the checkpoint named ``name``.
 
     ``event_types`` / ``stream_types`` (stored type names) limit what it reads; None reads all.
+    ``on_failure`` says what happens when the handler keeps failing (default: stop). While
+    retrying, events are delivered one at a time, so the event a ``park`` policy parks is the
+    one the handler refuses.
     """
 
     name: str
     handler: BatchHandler
     event_types: Sequence[str] | None = None
     stream_types: Sequence[str] | None = None
+    on_failure: FailurePolicy = field(default_factory=FailurePolicy.stop)
     read_models: Sequence[ReadModel] = field(default=(), init=False)
 
     def __post_init__(self) -> None:

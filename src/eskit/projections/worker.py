@@ -4,8 +4,9 @@ Each batch is one transaction: the handlers' writes and the checkpoint's compare
 commit together or not at all, so every event takes effect exactly once, however often the
 process is killed. A handler that raises stops the projection *at that event*: the events
 before it in the batch are committed, the error is recorded where ``eskit projections
-status`` shows it, and the batch is retried with backoff until the handler succeeds or an
-operator parks the event.
+status`` shows it, and the batch is retried with backoff until the handler succeeds or the
+event is parked: by an operator, or by the projection's failure policy after its number of
+attempts (see :mod:`eskit.projections.failure`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from eskit.errors import CheckpointMovedError
+from eskit.projections.failure import FailurePolicy
 from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
 from eskit.projections.subscription import Subscription
+from eskit.store.bookkeeping import DeadLetter
 from eskit.store.commits import AppendSignal
 from eskit.store.records import LogPage, StoredEvent
 from eskit.store.unit_of_work import TransactionalStore, UnitOfWork
@@ -61,6 +65,12 @@ class ProjectionWorker:
         self.events_handled = 0
         """Events handled by this worker since it was made (parked ones excluded)."""
         self.parked: set[int] = set()
+        self.policy: FailurePolicy = projection.on_failure
+        self.failing_at: int | None = None
+        """The position of the event that failed last, until the worker has passed it."""
+        self.attempts = 0
+        """Failed attempts in a row at ``failing_at``."""
+        self._failure: HandlerFailedError | None = None
         self.more = True
         """Whether the last step read a full batch (more events may be waiting)."""
         event_types, stream_types = projection.event_types, projection.stream_types
@@ -177,6 +187,9 @@ class ProjectionWorker:
     async def _commit(self, batch: Sequence[StoredEvent], target: int) -> None:
         start = self.position
         if isinstance(self.projection, Subscription):
+            if self.failing_at is not None and len(batch) > 1:
+                # retrying: one event at a time, so the event the handler refuses is known
+                batch, target, self.more = batch[:1], batch[0].position, True
             await self._deliver(self.projection, batch, start, target)
             return
         try:
@@ -217,6 +230,8 @@ class ProjectionWorker:
 
     def _advanced(self, position: int) -> None:
         self.position = position
+        if self.failing_at is not None and position >= self.failing_at:
+            self.failing_at, self.attempts, self._failure = None, 0, None
         self.error = self.error_position = self.infrastructure_error = None
         self.last_progress = time.monotonic()
         self.progress.fire(position)
@@ -227,7 +242,12 @@ class ProjectionWorker:
         The error is stored before this worker reports itself failing: an operator who
         sees "failing" can park the event at once (parking reads the stored error).
         """
-        _log.error("%s stopped: %s", self.name, failure, exc_info=failure.cause)
+        position = failure.record.position
+        self.attempts = self.attempts + 1 if position == self.failing_at else 1
+        self.failing_at, self._failure = position, failure
+        _log.error(
+            "%s stopped (attempt %d): %s", self.name, self.attempts, failure, exc_info=failure.cause
+        )
         try:
             async with self.store.transaction() as tx:
                 await tx.checkpoints.record_error(self.name, failure.record.position, str(failure))
@@ -236,6 +256,38 @@ class ProjectionWorker:
             _log.warning("%s: could not record the error: %s", self.name, exc)
         self.error = str(failure)
         self.error_position = failure.record.position
+
+    async def park_failing(self) -> DeadLetter:
+        """Park the event this worker fails on, with its error, so the next step skips it."""
+        failure = self._failure
+        assert failure is not None, "no event is failing"
+        record = failure.record
+        letter = DeadLetter(
+            self.name,
+            record.position,
+            str(record.event_id),
+            record.stream_id,
+            record.event_type,
+            f"{failure} (parked by the policy '{self.policy}' after {self.attempts} attempts)",
+            datetime.now(UTC),
+        )
+        async with self.store.transaction() as tx:
+            await tx.dead_letters.park(letter)
+        self.parked.add(record.position)
+        _log.warning("%s: parked %s at position %s", self.name, record.event_type, record.position)
+        return letter
+
+    async def failing_event_parked(self) -> bool:
+        """Reload the parked events; whether the one this worker fails on is among them now
+        (an operator parked it, perhaps from another process)."""
+        if self.failing_at is None:
+            return False
+        try:
+            self.parked |= await self.store.committed.dead_letters.positions(self.name)
+        except Exception as exc:  # the store may be down; the retry will say so
+            _log.debug("%s: could not read the parked events: %s", self.name, exc)
+            return False
+        return self.failing_at in self.parked
 
     async def moved(self) -> None:
         """Another runner moved the checkpoint: go on from where it is now."""

@@ -1,0 +1,31 @@
+"""What the worker process of the cross-process park test runs (``--projections`` names it):
+a projection that refuses the deposit paid as ``poison`` and would wait 30 s between attempts,
+so only a park seen while it waits lets it go on sooner."""
+
+from __future__ import annotations
+
+from eskit.projections import FailurePolicy, Projection
+from eskit.store import StoredEvent
+from tests.projections.support import AppliedLog, RecordingProjection
+
+POISON_WORKER_LOG = AppliedLog("test_poison_worker_applied")
+NAME = "test_poison_worker"
+
+
+class PoisonWorkerView(RecordingProjection):
+    """Refuses the poison deposit until it is parked."""
+
+    name = NAME
+    applied = POISON_WORKER_LOG
+    read_models = (POISON_WORKER_LOG,)
+    on_failure = FailurePolicy.stop(backoff_s=30.0, max_backoff_s=30.0)
+
+    def check(self, record: StoredEvent) -> None:
+        """Raise on the poison event."""
+        if record.data.get("payment_id") == "poison":
+            raise RuntimeError("the worker refuses poison payments")
+
+
+def projections() -> list[Projection]:
+    """The worker's projections."""
+    return [PoisonWorkerView()]
