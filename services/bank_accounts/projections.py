@@ -3,6 +3,11 @@
 ``AccountsById`` keeps one document per account (owner, e-mail, balance, version) and
 ``AccountSearch`` one search entry (name, e-mail, balance); both are the same fold of an
 account's events into a differently shaped entry.
+
+The documents must never skip an event (a query by id would show a wrong balance as
+current), so ``AccountsById`` stops at an event it cannot handle. The search index parks
+such an event after five attempts and goes on: one bad account must not keep every other
+account's changes out of search.
 """
 
 from __future__ import annotations
@@ -19,7 +24,13 @@ from bank_accounts.domain import (
     MoneyDeposited,
     MoneyWithdrawn,
 )
-from eskit.projections import DocumentCollection, Projection, ProjectionContext, handles
+from eskit.projections import (
+    DocumentCollection,
+    FailurePolicy,
+    Projection,
+    ProjectionContext,
+    handles,
+)
 from eskit.projections.projection import Bindable
 from eskit.projections.search import SearchIndex
 from eskit.store import StoredEvent
@@ -130,6 +141,7 @@ class AccountSearch(_AccountView):
     name = "bank_accounts_search"
     read_models = (ACCOUNT_SEARCH,)
     model = ACCOUNT_SEARCH
+    on_failure = FailurePolicy.park(after=5)
 
     def shape(self, document: dict[str, Any]) -> dict[str, Any]:
         """What the search index keeps."""
