@@ -4,7 +4,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-PROTO_DIR = services/bank_accounts/proto
 
 .PHONY: run demo test lint typecheck unit proto bench bench-quick clean
 
@@ -48,9 +47,9 @@ typecheck: $(VENV)/.test-deps
 unit: $(VENV)/.test-deps
 	$(BIN)/pytest -q -m unit
 
-## proto: regenerate the gRPC contract's Python code from the .proto (commit the result)
+## proto: regenerate the gRPC contract's Python code (messages and client stubs) from the .proto (commit the result)
 proto: $(VENV)/.test-deps
-	$(BIN)/python -m grpc_tools.protoc -I$(PROTO_DIR) --python_out=$(PROTO_DIR) --pyi_out=$(PROTO_DIR) bank_accounts.proto
+	$(BIN)/python -m grpc_tools.protoc -Iservices --python_out=services --pyi_out=services --grpc_python_out=services bank_accounts/proto/bank_accounts.proto
 
 bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/run.py
