@@ -181,7 +181,8 @@ async def test_status_and_currency_over_grpc_name_the_field_and_the_reason(
         ("status", "weird", "'active', 'frozen' or 'closed'"),
         ("currency", "XYZ", "not an ISO 4217 currency code"),
     ):
-        failed = await failure(bank.open(**{field: value}))
+        given: dict[str, Any] = {field: value}
+        failed = await failure(bank.open(**given))
         assert (failed.status, failed.code) == (INVALID, "validation_error")
         assert f"{field}: " in failed.details
         assert reason in failed.details

@@ -322,8 +322,10 @@ CHECKS = [
 
 Not ``positive_data_acceptance``: the API rightly refuses some schema-valid requests, for
 rules a JSON schema does not say: an e-mail address must look like one, ``atVersion`` and
-``asOf`` exclude each other, and money is never a float (JSON Schema counts ``954.0`` as an
-integer; the API answers 422). ``missing_required_header``, ``ignored_auth``,
+``asOf`` exclude each other and ``minVersion`` and ``minPosition`` (422
+``conflicting_parameters``), and money is never a float (JSON Schema counts ``954.0`` as an
+integer; the API answers 422). Every status answered must be declared for its operation
+(``status_code_conformance``): 405, 415 and each route's errors included. ``missing_required_header``, ``ignored_auth``,
 ``use_after_free`` and ``ensure_resource_availability`` have nothing to check here (no
 required headers, no security schemes, no DELETE, no OpenAPI links).
 """
