@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store
+from eskit.cli.projection_names import require_known
 from eskit.errors import ProjectionNotFoundError
 from eskit.projections.dead_letters import dead_letters, park
 from eskit.projections.projection import Projection
@@ -51,10 +52,12 @@ def _projections(store: EventStoreBackend, settings: EskitSettings) -> list[Proj
     return ConfiguredProjections(settings).build(store)
 
 
-def _check_name(store: EventStoreBackend, settings: EskitSettings, name: str | None) -> None:
-    """With projections named, ``name`` must be one of them (ProjectionNotFoundError)."""
-    if name is not None and (settings.projections or settings.service):
-        _pick(_projections(store, settings), [name])
+async def _check_name(store: EventStoreBackend, settings: EskitSettings, name: str | None) -> None:
+    """``name``, if given, must be a configured projection's or have a stored checkpoint
+    (ProjectionNotFoundError, listing those that do)."""
+    if name is not None:
+        named = settings.projections or settings.service
+        await require_known(store, name, _projections(store, settings) if named else [])
 
 
 def _pick(projections: list[Projection], names: list[str]) -> list[Projection]:
@@ -185,11 +188,12 @@ def park_command(
 ) -> None:
     """Move the event NAME fails on into the dead letters, so NAME goes on without it.
 
-    With projections named (``--projections`` or ``--service``), NAME must be one of them.
+    NAME must be one of the projections named (``--projections`` or ``--service``) or
+    have a stored checkpoint.
     """
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        _check_name(store, settings, name)
+        await _check_name(store, settings, name)
         letter = await park(require_transactions(store, "parking"), name, position)
         console.print(
             f"parked {letter.event_type} at position {letter.position} "
@@ -209,11 +213,12 @@ def dead_letters_command(
 ) -> None:
     """List parked events, of NAME or of every projection.
 
-    With projections named (``--projections`` or ``--service``), NAME must be one of them.
+    NAME must be one of the projections named (``--projections`` or ``--service``) or
+    have a stored checkpoint.
     """
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        _check_name(store, settings, name)
+        await _check_name(store, settings, name)
         table = Table("projection", "position", "event", "stream", "parked at", "error")
         for d in await dead_letters(require_transactions(store, "dead letters"), name):
             table.add_row(
