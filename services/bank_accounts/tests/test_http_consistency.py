@@ -148,10 +148,11 @@ async def test_health_and_the_position_of_the_last_write(
 ) -> None:
     live = await client.get("/health/live")
     assert (live.status_code, live.json()["status"]) == (200, "ok")
-    assert (await client.get("/health/ready")).json() == {"status": "ok", "position": 0}
+    first = (await client.get("/health/ready")).json()
+    assert (first["status"], first["position"]) == ("ok", 0)
     account_id = (await open_account(client))["id"]
     response = await deposit(client, account_id, 5)
     await stored_events(runtime.store)  # past the read horizon (see there)
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "position": position_of(response)}
+    assert (ready.json()["status"], ready.json()["position"]) == ("ok", position_of(response))

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from eskit.grpc import create_server
 from eskit.http import create_app
-from eskit.projections import ProjectionRunner
+from eskit.projections import ProjectionRunner, ProjectionStatus
 from eskit.projections.schema import ensure_tables
 from eskit.serving.service import Service
 from eskit.settings import EskitSettings
@@ -28,7 +28,8 @@ class ServiceRuntime:
     starts its projections (unless ``settings.run_projections`` is false: then it only
     creates their missing read-model tables) and its gRPC server on ``grpc_address``
     (default ``host:grpc_port``; ``None`` or port 0 in the settings: no gRPC), and
-    exposes the HTTP app as ``runtime.app`` for a server to run.
+    exposes the HTTP app as ``runtime.app`` for a server to run; its ``/health/ready`` lists
+    the projections' states (:meth:`projection_status`).
     On exit the gRPC server drains for ``grace_s`` and the projections finish the batch in
     hand.
     """
@@ -58,8 +59,10 @@ class ServiceRuntime:
             settings=settings,
             title=service.title or service.name,
             version=service.version,
+            projections=self.projection_status,
         )
         self.runner: ProjectionRunner | None = None
+        self._observer: ProjectionRunner | None = None
         self.grpc_server: grpc.aio.Server | None = None
         self.grpc_port: int | None = None
 
@@ -89,6 +92,8 @@ class ServiceRuntime:
             store = require_transactions(self.store, "read models")
             for projection in self.parts.projections:
                 await ensure_tables(store, projection.read_models)
+            # never started: it reads the states the worker process stores, for readiness
+            self._observer = ProjectionRunner(store, self.parts.projections, listen=False)
         if self._grpc_address and self.parts.grpc_handlers:
             server = create_server(
                 self.parts.grpc_handlers,
@@ -100,6 +105,12 @@ class ServiceRuntime:
             await server.start()
             self.grpc_server = server
             log.info("gRPC listening on port %s", self.grpc_port)
+
+    async def projection_status(self) -> list[ProjectionStatus]:
+        """Every projection's state: of those running here, or as the process running them
+        stored it (``run_projections`` off)."""
+        runner = self.runner or self._observer
+        return await runner.status() if runner is not None else []
 
     async def stop(self) -> None:
         """Drain the gRPC server, then stop the projections (finishing their batch)."""
