@@ -11,19 +11,11 @@ import signal
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store
 from eskit.cli.projection_names import require_known
+from eskit.cli.rebuild_progress import RebuildProgress
 from eskit.errors import ProjectionNotFoundError
 from eskit.projections.dead_letters import dead_letters, park
 from eskit.projections.projection import Projection
@@ -147,33 +139,12 @@ def rebuild_command(
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         (projection,) = _pick(_projections(store, settings), [name])
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rate]} ev/s"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task(f"rebuilding {name}", total=None, rate="-")
-
-            def update(done: int, total: int) -> None:
-                elapsed = bar.tasks[0].elapsed or 0.0
-                rate = f"{done / elapsed:,.0f}" if elapsed > 0 else "-"
-                bar.update(task, completed=done, total=total, rate=rate)
-
+        with RebuildProgress(console, name) as bar:
             result = await rebuild(
-                store, projection, batch_size=batch_size, progress=update, inline=inline
+                store, projection, batch_size=batch_size, progress=bar.update, inline=inline
             )
-        rate = result.events / result.seconds if result.seconds else 0.0
-        console.print(
-            f"rebuilt {name}: {result.events:,} events in {result.seconds:.1f} s "
-            f"({rate:,.0f} events/s), now at position {result.position}",
-            highlight=False,
-        )
+            summary = bar.finish(result)
+        console.print(summary, highlight=False)
 
     run_with_store(database_url, work, projections=projections, service=service)
 
