@@ -168,3 +168,28 @@ async def test_sqlite_runner_hears_other_writers(tmp_path: Path) -> None:
                 stream_type="Wallet",
             )
             await runner.wait_for(done.position, timeout_s=5)
+
+
+async def test_a_runner_that_only_observes_reports_events_nobody_handles(
+    sql_store: EventStoreBackend,
+) -> None:
+    """Not started here (a web process beside a worker): while the worker runs, the waiting
+    events are only catching up; with no worker, once they and the checkpoint are older than
+    ``stall_after_s``, the projection is stalled, and says why."""
+    observer = ProjectionRunner(sql_store, [WalletsById()], stall_after_s=0.3)
+    async with ProjectionRunner(sql_store, [WalletsById()]) as worker:
+        done = await sql_store.append(
+            "a", [opened_event(owner="u0")], expected_version=0, stream_type="Wallet"
+        )
+        await worker.wait_for(done.position, timeout_s=5)
+    (status,) = await observer.status()
+    assert (status.state, status.position) == ("live", done.position)
+    await asyncio.sleep(0.4)  # the checkpoint's last move is now older than stall_after_s
+    await sql_store.append(
+        "b", [opened_event(owner="u1")], expected_version=0, stream_type="Wallet"
+    )
+    (status,) = await observer.status()
+    assert status.state == "catching_up"
+    state = await _state(observer, "stalled")
+    assert state.startswith("stalled"), state
+    assert "(is a worker running?)" in state

@@ -338,10 +338,11 @@ class ProjectionRunner:
         held = await self._held_back()
         if held:
             return held
-        if lag and age_s >= self.stall_after_s and stored.updated_at is not None:
-            # the oldest waiting event is old *and* the checkpoint has not moved since: not
-            # a long catch-up, but no process handling it
-            idle = (datetime.now(UTC) - stored.updated_at).total_seconds()
+        if lag and age_s >= self.stall_after_s:
+            # the oldest waiting event is old *and* the checkpoint has not moved since (or
+            # never did): not a long catch-up, but no process handling it
+            moved = stored.updated_at
+            idle = age_s if moved is None else (datetime.now(UTC) - moved).total_seconds()
             if idle >= self.stall_after_s:
                 return (
                     f"{lag} events wait and the checkpoint has not moved for {idle:.0f} s "
