@@ -1,0 +1,86 @@
+"""Events, writers and readers shared by the messaging tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from eskit.domain.events import Event
+from eskit.messaging import Bus, Delivery
+from eskit.messaging.relay import Relay
+from eskit.store import ANY, StoredEvent, TransactionalStore
+
+
+class Counted(Event):
+    """One event of a numbered series, per writer."""
+
+    event_type = "test.counted"
+
+    writer: int
+    seq: int
+
+
+async def write(store: TransactionalStore, writer: int, count: int, *, streams: int = 3) -> None:
+    """``count`` events by ``writer``, spread over a few streams of its own, one per append."""
+    for seq in range(count):
+        await store.append(
+            f"w{writer}-s{seq % streams}",
+            [Counted(writer=writer, seq=seq)],
+            expected_version=ANY,
+            stream_type="counter",
+        )
+
+
+async def log_of(store: TransactionalStore) -> list[StoredEvent]:
+    """Every event of the store, in global order."""
+    return [event async for event in store.read_all()]
+
+
+@asynccontextmanager
+async def relaying(relay: Relay) -> AsyncIterator[Relay]:
+    """``relay`` running in a task for the block, stopped after it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    test = asyncio.current_task()
+
+    def interrupt(done: asyncio.Task[None]) -> None:
+        # a relay that dies must fail the test now, not after it waited out its timeouts
+        if test is not None and not stop.is_set() and not done.cancelled() and done.exception():
+            test.cancel()
+
+    task.add_done_callback(interrupt)
+    try:
+        yield relay
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def drain(bus: Bus, group: str, expected: int, *, timeout_s: float = 60.0) -> list[Delivery]:
+    """Everything ``group`` receives until ``expected`` distinct events arrived, acked."""
+    received: list[Delivery] = []
+    ids: set[str] = set()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with bus.consumer(group, ["counter"]) as consumer:
+        while len(ids) < expected and loop.time() < deadline:
+            batch = await consumer.fetch(500, 1.0)
+            received += batch
+            ids |= {d.message_id for d in batch}
+            if batch:
+                await consumer.ack(batch)
+    return received
+
+
+def versions_by_stream(deliveries: Sequence[Delivery]) -> dict[str, list[int]]:
+    """Each stream's versions in the order they were delivered, duplicates dropped."""
+    seen: set[str] = set()
+    order: dict[str, list[int]] = defaultdict(list)
+    for delivery in deliveries:
+        if delivery.message_id in seen:
+            continue
+        seen.add(delivery.message_id)
+        order[delivery.headers["eskit-stream-id"]].append(int(delivery.headers["eskit-version"]))
+    return order
