@@ -3,6 +3,7 @@
 Opens a few accounts, runs random deposits and withdrawals (some refused for insufficient
 funds), prints the balances, then brings the read models up to date and searches them.
 The store is ``ESKIT_DATABASE_URL`` (``./eskit.db`` by default) or ``--database-url``.
+Amounts are stored in minor units; the demo prints them as money (``201.43 USD``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import random
 import time
 from typing import Annotated
 
+import iso4217
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bank_accounts.app import build_handler
 from bank_accounts.commands import DepositMoney, OpenAccount, WithdrawMoney
+from bank_accounts.domain import InsufficientFundsError
 from bank_accounts.projections import ACCOUNT_SEARCH, projections
 from eskit.domain import Command
 from eskit.errors import DomainError, EskitError
@@ -25,10 +28,20 @@ from eskit.projections import ProjectionRunner
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, has_transactions, open_store
 
-__all__ = ["app", "run_demo"]
+__all__ = ["app", "money", "run_demo"]
 
 app = typer.Typer(add_completion=False)
 console = Console()
+
+
+def money(amount: int, currency: str) -> str:
+    """``amount`` minor units of ``currency`` as people read it: ``money(2014305, "USD")``
+    is ``20,143.05 USD``, ``money(500, "JPY")`` is ``500 JPY``."""
+    exponent = iso4217.Currency(currency).exponent or 0
+    units, cents = divmod(abs(amount), 10**exponent)
+    sign = "-" if amount < 0 else ""
+    fraction = f".{cents:0{exponent}d}" if exponent else ""
+    return f"{sign}{units:,}{fraction} {currency}"
 
 
 async def run_demo(
@@ -64,18 +77,25 @@ async def run_demo(
         )
         try:
             await handler.handle(command)
+        except InsufficientFundsError as exc:
+            refused += 1
+            currency = (await handler.repository.load(account_id)).currency
+            console.print(
+                f"[yellow]refused[/yellow] {type(command).__name__} of "
+                f"{money(exc.amount, currency)}: the balance is {money(exc.balance, currency)}"
+            )
         except DomainError as exc:
             refused += 1
             console.print(f"[yellow]refused[/yellow] {type(command).__name__}: {exc}")
     elapsed = time.perf_counter() - started
 
-    table = Table("account", "holder", "balance", "version", title="balances (minor units)")
+    table = Table("account", "holder", "balance", "version", title="balances")
     for account_id in ids:
         account = await handler.repository.load(account_id)
         table.add_row(
             account_id,
             f"{account.first_name} {account.last_name}",
-            f"{account.balance:,} {account.currency}",
+            money(account.balance, account.currency),
             str(account.version),
         )
     console.print(table)
@@ -98,7 +118,7 @@ async def _show_read_side(store: EventStoreBackend) -> None:
     table = Table("account", "holder", "balance", title="richest accounts (search read model)")
     for entry in page.items:
         table.add_row(
-            entry["account_id"], entry["name"], f"{entry['balance']:,} {entry['currency']}"
+            entry["account_id"], entry["name"], money(entry["balance"], entry["currency"])
         )
     console.print(table)
     console.print(
