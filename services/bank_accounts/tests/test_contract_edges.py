@@ -308,3 +308,15 @@ async def test_the_schema_declares_headers_and_every_error(runtime: ServiceRunti
     opening = schema["components"]["schemas"]["CreateAccount"]["properties"]
     assert opening["status"]["enum"] == list(STATUSES)
     assert opening["currency"]["enum"] == list(CURRENCY_CODES)
+
+
+async def test_long_error_details_are_cut_short_not_lost(bank: BankAccountsClient) -> None:
+    # the id is in the message, which is sent twice (status details, eskit-error-details):
+    # whole both times, the metadata would pass gRPC's soft size limit (8 KiB), past which
+    # calls fail at random
+    failed = await failure(bank.get_account(pb.GetAccountRequest(id="x" * 5000)))
+    assert (failed.status, failed.code) == (grpc.StatusCode.NOT_FOUND, "not_found")
+    assert failed.error is not None
+    assert failed.error["code"] == "not_found"
+    assert failed.error["message"].endswith("…")
+    assert len(failed.error["message"]) < 1000

@@ -42,6 +42,8 @@ __all__ = [
 ERROR_CODE_KEY = "eskit-error-code"
 ERROR_DETAILS_KEY = "eskit-error-details"
 INTERNAL_ERROR = "internal_error"
+MAX_DETAILS_CHARS = 4096
+"""The longest ``eskit-error-details`` sent whole."""
 
 _CODES: tuple[tuple[type[EskitError], grpc.StatusCode], ...] = (
     (ConflictingParametersError, grpc.StatusCode.INVALID_ARGUMENT),
@@ -74,7 +76,17 @@ def status_code_for(error: EskitError) -> grpc.StatusCode:
 def error_metadata(
     code: str, message: str, details: Sequence[object] | None = None
 ) -> tuple[tuple[str, str], ...]:
-    """The trailing metadata of a call that failed with ``code``."""
-    # ASCII only: plain metadata values may hold nothing else
-    body = json.dumps({"code": code, "message": message, "details": details}, ensure_ascii=True)
+    """The trailing metadata of a call that failed with ``code``.
+
+    Details longer than :data:`MAX_DETAILS_CHARS` are cut short (the message, then the
+    details list dropped): metadata past gRPC's size limit would end the call otherwise.
+    """
+    body = _details(code, message, details)
+    if len(body) > MAX_DETAILS_CHARS:
+        body = _details(code, message[: MAX_DETAILS_CHARS // 8] + "…", None)
     return ((ERROR_CODE_KEY, code), (ERROR_DETAILS_KEY, body))
+
+
+def _details(code: str, message: str, details: Sequence[object] | None) -> str:
+    # ASCII only: plain metadata values may hold nothing else
+    return json.dumps({"code": code, "message": message, "details": details}, ensure_ascii=True)
