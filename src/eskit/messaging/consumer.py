@@ -1,0 +1,239 @@
+"""Consumers: handlers fed from the bus, each event taking effect once.
+
+A consumer handles a batch in one transaction of the store: it records the batch's message
+ids in the inbox (``UnitOfWork.record_processed``) and runs the handler for the ids not
+seen before, then commits, then acknowledges the batch to the broker. A crash before the
+commit rolls everything back and the broker delivers the batch again; a crash after it
+delivers ids the inbox already holds, which are skipped. So the handler's writes to the
+store take effect exactly once, though the bus delivers at least once.
+
+A handler that fails is retried in place, with backoff, so the messages behind it keep their
+order; after ``max_attempts`` its message goes to the group's dead-letter topic with the
+error and the rest flow on. A message that cannot be decoded at all (not JSON, an unknown
+event type, a newer schema version) is dead-lettered at once: retrying cannot mend it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from eskit.domain.events import Event
+from eskit.domain.registry import EventRegistry
+from eskit.errors import EventDecodingError
+from eskit.messaging.envelope import IncomingEvent, incoming_event
+from eskit.messaging.errors import MessageDecodingError
+from eskit.messaging.message import Delivery, OutgoingMessage
+from eskit.messaging.port import Bus, BusConsumer
+from eskit.store import TransactionalStore
+from eskit.store.unit_of_work import UnitOfWork
+
+__all__ = [
+    "DEAD_LETTER_OF",
+    "Consumer",
+    "ConsumerRunner",
+    "MessageContext",
+    "dead_letter_type",
+]
+
+_log = logging.getLogger(__name__)
+
+
+DEAD_LETTER_OF = "eskit-dead-letter-of"
+"""The header of a dead letter naming the id of the message it stands for."""
+
+
+def dead_letter_type(group: str) -> str:
+    """The stream type whose topic holds ``group``'s dead letters."""
+    return f"{group}-dead-letters"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContext:
+    """What a handler gets beside the event: the delivery and the batch's transaction."""
+
+    incoming: IncomingEvent
+    delivery: Delivery
+    tx: UnitOfWork
+
+
+Handler = Callable[[Event, MessageContext], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Consumer:
+    """A named consumer group: which events it reads and the handler of each type.
+
+    Event types not in ``handlers`` are acknowledged and skipped; ``registry`` decodes the
+    ones it handles (upcasting older schema versions as the store does).
+    """
+
+    name: str
+    stream_types: Sequence[str]
+    handlers: dict[str, Handler]
+    registry: EventRegistry
+    max_attempts: int = 5
+    retry_backoff_s: float = 0.1
+    max_backoff_s: float = 5.0
+    batch_size: int = 100
+
+    def handles(self, event_type: str) -> bool:
+        """Whether ``event_type`` has a handler here."""
+        return event_type in self.handlers
+
+
+class _PoisonError(Exception):
+    """A message to dead-letter now, with the reason."""
+
+    def __init__(self, delivery: Delivery, reason: str, error: str) -> None:
+        super().__init__(error)
+        self.delivery = delivery
+        self.reason = reason
+        self.error = error
+
+
+@dataclass(slots=True)
+class ConsumerRunner:
+    """Runs one member of a consumer's group until told to stop."""
+
+    store: TransactionalStore
+    bus: Bus
+    consumer: Consumer
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch, handle and acknowledge batches until ``stop`` is set."""
+        async with self.bus.consumer(self.consumer.name, self.consumer.stream_types) as member:
+            while not stop.is_set():
+                batch = await member.fetch(self.consumer.batch_size, 0.5)
+                if batch:
+                    await self.handle_batch(member, batch, stop)
+
+    async def handle_batch(
+        self, member: BusConsumer, batch: Sequence[Delivery], stop: asyncio.Event
+    ) -> None:
+        """Apply ``batch`` once and acknowledge it.
+
+        All in one transaction; if that fails, one message at a time, so that only the
+        failing one is retried and, in the end, dead-lettered.
+        """
+        try:
+            await self._apply(batch)
+        except Exception:
+            for delivery in batch:
+                if not await self._apply_alone(delivery, stop):
+                    return  # stopping: what is not acknowledged is delivered again
+                await member.ack([delivery])
+            return
+        await member.ack(batch)
+
+    async def _apply(self, batch: Sequence[Delivery]) -> None:
+        async with self.store.transaction() as tx:
+            new = set(await tx.record_processed(self.consumer.name, [d.message_id for d in batch]))
+            self.duplicates += len(batch) - len(new)
+            for delivery in batch:
+                if delivery.message_id in new:
+                    await self._handle(delivery, tx)
+                    self.handled += 1
+
+    async def _apply_alone(self, delivery: Delivery, stop: asyncio.Event) -> bool:
+        """Apply one message, retrying with backoff; False if told to stop first."""
+        delay = self.consumer.retry_backoff_s
+        error = ""
+        for attempt in range(1, self.consumer.max_attempts + 1):
+            try:
+                await self._apply([delivery])
+                return True
+            except _PoisonError as poison:
+                await self._dead_letter(delivery, poison.reason, poison.error, attempt)
+                return True
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                _log.warning(
+                    "%s: attempt %d of %s failed: %s",
+                    self.consumer.name,
+                    attempt,
+                    delivery.message_id,
+                    error,
+                )
+            if attempt < self.consumer.max_attempts:
+                await _sleep_unless(stop, delay)
+                delay = min(delay * 2, self.consumer.max_backoff_s)
+            if stop.is_set():
+                return False
+        await self._dead_letter(delivery, "handler_failed", error, self.consumer.max_attempts)
+        return True
+
+    async def _handle(self, delivery: Delivery, tx: UnitOfWork) -> None:
+        try:
+            incoming = incoming_event(delivery)
+        except MessageDecodingError as exc:
+            raise _PoisonError(delivery, exc.reason, exc.message) from exc
+        handler = self.consumer.handlers.get(incoming.event_type)
+        if handler is None:
+            return
+        try:
+            event = self.consumer.registry.decoder(incoming.event_type, incoming.schema_version)(
+                incoming.data, incoming.position
+            )
+        except EventDecodingError as exc:
+            raise _PoisonError(delivery, exc.code, exc.message) from exc
+        await handler(event, MessageContext(incoming, delivery, tx))
+
+    async def _dead_letter(
+        self, delivery: Delivery, reason: str, error: str, attempts: int
+    ) -> None:
+        _log.error(
+            "%s: %s dead-lettered (%s): %s", self.consumer.name, delivery.message_id, reason, error
+        )
+        original = delivery.headers.get(DEAD_LETTER_OF, delivery.message_id)
+        await self.bus.publish(
+            [
+                OutgoingMessage(
+                    # an id of its own: a broker that drops repeated ids (JetStream) must
+                    # keep a message dead-lettered again after a failed replay
+                    message_id=str(uuid.uuid4()),
+                    stream_type=dead_letter_type(self.consumer.name),
+                    key=delivery.key,
+                    body=delivery.body,
+                    headers={
+                        **delivery.headers,
+                        DEAD_LETTER_OF: original,
+                        "eskit-dead-letter-reason": reason,
+                        "eskit-dead-letter-error": error[:1000],
+                        "eskit-dead-letter-attempts": str(attempts),
+                    },
+                )
+            ]
+        )
+        self.dead_lettered += 1
+
+    async def replay_dead_letters(self, *, timeout_s: float = 2.0) -> int:
+        """Apply the group's dead letters again (after a fix); how many took effect.
+
+        Each goes through the inbox under its original id, so one that took effect before
+        is not applied twice; one that fails again is dead-lettered again.
+        """
+        applied = 0
+        stop = asyncio.Event()
+        group = f"{self.consumer.name}-replay"
+        async with self.bus.consumer(group, [dead_letter_type(self.consumer.name)]) as member:
+            while batch := await member.fetch(self.consumer.batch_size, timeout_s):
+                for delivery in batch:
+                    original = replace(delivery, message_id=delivery.headers[DEAD_LETTER_OF])
+                    before = self.dead_lettered
+                    await self._apply_alone(original, stop)
+                    applied += self.dead_lettered == before
+                await member.ack(batch)
+        return applied
+
+
+async def _sleep_unless(stop: asyncio.Event, delay_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay_s)

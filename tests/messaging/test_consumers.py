@@ -1,0 +1,195 @@
+"""Consumers apply each event once, dead-letter what they cannot handle, and go on."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+import pytest
+
+from eskit.domain.events import Event
+from eskit.domain.registry import EventRegistry
+from eskit.messaging import Bus, OutgoingMessage
+from eskit.messaging.consumer import (
+    DEAD_LETTER_OF,
+    Consumer,
+    ConsumerRunner,
+    MessageContext,
+    dead_letter_type,
+)
+from eskit.messaging.envelope import event_message
+from eskit.messaging.relay import Relay
+from eskit.store import EventStoreBackend, TransactionalStore, require_transactions
+from eskit.store.rows import DocumentChanges
+from tests.messaging.support import Counted, log_of, write
+
+pytestmark = pytest.mark.integration
+
+TOTALS = "consumer_totals"
+
+
+async def applied(store: TransactionalStore) -> dict[str, list[int]]:
+    """The read model: each stream's applied sequence numbers, in the order applied."""
+    docs = await store.committed.documents.all(TOTALS)
+    return {d.id: d.body["seqs"] for d in docs}
+
+
+def counting(fail_on: set[int] | None = None) -> Consumer:
+    """A consumer appending each event's ``seq`` to its stream's document."""
+
+    async def on_counted(event: Event, ctx: MessageContext) -> None:
+        assert isinstance(event, Counted)
+        if fail_on is not None and event.seq in fail_on:
+            raise RuntimeError(f"cannot take seq {event.seq}")
+        docs = ctx.tx.documents
+        stream = ctx.incoming.stream_id
+        [found] = await docs.get_many(TOTALS, [stream]) or [None]
+        if found is None:
+            await docs.write(
+                "totals",
+                TOTALS,
+                DocumentChanges(inserts=[(stream, orjson.dumps({"seqs": [event.seq]}).decode())]),
+            )
+            return
+        body = {"seqs": [*found.body["seqs"], event.seq]}
+        await docs.write(
+            "totals",
+            TOTALS,
+            DocumentChanges(updates=[(stream, found.version, orjson.dumps(body).decode())]),
+        )
+
+    return Consumer(
+        name=f"totals-{uuid.uuid4().hex[:6]}",
+        stream_types=["counter"],
+        handlers={"test.counted": on_counted},
+        registry=EventRegistry([Counted]),
+        max_attempts=3,
+        retry_backoff_s=0.01,
+        batch_size=20,
+    )
+
+
+@asynccontextmanager
+async def consuming(runner: ConsumerRunner) -> AsyncIterator[ConsumerRunner]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield runner
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def until(check: object, timeout_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def db(sql_store: EventStoreBackend) -> TransactionalStore:
+    store = require_transactions(sql_store, "consumers")
+    async with store.transaction() as tx:
+        await tx.documents.create(TOTALS)
+    return store
+
+
+async def test_each_event_takes_effect_once_though_the_bus_delivers_it_again(
+    db: TransactionalStore, bus: Bus
+) -> None:
+    await write(db, writer=1, count=30)
+    consumer = counting()
+    await Relay(db, bus).step()
+
+    first = ConsumerRunner(db, bus, consumer)
+    async with bus.consumer(consumer.name, consumer.stream_types) as member:
+        batch = await member.fetch(100, 10.0)
+        assert batch
+        await first._apply(batch)  # committed, then the process dies before it acknowledges
+
+    async with consuming(ConsumerRunner(db, bus, consumer)) as second:
+
+        async def all_in() -> bool:
+            done = sum(map(len, (await applied(db)).values())) == 30
+            return done and second.duplicates == len(batch)
+
+        await until(all_in)
+
+    assert await applied(db) == {f"w1-s{s}": list(range(s, 30, 3)) for s in range(3)}
+    assert second.duplicates == len(batch)
+
+
+async def test_a_failing_message_is_dead_lettered_and_the_others_flow_then_replayed_once(
+    db: TransactionalStore, bus: Bus
+) -> None:
+    await write(db, writer=1, count=9)
+    failing = counting(fail_on={4})
+    await Relay(db, bus).step()
+
+    async with consuming(ConsumerRunner(db, bus, failing)) as runner:
+
+        async def others_in() -> bool:
+            return sum(map(len, (await applied(db)).values())) == 8 and runner.dead_lettered == 1
+
+        await until(others_in)
+
+    async with bus.consumer("inspect", [dead_letter_type(failing.name)]) as member:
+        [dead] = await member.fetch(10, 10.0)
+    assert dead.headers["eskit-dead-letter-reason"] == "handler_failed"
+    assert "cannot take seq 4" in dead.headers["eskit-dead-letter-error"]
+    assert dead.headers["eskit-dead-letter-attempts"] == "3"
+
+    fixed = counting()
+    fixed.name = failing.name
+    fixed_runner = ConsumerRunner(db, bus, fixed)
+    assert await fixed_runner.replay_dead_letters() == 1
+    assert sorted((await applied(db))["w1-s1"]) == [1, 4, 7]
+    assert await fixed_runner.replay_dead_letters(timeout_s=0.5) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "reason"),
+    [
+        (b"{not json", {}, "not_json"),
+        (b"[1, 2]", {}, "not_json"),
+        (b'{"writer": 1, "seq": 1}', {"eskit-event-type": "test.renamed"}, "unknown_event_type"),
+        (b'{"writer": 1, "seq": 1}', {"eskit-schema-version": "9"}, "event_schema_mismatch"),
+        (b'{"writer": "x"}', {}, "event_schema_mismatch"),
+        (b"{}", {"eskit-version": None}, "missing_header"),
+    ],
+    ids=["not-json", "not-an-object", "unknown-type", "newer-schema", "bad-data", "no-version"],
+)
+async def test_bad_input_is_dead_lettered_with_its_reason_and_the_consumer_goes_on(
+    db: TransactionalStore, bus: Bus, body: bytes, headers: dict[str, str | None], reason: str
+) -> None:
+    await write(db, writer=1, count=2)
+    [good, other] = [event_message(e) for e in await log_of(db)]
+    merged = {**good.headers, **headers, "eskit-event-id": str(uuid.uuid4())}
+    bad = OutgoingMessage(
+        message_id=merged["eskit-event-id"] or "",
+        stream_type="counter",
+        key="w1-s0",
+        body=body,
+        headers={k: v for k, v in merged.items() if v is not None},
+    )
+    consumer = counting()
+    # a handler for the renamed type, but no event class in the registry
+    consumer.handlers["test.renamed"] = consumer.handlers["test.counted"]
+    await bus.publish([good, bad, other])
+
+    async with consuming(ConsumerRunner(db, bus, consumer)) as runner:
+
+        async def done() -> bool:
+            return sum(map(len, (await applied(db)).values())) == 2 and runner.dead_lettered == 1
+
+        await until(done)
+
+    async with bus.consumer("inspect", [dead_letter_type(consumer.name)]) as member:
+        [dead] = await member.fetch(10, 10.0)
+    assert dead.headers["eskit-dead-letter-reason"] == reason
+    assert dead.headers[DEAD_LETTER_OF] == bad.message_id
+    assert dead.headers["eskit-dead-letter-attempts"] == "1"
