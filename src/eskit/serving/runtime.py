@@ -8,6 +8,7 @@ from types import TracebackType
 import grpc.aio
 from fastapi import FastAPI
 
+from eskit.errors import ConfigurationError
 from eskit.grpc import create_server
 from eskit.http import create_app
 from eskit.projections import ProjectionRunner, ProjectionStatus
@@ -83,6 +84,9 @@ class ServiceRuntime:
         await self.stop()
 
     async def _start(self) -> None:
+        # the gRPC port first: one that cannot be bound stops the start before any
+        # projection runs; it serves only once the read models' tables are there
+        self._bind_grpc()
         if self.settings.run_projections and self.parts.projections:
             self.runner = ProjectionRunner(self.store, self.parts.projections)
             await self.runner.start()
@@ -94,17 +98,26 @@ class ServiceRuntime:
                 await ensure_tables(store, projection.read_models)
             # never started: it reads the states the worker process stores, for readiness
             self._observer = ProjectionRunner(store, self.parts.projections, listen=False)
-        if self._grpc_address and self.parts.grpc_handlers:
-            server = create_server(
-                self.parts.grpc_handlers,
-                api_keys=[key.get_secret_value() for key in self.settings.api_keys],
-                max_message_bytes=self.settings.max_body_bytes,
-                share_port=self.settings.workers > 1,  # server processes share it on purpose
-            )
-            self.grpc_port = server.add_insecure_port(self._grpc_address)
-            await server.start()
-            self.grpc_server = server
+        if self.grpc_server is not None:
+            await self.grpc_server.start()
             log.info("gRPC listening on port %s", self.grpc_port)
+
+    def _bind_grpc(self) -> None:
+        """Make the gRPC server and bind its port (ConfigurationError if it cannot)."""
+        if not (self._grpc_address and self.parts.grpc_handlers):
+            return
+        server = create_server(
+            self.parts.grpc_handlers,
+            api_keys=[key.get_secret_value() for key in self.settings.api_keys],
+            max_message_bytes=self.settings.max_body_bytes,
+            share_port=self.settings.workers > 1,  # server processes share it on purpose
+        )
+        try:
+            self.grpc_port = server.add_insecure_port(self._grpc_address)
+        except RuntimeError as exc:  # grpc's only word for a port it could not bind
+            message = f"cannot listen on {self._grpc_address} (gRPC): {exc}"
+            raise ConfigurationError(message) from exc
+        self.grpc_server = server
 
     async def projection_status(self) -> list[ProjectionStatus]:
         """Every projection's state: of those running here, or as the process running them
