@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from eskit.domain.events import Event
@@ -84,3 +84,12 @@ def versions_by_stream(deliveries: Sequence[Delivery]) -> dict[str, list[int]]:
         seen.add(delivery.message_id)
         order[delivery.headers["eskit-stream-id"]].append(int(delivery.headers["eskit-version"]))
     return order
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
+    """Wait until ``check()`` holds; fail the test if it does not within ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await check():
+        assert loop.time() < deadline, f"still not so after {timeout_s} s"
+        await asyncio.sleep(0.05)

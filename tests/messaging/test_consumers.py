@@ -24,7 +24,7 @@ from eskit.messaging.envelope import event_message
 from eskit.messaging.relay import Relay
 from eskit.store import EventStoreBackend, TransactionalStore, require_transactions
 from eskit.store.rows import DocumentChanges
-from tests.messaging.support import Counted, log_of, write
+from tests.messaging.support import Counted, eventually, log_of, write
 
 pytestmark = pytest.mark.integration
 
@@ -83,13 +83,6 @@ async def consuming(runner: ConsumerRunner) -> AsyncIterator[ConsumerRunner]:
         await asyncio.wait_for(task, 30)
 
 
-async def until(check: object, timeout_s: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def db(sql_store: EventStoreBackend) -> TransactionalStore:
     store = require_transactions(sql_store, "consumers")
@@ -117,7 +110,7 @@ async def test_each_event_takes_effect_once_though_the_bus_delivers_it_again(
             done = sum(map(len, (await applied(db)).values())) == 30
             return done and second.duplicates == len(batch)
 
-        await until(all_in)
+        await eventually(all_in)
 
     assert await applied(db) == {f"w1-s{s}": list(range(s, 30, 3)) for s in range(3)}
     assert second.duplicates == len(batch)
@@ -135,7 +128,7 @@ async def test_a_failing_message_is_dead_lettered_and_the_others_flow_then_repla
         async def others_in() -> bool:
             return sum(map(len, (await applied(db)).values())) == 8 and runner.dead_lettered == 1
 
-        await until(others_in)
+        await eventually(others_in)
 
     async with bus.consumer("inspect", [dead_letter_type(failing.name)]) as member:
         [dead] = await member.fetch(10, 10.0)
@@ -186,7 +179,7 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_consumer_goes_
         async def done() -> bool:
             return sum(map(len, (await applied(db)).values())) == 2 and runner.dead_lettered == 1
 
-        await until(done)
+        await eventually(done)
 
     async with bus.consumer("inspect", [dead_letter_type(consumer.name)]) as member:
         [dead] = await member.fetch(10, 10.0)
