@@ -7,6 +7,7 @@ HTTP routes, its gRPC methods and its projections.
 
 from __future__ import annotations
 
+from bank_accounts.activity import activity_consumer
 from bank_accounts.app import BankAccounts
 from bank_accounts.grpc_api import grpc_handlers
 from bank_accounts.http_api import accounts_router
@@ -24,6 +25,7 @@ def _build(store: EventStoreBackend, settings: EskitSettings) -> ServiceParts:
         routers=[accounts_router(accounts)],
         grpc_handlers=grpc_handlers(accounts),
         projections=projections(),
+        consumers=[activity_consumer()],
     )
 
 

@@ -37,6 +37,13 @@ class EskitSettings(BaseSettings):
     the projections in a process of their own).
     ``ESKIT_RUN_PROJECTIONS``: whether ``eskit serve`` runs the projections in its own
     process (true) or leaves them to ``eskit worker`` (false).
+    ``ESKIT_BUS_URL``: the bus the relay publishes to and consumers read:
+    ``kafka://host:port``, ``nats://host:port``, or unset for the in-process bus (then
+    ``eskit serve`` runs no relay: nothing outside the process could read it).
+    ``ESKIT_BUS_PREFIX``: the first part of every topic and subject (``eskit``).
+    ``ESKIT_BUS_SINGLE_TOPIC``: one Kafka topic for every stream type instead of one each.
+    ``ESKIT_RELAY_STREAM_TYPES``: comma-separated stream types the relay publishes (all
+    when unset).
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -57,6 +64,17 @@ class EskitSettings(BaseSettings):
     consistency_timeout_s: float = Field(default=5.0, gt=0, le=300)
     run_projections: bool = True
     workers: int = Field(default=1, ge=1, le=64)
+    bus_url: str = ""
+    bus_prefix: str = "eskit"
+    bus_single_topic: bool = False
+    relay_stream_types: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("relay_stream_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
+import orjson
+
 from eskit.domain.events import Event
+from eskit.domain.registry import EventRegistry
 from eskit.messaging import Bus, Delivery
+from eskit.messaging.consumer import Consumer, MessageContext
 from eskit.messaging.relay import Relay
 from eskit.store import ANY, StoredEvent, TransactionalStore
+from eskit.store.rows import DocumentChanges
 
 
 class Counted(Event):
@@ -22,9 +28,14 @@ class Counted(Event):
     seq: int
 
 
-async def write(store: TransactionalStore, writer: int, count: int, *, streams: int = 3) -> None:
-    """``count`` events by ``writer``, spread over a few streams of its own, one per append."""
+async def write(
+    store: TransactionalStore, writer: int, count: int, *, streams: int = 3, pause_s: float = 0.0
+) -> None:
+    """``count`` events by ``writer``, spread over a few streams of its own, one per append
+    (``pause_s`` apart: a load spread over time)."""
     for seq in range(count):
+        if pause_s:
+            await asyncio.sleep(pause_s)
         await store.append(
             f"w{writer}-s{seq % streams}",
             [Counted(writer=writer, seq=seq)],
@@ -93,3 +104,47 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30
     while not await check():
         assert loop.time() < deadline, f"still not so after {timeout_s} s"
         await asyncio.sleep(0.05)
+
+
+TOTALS = "consumer_totals"
+
+
+async def applied(store: TransactionalStore) -> dict[str, list[int]]:
+    """The read model: each stream's applied sequence numbers, in the order applied."""
+    docs = await store.committed.documents.all(TOTALS)
+    return {d.id: d.body["seqs"] for d in docs}
+
+
+def counting(fail_on: set[int] | None = None, name: str | None = None) -> Consumer:
+    """A consumer appending each event's ``seq`` to its stream's document."""
+
+    async def on_counted(event: Event, ctx: MessageContext) -> None:
+        assert isinstance(event, Counted)
+        if fail_on is not None and event.seq in fail_on:
+            raise RuntimeError(f"cannot take seq {event.seq}")
+        docs = ctx.tx.documents
+        stream = ctx.incoming.stream_id
+        [found] = await docs.get_many(TOTALS, [stream]) or [None]
+        if found is None:
+            await docs.write(
+                "totals",
+                TOTALS,
+                DocumentChanges(inserts=[(stream, orjson.dumps({"seqs": [event.seq]}).decode())]),
+            )
+            return
+        body = {"seqs": [*found.body["seqs"], event.seq]}
+        await docs.write(
+            "totals",
+            TOTALS,
+            DocumentChanges(updates=[(stream, found.version, orjson.dumps(body).decode())]),
+        )
+
+    return Consumer(
+        name=name or f"totals-{uuid.uuid4().hex[:6]}",
+        stream_types=["counter"],
+        handlers={"test.counted": on_counted},
+        registry=EventRegistry([Counted]),
+        max_attempts=3,
+        retry_backoff_s=0.01,
+        batch_size=20,
+    )

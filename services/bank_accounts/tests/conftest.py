@@ -16,7 +16,7 @@ from eskit.serving import ServiceRuntime
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 
-pytest_plugins = ["eskit.testing.fixtures"]
+pytest_plugins = ["eskit.testing.fixtures", "eskit.testing.bus_fixtures"]
 
 
 @pytest.fixture

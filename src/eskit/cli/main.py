@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from eskit.cli.bus import consume_command, dead_letters_app, relay_app
 from eskit.cli.context import DatabaseUrl, console, run_with_store
 from eskit.cli.help_format import use_flag_aware_help
 from eskit.cli.projections import projections_app
@@ -22,6 +23,9 @@ app.add_typer(store_app, name="store")
 app.add_typer(projections_app, name="projections")
 app.command("serve")(serve_command)
 app.command("worker")(worker_command)
+app.add_typer(relay_app, name="relay")
+app.command("consume")(consume_command)
+app.add_typer(dead_letters_app, name="dead-letters")
 
 
 @app.command()

@@ -80,6 +80,8 @@ class Consumer:
     retry_backoff_s: float = 0.1
     max_backoff_s: float = 5.0
     batch_size: int = 100
+    prepare: Callable[[TransactionalStore], Awaitable[None]] | None = None
+    """Run once before the first batch: create the read models' tables, say."""
 
     def handles(self, event_type: str) -> bool:
         """Whether ``event_type`` has a handler here."""
@@ -109,6 +111,8 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch, handle and acknowledge batches until ``stop`` is set."""
+        if self.consumer.prepare is not None:
+            await self.consumer.prepare(self.store)
         async with self.bus.consumer(self.consumer.name, self.consumer.stream_types) as member:
             while not stop.is_set():
                 batch = await member.fetch(self.consumer.batch_size, 0.5)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from eskit.errors import CheckpointMovedError
 from eskit.messaging.envelope import event_message
 from eskit.messaging.errors import BusUnavailableError
 from eskit.messaging.message import OutgoingMessage
@@ -147,6 +148,11 @@ class Relay:
                 await self._stalled(exc)
                 await _wait(stop, None, delay)
                 delay = min(delay * 2, self.max_backoff_s)
+                continue
+            except CheckpointMovedError:
+                # another relay of the same name moved it: what both sent is a duplicate
+                # the broker or the consumers drop; go on from where it stands now
+                await self.load()
                 continue
             self._recovered()
             delay = self.retry_backoff_s

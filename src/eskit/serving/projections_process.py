@@ -1,4 +1,5 @@
-"""A process that runs projections and nothing else (``eskit worker``)."""
+"""A process that runs projections, and the relay and consumers when a bus is configured
+(``eskit worker``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 from eskit.projections import ProjectionRunner
 from eskit.serving.gc_policy import freeze_startup_objects
+from eskit.serving.messaging import messaging_tasks
 from eskit.serving.service import ConfiguredProjections
 from eskit.settings import EskitSettings
 from eskit.store import open_store
@@ -32,8 +34,15 @@ async def run_projections(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        messaging = messaging_tasks(store, settings, configured.consumers(store))
         async with ProjectionRunner(store, projections):
+            if messaging is not None:
+                await messaging.start()
             freeze_startup_objects()
             if on_ready is not None:
                 on_ready([p.name for p in projections])
-            await stop.wait()
+            try:
+                await stop.wait()
+            finally:
+                if messaging is not None:
+                    await messaging.stop()

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from eskit.errors import ConfigurationError
 from eskit.grpc import create_server
 from eskit.http import create_app
+from eskit.messaging.background import MessagingTasks
 from eskit.projections import ProjectionRunner, ProjectionStatus
 from eskit.projections.schema import ensure_tables
+from eskit.serving.messaging import messaging_tasks
 from eskit.serving.service import Service
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
@@ -63,6 +65,7 @@ class ServiceRuntime:
             projections=self.projection_status,
         )
         self.runner: ProjectionRunner | None = None
+        self.messaging: MessagingTasks | None = None
         self._observer: ProjectionRunner | None = None
         self.grpc_server: grpc.aio.Server | None = None
         self.grpc_port: int | None = None
@@ -90,7 +93,13 @@ class ServiceRuntime:
         if self.settings.run_projections and self.parts.projections:
             self.runner = ProjectionRunner(self.store, self.parts.projections)
             await self.runner.start()
-        elif self.parts.projections:
+        if self.settings.run_projections:
+            # the relay and consumers run where the projections do: beside them, or in
+            # the worker process when the server leaves the projections to one
+            self.messaging = messaging_tasks(self.store, self.settings, self.parts.consumers)
+            if self.messaging is not None:
+                await self.messaging.start()
+        if not self.settings.run_projections and self.parts.projections:
             # the worker may not have started yet: with the read models' tables there,
             # queries answer (from the events, or not_caught_up) instead of failing
             store = require_transactions(self.store, "read models")
@@ -126,10 +135,14 @@ class ServiceRuntime:
         return await runner.status() if runner is not None else []
 
     async def stop(self) -> None:
-        """Drain the gRPC server, then stop the projections (finishing their batch)."""
+        """Drain the gRPC server, then stop the relay, the consumers and the projections
+        (each finishing the batch in hand)."""
         server, self.grpc_server = self.grpc_server, None
         if server is not None:
             await server.stop(self.grace_s)
+        messaging, self.messaging = self.messaging, None
+        if messaging is not None:
+            await messaging.stop(self.grace_s)
         runner, self.runner = self.runner, None
         if runner is not None:
             await runner.stop(grace_s=self.grace_s)

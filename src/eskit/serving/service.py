@@ -11,6 +11,7 @@ import grpc
 from fastapi import APIRouter
 
 from eskit.errors import ConfigurationError
+from eskit.messaging.consumer import Consumer
 from eskit.projections import Projection
 from eskit.projections.loading import load_projections
 from eskit.settings import EskitSettings
@@ -26,6 +27,8 @@ class ServiceParts:
     routers: Sequence[APIRouter] = ()
     grpc_handlers: Sequence[grpc.GenericRpcHandler] = ()
     projections: Sequence[Projection] = ()
+    consumers: Sequence[Consumer] = ()
+    """Fed from the bus of ``ESKIT_BUS_URL``; run beside the projections when it is set."""
 
 
 @dataclass(frozen=True)
@@ -93,3 +96,9 @@ class ConfiguredProjections:
             return self._listed
         assert self._service is not None
         return list(self._service.build(store, self._settings).projections)
+
+    def consumers(self, store: EventStoreBackend) -> list[Consumer]:
+        """The service's bus consumers, over ``store`` (none when projections were listed)."""
+        if self._service is None:
+            return []
+        return list(self._service.build(store, self._settings).consumers)

@@ -1,0 +1,67 @@
+"""The whole flow on real brokers: command → store → relay → broker → consumer → read model."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from bank_accounts.activity import ACTIVITY
+from bank_accounts.tests.support import ACCOUNTS, RuntimeFactory, account_body, http_client
+from eskit.store import EventStoreBackend, require_transactions
+from eskit.testing.brokers import KafkaBroker, NatsServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["kafka", "nats"])
+def bus_url(request: pytest.FixtureRequest) -> str:
+    broker: KafkaBroker | NatsServer = request.getfixturevalue(
+        "kafka_broker" if request.param == "kafka" else "nats_server"
+    )
+    return broker.url
+
+
+async def feed_of(store: EventStoreBackend, account_id: str, items: int) -> list[dict[str, Any]]:
+    db = require_transactions(store, "the activity feed")
+    deadline = time.monotonic() + 30
+    while True:
+        found = await ACTIVITY.get(db, account_id) if await _has_table(db) else None
+        if found is not None and len(found.body["items"]) >= items:
+            return list(found.body["items"])
+        assert time.monotonic() < deadline, f"the feed of {account_id} never got {items} items"
+        await asyncio.sleep(0.1)
+
+
+async def _has_table(db: Any) -> bool:
+    try:
+        await ACTIVITY.count(db)
+    except Exception:
+        return False
+    return True
+
+
+async def test_an_accounts_movements_reach_its_feed_through_the_broker(
+    make_runtime: RuntimeFactory, sql_store: EventStoreBackend, bus_url: str
+) -> None:
+    runtime = await make_runtime(grpc=False, bus_url=bus_url, bus_prefix=f"bank{time.time_ns()}")
+    async with http_client(runtime) as client:
+        opened = await client.post(ACCOUNTS, json=account_body(balance=1000))
+        assert opened.status_code == 201, opened.text
+        account_id = opened.json()["id"]
+        for n in range(3):
+            paid = await client.post(
+                f"{ACCOUNTS}/{account_id}/deposit", json={"amount": 100 + n, "paymentId": f"p{n}"}
+            )
+            assert paid.status_code == 200, paid.text
+
+    items = await feed_of(sql_store, account_id, 4)
+
+    assert [(i["type"], i["version"], i.get("amount")) for i in items] == [
+        ("MoneyDeposited", 4, 102),
+        ("MoneyDeposited", 3, 101),
+        ("MoneyDeposited", 2, 100),
+        ("AccountOpened", 1, 1000),
+    ]

@@ -1,0 +1,177 @@
+"""``eskit relay``, ``eskit consume`` and ``eskit dead-letters``: the bus from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store
+from eskit.errors import ConfigurationError
+from eskit.messaging.background import MessagingTasks
+from eskit.messaging.consumer import Consumer, ConsumerRunner, dead_letter_type
+from eskit.messaging.relay import CHECKPOINT_PREFIX
+from eskit.messaging.urls import open_bus
+from eskit.serving.messaging import topology_of
+from eskit.serving.service import load_service
+from eskit.settings import EskitSettings
+from eskit.store import EventStoreBackend, require_transactions
+
+__all__ = ["consume_command", "dead_letters_app", "relay_app"]
+
+BusUrl = Annotated[
+    str | None,
+    typer.Option("--bus-url", envvar="ESKIT_BUS_URL", help="kafka://host:port or nats://host:port"),
+]
+
+relay_app = typer.Typer(help="The relay: the event store published to the bus.")
+dead_letters_app = typer.Typer(help="Messages a consumer gave up on.", no_args_is_help=True)
+
+
+def _require_bus(settings: EskitSettings) -> None:
+    if not settings.bus_url:
+        raise ConfigurationError("no bus configured: pass --bus-url or set ESKIT_BUS_URL")
+
+
+async def _until_signal(tasks: MessagingTasks) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await tasks.start()
+    try:
+        await stop.wait()
+    finally:
+        await tasks.stop()
+
+
+@relay_app.callback(invoke_without_command=True)
+def relay(ctx: typer.Context, database_url: DatabaseUrl = None, bus_url: BusUrl = None) -> None:
+    """Publish the store's events to the bus until SIGTERM (``eskit relay status``: where it is)."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        from eskit.serving.messaging import relay_for
+
+        _require_bus(settings)
+        relay = relay_for(store, settings)
+        console.print(f"relaying to {settings.bus_url} under {settings.bus_prefix!r}")
+        await _until_signal(MessagingTasks(relay.store, relay.bus, relay=relay))
+
+    run_with_store(database_url, work, bus_url=bus_url)
+    console.print("stopped")
+
+
+@relay_app.command("status")
+def relay_status(database_url: DatabaseUrl = None) -> None:
+    """Every relay's position, lag and, when stalled, why (as the relays stored it)."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        db = require_transactions(store, "relay status")
+        head = await store.last_position()
+        table = Table("relay", "position", "lag", "state", "error")
+        for name, row in sorted((await db.committed.checkpoints.all()).items()):
+            if name.startswith(CHECKPOINT_PREFIX):
+                state = "stalled" if row.error else "ok"
+                table.add_row(
+                    name.removeprefix(CHECKPOINT_PREFIX),
+                    str(row.position),
+                    str(max(head - row.position, 0)),
+                    state,
+                    row.error or "",
+                )
+        console.print(table)
+
+    run_with_store(database_url, work)
+
+
+def _consumers(
+    settings: EskitSettings, store: EventStoreBackend, names: list[str]
+) -> list[Consumer]:
+    service = load_service(settings.service)
+    consumers = list(service.build(store, settings).consumers)
+    known = {c.name: c for c in consumers}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none"
+        raise ConfigurationError(f"unknown consumer {', '.join(unknown)}: known are {listed}")
+    return [known[n] for n in names] if names else consumers
+
+
+def consume_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Consumers to run (default: all).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    service: ServiceOption = None,
+    bus_url: BusUrl = None,
+) -> None:
+    """Run the service's bus consumers in this process until SIGTERM."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        _require_bus(settings)
+        consumers = _consumers(settings, store, names or [])
+        db = require_transactions(store, "consumers (their inbox)")
+        bus = open_bus(settings.bus_url, topology_of(settings))
+        console.print(f"consuming {', '.join(c.name for c in consumers)} from {settings.bus_url}")
+        await _until_signal(MessagingTasks(db, bus, consumers=consumers))
+
+    run_with_store(database_url, work, service=service, bus_url=bus_url)
+    console.print("stopped")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    name: Annotated[str, typer.Argument(help="The consumer.")],
+    database_url: DatabaseUrl = None,
+    service: ServiceOption = None,
+    bus_url: BusUrl = None,
+) -> None:
+    """The consumer's dead letters, one JSON object a line (they stay on the bus)."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        _require_bus(settings)
+        [consumer] = _consumers(settings, store, [name])
+        bus = open_bus(settings.bus_url, topology_of(settings))
+        # a group of its own that never acknowledges: listing takes nothing away
+        group = f"{consumer.name}-inspect"
+        try:
+            async with bus.consumer(group, [dead_letter_type(consumer.name)]) as member:
+                while batch := await member.fetch(100, 2.0):
+                    for d in batch:
+                        line = {"id": d.message_id, "key": d.key, "headers": dict(d.headers)}
+                        console.print_json(
+                            orjson.dumps({**line, "body": d.body.decode(errors="replace")}).decode()
+                        )
+        finally:
+            await bus.close()
+
+    run_with_store(database_url, work, service=service, bus_url=bus_url)
+
+
+@dead_letters_app.command("replay")
+def dead_letters_replay(
+    name: Annotated[str, typer.Argument(help="The consumer.")],
+    database_url: DatabaseUrl = None,
+    service: ServiceOption = None,
+    bus_url: BusUrl = None,
+) -> None:
+    """Apply the consumer's dead letters again, once each (after a fix)."""
+
+    async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        _require_bus(settings)
+        [consumer] = _consumers(settings, store, [name])
+        db = require_transactions(store, "consumers (their inbox)")
+        bus = open_bus(settings.bus_url, topology_of(settings))
+        try:
+            applied = await ConsumerRunner(db, bus, consumer).replay_dead_letters()
+        finally:
+            await bus.close()
+        console.print(f"{applied} dead letter(s) applied")
+
+    run_with_store(database_url, work, service=service, bus_url=bus_url)

@@ -1,0 +1,51 @@
+"""The relay and consumers a service process runs when a bus is configured."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eskit.messaging import Topology
+from eskit.messaging.background import MessagingTasks
+from eskit.messaging.consumer import Consumer
+from eskit.messaging.relay import Relay
+from eskit.messaging.urls import open_bus
+from eskit.settings import EskitSettings
+from eskit.store import EventStoreBackend, require_transactions
+
+__all__ = ["messaging_tasks", "topology_of"]
+
+
+def topology_of(settings: EskitSettings) -> Topology:
+    """Topic and subject names from ``ESKIT_BUS_PREFIX`` and ``ESKIT_BUS_SINGLE_TOPIC``."""
+    return Topology(prefix=settings.bus_prefix, single_topic=settings.bus_single_topic)
+
+
+def relay_for(store: EventStoreBackend, settings: EskitSettings) -> Relay:
+    """The relay of ``ESKIT_BUS_URL``, publishing ``ESKIT_RELAY_STREAM_TYPES`` (or all)."""
+    bus = open_bus(settings.bus_url, topology_of(settings))
+    db = require_transactions(store, "the relay (its checkpoint)")
+    return Relay(db, bus, stream_types=settings.relay_stream_types or None)
+
+
+def messaging_tasks(
+    store: EventStoreBackend,
+    settings: EskitSettings,
+    consumers: Sequence[Consumer],
+    *,
+    relay: bool = True,
+) -> MessagingTasks | None:
+    """The relay (if ``relay``) and ``consumers`` on the bus of ``ESKIT_BUS_URL``.
+
+    None when no bus URL is set: the in-process bus would reach nobody outside this
+    process, and in-process consumers are better served by projections.
+    """
+    if not settings.bus_url:
+        return None
+    db = require_transactions(store, "the relay and consumers (checkpoint, inbox)")
+    bus = open_bus(settings.bus_url, topology_of(settings))
+    return MessagingTasks(
+        db,
+        bus,
+        relay=Relay(db, bus, stream_types=settings.relay_stream_types or None) if relay else None,
+        consumers=consumers,
+    )
