@@ -222,19 +222,25 @@ class ConsumerRunner:
         """Apply the group's dead letters again (after a fix); how many took effect.
 
         Each goes through the inbox under its original id, so one that took effect before
-        is not applied twice; one that fails again is dead-lettered again.
+        is not applied twice; one that fails again is dead-lettered again, and this run
+        leaves that copy for the next replay.
         """
         applied = 0
+        attempted: set[str] = set()
         stop = asyncio.Event()
         group = f"{self.consumer.name}-replay"
         async with self.bus.consumer(group, [dead_letter_type(self.consumer.name)]) as member:
             while batch := await member.fetch(self.consumer.batch_size, timeout_s):
-                for delivery in batch:
-                    original = replace(delivery, message_id=delivery.headers[DEAD_LETTER_OF])
+                fresh = [d for d in batch if d.headers.get(DEAD_LETTER_OF) not in attempted]
+                if not fresh:
+                    break  # only copies this run made: they wait for the next one
+                for delivery in fresh:
+                    original = delivery.headers.get(DEAD_LETTER_OF, delivery.message_id)
+                    attempted.add(original)
                     before = self.dead_lettered
-                    await self._apply_alone(original, stop)
+                    await self._apply_alone(replace(delivery, message_id=original), stop)
                     applied += self.dead_lettered == before
-                await member.ack(batch)
+                await member.ack(fresh)
         return applied
 
 
