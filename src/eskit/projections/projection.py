@@ -180,6 +180,13 @@ class Projection:
         ctx.record = record
         await handler(event, ctx)
 
+    async def handle_decoded(self, event: Event, ctx: ProjectionContext) -> None:
+        """Run the handler of ``event``, already decoded from ``ctx.record`` (a consumer
+        decoded it to route it)."""
+        handler = self._bound.get(event.event_type)
+        if handler is not None:
+            await handler(event, ctx)
+
     async def handle_each(self, ctx: ProjectionContext, records: Sequence[StoredEvent]) -> None:
         """Handle ``records`` in order, as :meth:`handle` does each.
 
