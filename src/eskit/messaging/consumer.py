@@ -20,7 +20,8 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from eskit.domain.events import Event
 from eskit.domain.registry import EventRegistry
@@ -59,9 +60,13 @@ class MessageContext:
     incoming: IncomingEvent
     delivery: Delivery
     tx: UnitOfWork
+    batch: dict[str, Any] = field(default_factory=dict)
+    """Shared by the handlers of one batch (and ``before_batch`` / ``after_batch``): writers
+    that buffer, documents loaded once."""
 
 
 Handler = Callable[[Event, MessageContext], Awaitable[None]]
+BatchHook = Callable[[UnitOfWork, Sequence[IncomingEvent], dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -82,6 +87,11 @@ class Consumer:
     batch_size: int = 100
     prepare: Callable[[TransactionalStore], Awaitable[None]] | None = None
     """Run once before the first batch: create the read models' tables, say."""
+    before_batch: BatchHook | None = None
+    """Run in each batch's transaction before its handlers, with the events they will get:
+    load in one query what they will read."""
+    after_batch: BatchHook | None = None
+    """Run in each batch's transaction after its handlers: write what they buffered."""
 
     def handles(self, event_type: str) -> bool:
         """Whether ``event_type`` has a handler here."""
@@ -141,10 +151,18 @@ class ConsumerRunner:
         async with self.store.transaction() as tx:
             new = set(await tx.record_processed(self.consumer.name, [d.message_id for d in batch]))
             self.duplicates += len(batch) - len(new)
-            for delivery in batch:
-                if delivery.message_id in new:
-                    await self._handle(delivery, tx)
-                    self.handled += 1
+            decoded = [self._decode(d) for d in batch if d.message_id in new]
+            handled = [(d, i, e) for d, i, e in decoded if e is not None]
+            shared: dict[str, Any] = {}
+            events = [incoming for _, incoming, _ in handled]
+            if self.consumer.before_batch is not None:
+                await self.consumer.before_batch(tx, events, shared)
+            for delivery, incoming, event in handled:
+                handler = self.consumer.handlers[incoming.event_type]
+                await handler(event, MessageContext(incoming, delivery, tx, shared))
+            if self.consumer.after_batch is not None:
+                await self.consumer.after_batch(tx, events, shared)
+            self.handled += len(decoded)
 
     async def _apply_alone(self, delivery: Delivery, stop: asyncio.Event) -> bool:
         """Apply one message, retrying with backoff; False if told to stop first."""
@@ -174,21 +192,22 @@ class ConsumerRunner:
         await self._dead_letter(delivery, "handler_failed", error, self.consumer.max_attempts)
         return True
 
-    async def _handle(self, delivery: Delivery, tx: UnitOfWork) -> None:
+    def _decode(self, delivery: Delivery) -> tuple[Delivery, IncomingEvent, Event | None]:
+        """The message's event (None for a type nobody here handles); _PoisonError if it
+        cannot be read."""
         try:
             incoming = incoming_event(delivery)
         except MessageDecodingError as exc:
             raise _PoisonError(delivery, exc.reason, exc.message) from exc
-        handler = self.consumer.handlers.get(incoming.event_type)
-        if handler is None:
-            return
+        if incoming.event_type not in self.consumer.handlers:
+            return delivery, incoming, None
         try:
             event = self.consumer.registry.decoder(incoming.event_type, incoming.schema_version)(
                 incoming.data, incoming.position
             )
         except EventDecodingError as exc:
             raise _PoisonError(delivery, exc.code, exc.message) from exc
-        await handler(event, MessageContext(incoming, delivery, tx))
+        return delivery, incoming, event
 
     async def _dead_letter(
         self, delivery: Delivery, reason: str, error: str, attempts: int

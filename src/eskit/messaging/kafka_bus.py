@@ -42,6 +42,7 @@ class KafkaBus:
         partitions: int = 8,
         timeout_s: float = 10.0,
         session_timeout_s: float = 10.0,
+        fetch_wait_ms: int = 10,
         linger_ms: int = 0,
     ) -> None:
         self.topology = topology or Topology()
@@ -51,6 +52,9 @@ class KafkaBus:
         self.session_timeout_s = session_timeout_s
         """How long a silent member keeps its partitions; some brokers (Tansu) also wait
         about half of it for more members before a group's first assignment."""
+        self.fetch_wait_ms = fetch_wait_ms
+        """How long the broker may hold a fetch with nothing to return: an idle member asks
+        again that often, and a new message waits at most that long for it."""
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
         self._topics: set[str] = set()
@@ -173,6 +177,7 @@ class KafkaConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             request_timeout_ms=int(self._bus.timeout_s * 1000),
             session_timeout_ms=int(self._bus.session_timeout_s * 1000),
             heartbeat_interval_ms=int(self._bus.session_timeout_s * 200),
+            fetch_max_wait_ms=self._bus.fetch_wait_ms,
         )
         await client.start()
         client.subscribe(self._topics, listener=self)

@@ -11,6 +11,7 @@ outgrows one machine.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from eskit.domain.events import Event
 from eskit.messaging.consumer import Consumer, MessageContext
@@ -18,6 +19,7 @@ from eskit.messaging.envelope import IncomingEvent
 from eskit.projections.projection import Projection, ProjectionContext
 from eskit.projections.schema import ensure_tables
 from eskit.store import StoredEvent, TransactionalStore
+from eskit.store.unit_of_work import UnitOfWork
 
 __all__ = ["projection_consumer", "stored_event"]
 
@@ -68,11 +70,23 @@ def projection_consumer(
             f"{projection.name}: name the stream types the consumer reads (stream_types=...)"
         )
 
+    async def before(
+        tx: UnitOfWork, events: Sequence[IncomingEvent], shared: dict[str, Any]
+    ) -> None:
+        # one context for the batch: its writers buffer, and flush once at the end
+        context = shared["context"] = ProjectionContext(tx)
+        records = shared["records"] = {e.event_id: stored_event(e) for e in events}
+        await projection.prefetch(context, list(records.values()))
+
     async def handle(event: Event, ctx: MessageContext) -> None:
-        context = ProjectionContext(ctx.tx)
-        context.record = stored_event(ctx.incoming)
+        context: ProjectionContext = ctx.batch["context"]
+        context.record = ctx.batch["records"][ctx.incoming.event_id]
         await projection.handle_decoded(event, context)
-        await context.flush()
+
+    async def after(
+        tx: UnitOfWork, events: Sequence[IncomingEvent], shared: dict[str, Any]
+    ) -> None:
+        await shared["context"].flush()
 
     async def prepare(store: TransactionalStore) -> None:
         await ensure_tables(store, projection.read_models)
@@ -84,4 +98,6 @@ def projection_consumer(
         registry=projection.registry,
         max_attempts=max_attempts,
         prepare=prepare,
+        before_batch=before,
+        after_batch=after,
     )
