@@ -21,7 +21,7 @@ from eskit.store import SQLiteEventStore
 from eskit.testing.brokers import KafkaBroker, NatsServer
 from tests.messaging.support import TOTALS, applied, eventually, log_of, write
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 10

@@ -22,7 +22,7 @@ from eskit.store import SQLiteEventStore
 from eskit.testing.brokers import KafkaBroker, NatsServer
 from tests.messaging.support import drain, eventually, log_of, versions_by_stream, write
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 ESKIT = str(Path(sys.executable).with_name("eskit"))
 KILLS = 10
