@@ -12,6 +12,7 @@ backoff, says it is stalled and why, and catches up when the broker is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -23,7 +24,7 @@ from eskit.messaging.envelope import event_message
 from eskit.messaging.errors import BusUnavailableError
 from eskit.messaging.message import OutgoingMessage
 from eskit.messaging.port import Bus
-from eskit.store import StoredEvent, TransactionalStore
+from eskit.store import LogPage, StoredEvent, TransactionalStore
 from eskit.store.commits import CommitListener
 
 __all__ = ["CHECKPOINT_PREFIX", "Mapper", "Relay", "RelayStatus"]
@@ -106,15 +107,27 @@ class Relay:
         Raises ``BusUnavailableError`` if the broker did not acknowledge the whole page;
         the checkpoint then stays where it was.
         """
-        page = await self.store.read_page(
-            after=self.position,
+        page = await self._read(self.position)
+        return await self._send(page)
+
+    async def _read(self, after: int) -> LogPage:
+        return await self.store.read_page(
+            after=after,
             limit=self.batch_size,
             stream_types=self.stream_types,
             event_types=self.event_types,
         )
-        end = page.events[-1].position if page.events else self.position
+
+    def _end(self, page: LogPage, after: int) -> int:
+        """Where the checkpoint goes once ``page`` (read after ``after``) is published."""
+        end = page.events[-1].position if page.events else after
         if len(page.events) < self.batch_size:
             end = max(end, page.head)  # a short page holds every match up to its head
+        return end
+
+    async def _send(self, page: LogPage) -> int:
+        """Publish ``page`` (read after the checkpoint) and move the checkpoint past it."""
+        end = self._end(page, self.position)
         if end == self.position:
             return 0
         outgoing = [m for m in map(self.mapper, page.events) if m is not None]
@@ -140,24 +153,33 @@ class Relay:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         delay = self.retry_backoff_s
+        ahead: asyncio.Task[LogPage] | None = None
         while not stop.is_set():
             generation = self.store.appended.generation
             try:
-                moved = await self.step()
-            except BusUnavailableError as exc:
+                page = await ahead if ahead is not None else await self._read(self.position)
+                ahead = None
+                if len(page.events) >= self.batch_size:
+                    # a backlog: the next page is read while the broker acknowledges this one
+                    ahead = asyncio.create_task(self._read(self._end(page, self.position)))
+                moved = await self._send(page)
+            except (BusUnavailableError, CheckpointMovedError) as exc:
+                await _cancelled(ahead)
+                ahead = None
+                if isinstance(exc, CheckpointMovedError):
+                    # another relay of the same name moved it: what both sent is a
+                    # duplicate the broker or the consumers drop; go on from where it is
+                    await self.load()
+                    continue
                 await self._stalled(exc)
                 await _wait(stop, None, delay)
                 delay = min(delay * 2, self.max_backoff_s)
-                continue
-            except CheckpointMovedError:
-                # another relay of the same name moved it: what both sent is a duplicate
-                # the broker or the consumers drop; go on from where it stands now
-                await self.load()
                 continue
             self._recovered()
             delay = self.retry_backoff_s
             if moved < self.batch_size:
                 await _wait(stop, (self.store, generation), self.poll_interval_s)
+        await _cancelled(ahead)
 
     async def _listen(self) -> CommitListener | None:
         listener = self.store.commit_listener()
@@ -196,6 +218,14 @@ class Relay:
             error=self._error,
             stalled_for_s=stalled_for,
         )
+
+
+async def _cancelled(task: asyncio.Task[LogPage] | None) -> None:
+    """``task`` cancelled and awaited (a page read ahead that will not be sent)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 async def _wait(stop: asyncio.Event, commits: tuple[Any, int] | None, timeout_s: float) -> None:
