@@ -71,7 +71,7 @@ async def test_a_consumer_killed_mid_batch_ten_times_ends_as_a_fresh_rebuild(
 
         for _ in range(KILLS):
             consumer = start_consumer(database, broker.url, prefix)
-            await asyncio.sleep(rng.uniform(1.5, 3.0))  # joins, then dies mid-batch
+            await asyncio.sleep(rng.uniform(1.2, 2.2))  # joins, then dies mid-batch
             consumer.send_signal(signal.SIGKILL)
             consumer.wait()
 
