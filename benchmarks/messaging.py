@@ -115,11 +115,17 @@ async def _until(check: Callable[[], bool], timeout_s: float = 600.0) -> None:
 
 
 async def eskit_relay(store: TransactionalStore, bus: Bus, count: int) -> float:
+    """The relay as it runs: pages read and built while the broker acknowledges the last."""
     relay = Relay(store, bus, name=f"r{uuid.uuid4().hex[:6]}", batch_size=BATCH)
+    head = await store.last_position()
+    stop = asyncio.Event()
     started = time.perf_counter()
-    while await relay.step():
-        pass
-    return count / (time.perf_counter() - started)
+    task = asyncio.create_task(relay.run(stop))
+    await _until(lambda: relay.position >= head)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await task
+    return count / elapsed
 
 
 async def polling_relay(store: TransactionalStore, bus: Bus, count: int) -> float:

@@ -35,6 +35,7 @@ CHECKPOINT_PREFIX = "relay:"
 """A relay named ``outbox`` keeps its position in the checkpoint ``relay:outbox``."""
 
 Mapper = Callable[[StoredEvent], OutgoingMessage | None]
+_Prepared = tuple[LogPage, list[OutgoingMessage]]
 """Turns a stored event into the message to publish (an integration event with a public
 contract of its own, say), or None to keep it in."""
 
@@ -107,16 +108,17 @@ class Relay:
         Raises ``BusUnavailableError`` if the broker did not acknowledge the whole page;
         the checkpoint then stays where it was.
         """
-        page = await self._read(self.position)
-        return await self._send(page)
+        return await self._send(await self._prepare(self.position))
 
-    async def _read(self, after: int) -> LogPage:
-        return await self.store.read_page(
+    async def _prepare(self, after: int) -> _Prepared:
+        """The page after ``after`` and its messages, built while nothing else waits."""
+        page = await self.store.read_page(
             after=after,
             limit=self.batch_size,
             stream_types=self.stream_types,
             event_types=self.event_types,
         )
+        return page, [m for m in map(self.mapper, page.events) if m is not None]
 
     def _end(self, page: LogPage, after: int) -> int:
         """Where the checkpoint goes once ``page`` (read after ``after``) is published."""
@@ -125,12 +127,12 @@ class Relay:
             end = max(end, page.head)  # a short page holds every match up to its head
         return end
 
-    async def _send(self, page: LogPage) -> int:
-        """Publish ``page`` (read after the checkpoint) and move the checkpoint past it."""
+    async def _send(self, prepared: _Prepared) -> int:
+        """Publish a page read after the checkpoint and move the checkpoint past it."""
+        page, outgoing = prepared
         end = self._end(page, self.position)
         if end == self.position:
             return 0
-        outgoing = [m for m in map(self.mapper, page.events) if m is not None]
         if outgoing:
             await self.bus.publish(outgoing)
         async with self.store.transaction() as uow:
@@ -153,16 +155,18 @@ class Relay:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         delay = self.retry_backoff_s
-        ahead: asyncio.Task[LogPage] | None = None
+        ahead: asyncio.Task[_Prepared] | None = None
         while not stop.is_set():
             generation = self.store.appended.generation
             try:
-                page = await ahead if ahead is not None else await self._read(self.position)
+                prepared = await ahead if ahead is not None else await self._prepare(self.position)
                 ahead = None
+                page = prepared[0]
                 if len(page.events) >= self.batch_size:
-                    # a backlog: the next page is read while the broker acknowledges this one
-                    ahead = asyncio.create_task(self._read(self._end(page, self.position)))
-                moved = await self._send(page)
+                    # a backlog: the next page is read and its messages built while the
+                    # broker acknowledges this one
+                    ahead = asyncio.create_task(self._prepare(self._end(page, self.position)))
+                moved = await self._send(prepared)
             except (BusUnavailableError, CheckpointMovedError) as exc:
                 await _cancelled(ahead)
                 ahead = None
@@ -220,7 +224,7 @@ class Relay:
         )
 
 
-async def _cancelled(task: asyncio.Task[LogPage] | None) -> None:
+async def _cancelled(task: asyncio.Task[_Prepared] | None) -> None:
     """``task`` cancelled and awaited (a page read ahead that will not be sent)."""
     if task is not None:
         task.cancel()
