@@ -168,6 +168,19 @@ class RecordedEvent(ApiModel):
     recorded_at: str = Field(description="ISO-8601, UTC")
 
 
+class ActivityItem(ApiModel):
+    """One movement of an account's activity feed."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    type: str
+    version: int
+    at: str | None = None
+    amount: int | None = None
+    currency: str | None = None
+    payment_id: str | None = None
+
+
 def accounts_router(accounts: BankAccounts) -> APIRouter:
     """The routes of the service, over ``accounts``."""
     router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], route_class=JsonBodyRoute)
@@ -279,6 +292,20 @@ def accounts_router(accounts: BankAccounts) -> APIRouter:
         """Every event of the account, oldest first: its full audit history."""
         records = await accounts.queries.history(account_id, at_least_position=min_position)
         return [recorded_event(record) for record in records]
+
+    @router.get(
+        "/{account_id}/activity",
+        response_model=list[ActivityItem],
+        **query_route(NotFoundError),
+    )
+    async def account_activity(account_id: AccountId) -> list[ActivityItem]:
+        """The account's latest movements, newest first (at most 50), built from the bus.
+
+        Filled by the ``bank_accounts_activity`` consumer when ``ESKIT_BUS_URL`` names a
+        broker; 404 ``not_found`` while the feed holds nothing for the account.
+        """
+        items = await accounts.queries.activity(account_id)
+        return [ActivityItem.model_validate(item) for item in items]
 
     return router
 

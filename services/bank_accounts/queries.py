@@ -21,6 +21,7 @@ import time
 from datetime import datetime
 from typing import Any, Literal
 
+from bank_accounts.activity import ACTIVITY
 from bank_accounts.domain import BankAccount
 from bank_accounts.projections import (
     ACCOUNT_SEARCH,
@@ -32,6 +33,7 @@ from bank_accounts.projections import (
 )
 from eskit.app import Repository
 from eskit.errors import DocumentConflictError, NotCaughtUpError, NotFoundError
+from eskit.projections.schema import ensure_tables
 from eskit.projections.search import Match, SearchPage
 from eskit.projections.waiting import (
     wait_for_checkpoint,
@@ -62,6 +64,23 @@ class AccountQueries:
         self.store = require_transactions(store, "account queries")
         self.repository = repository
         self.timeout_s = timeout_s
+        self._activity_ready = False
+
+    async def activity(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's latest movements, newest first, as the bus's consumer built them.
+
+        NotFoundError when the feed holds nothing for the account: an unknown account, or
+        one whose events have not reached the consumer (or no bus is configured).
+        """
+        if not self._activity_ready:
+            # the consumer creates the table when it starts; a server without a bus
+            # answers 404 rather than failing on a missing table
+            await ensure_tables(self.store, [ACTIVITY])
+            self._activity_ready = True
+        found = await ACTIVITY.get(self.store, account_id)
+        if found is None:
+            raise NotFoundError(BankAccount.stream_type, account_id, "no activity yet")
+        return list(found.body["items"])
 
     async def get(
         self,

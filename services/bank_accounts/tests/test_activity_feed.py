@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from bank_accounts.activity import ACTIVITY
-from bank_accounts.tests.support import ACCOUNTS, RuntimeFactory, account_body, http_client
+from bank_accounts.tests.support import (
+    ACCOUNTS,
+    RuntimeFactory,
+    account_body,
+    assert_error,
+    http_client,
+)
 from eskit.store import EventStoreBackend, require_transactions
 from eskit.testing.brokers import KafkaBroker, NatsServer
 
@@ -57,11 +63,25 @@ async def test_an_accounts_movements_reach_its_feed_through_the_broker(
             )
             assert paid.status_code == 200, paid.text
 
-    items = await feed_of(sql_store, account_id, 4)
+        items = await feed_of(sql_store, account_id, 4)
+        answer = await client.get(f"{ACCOUNTS}/{account_id}/activity")
 
-    assert [(i["type"], i["version"], i.get("amount")) for i in items] == [
+    expected = [
         ("MoneyDeposited", 4, 102),
         ("MoneyDeposited", 3, 101),
         ("MoneyDeposited", 2, 100),
         ("AccountOpened", 1, 1000),
     ]
+    assert [(i["type"], i["version"], i.get("amount")) for i in items] == expected
+    assert answer.status_code == 200, answer.text
+    assert [(i["type"], i["version"], i.get("amount")) for i in answer.json()] == expected
+    assert answer.json()[0]["paymentId"] == "p2"
+
+
+async def test_without_a_bus_the_feed_answers_not_found(make_runtime: RuntimeFactory) -> None:
+    runtime = await make_runtime(grpc=False)
+    async with http_client(runtime) as client:
+        opened = await client.post(ACCOUNTS, json=account_body())
+        answer = await client.get(f"{ACCOUNTS}/{opened.json()['id']}/activity")
+
+    assert_error(answer, 404, "not_found")

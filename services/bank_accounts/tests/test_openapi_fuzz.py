@@ -146,6 +146,9 @@ def operation_paths() -> dict[str, str]:
 
 OPERATIONS = operation_paths()
 WITH_ACCOUNT_ID = [label for label, path in OPERATIONS.items() if "{account_id}" in path]
+FED_FROM_THE_BUS = {"GET /api/v1/accounts/{account_id}/activity"}
+"""Operations whose read model a bus fills: the fuzzed service runs without one, so they
+answer 404 for every account."""
 
 
 @pytest.fixture(scope="module")
@@ -361,6 +364,7 @@ def test_every_operation_was_exercised() -> None:
     for label in OPERATIONS:
         answers = Counter({status: n for (op, status), n in CALLS.items() if op == label})
         assert answers.total() >= 10, (label, answers)
-        assert any(200 <= status < 300 for status in answers), (label, answers)
+        if label not in FED_FROM_THE_BUS:
+            assert any(200 <= status < 300 for status in answers), (label, answers)
         if label in WITH_ACCOUNT_ID:
             assert answers[404], (label, answers)
