@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -14,7 +15,6 @@ from eskit.domain.events import Event
 from eskit.domain.registry import EventRegistry
 from eskit.messaging import Bus, Delivery
 from eskit.messaging.consumer import Consumer, MessageContext
-from eskit.messaging.relay import Relay
 from eskit.store import ANY, StoredEvent, TransactionalStore
 from eskit.store.rows import DocumentChanges
 
@@ -49,21 +49,30 @@ async def log_of(store: TransactionalStore) -> list[StoredEvent]:
     return [event async for event in store.read_all()]
 
 
+class Runs(Protocol):
+    """A relay or a consumer runner: runs until its stop event is set."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+R = TypeVar("R", bound=Runs)
+
+
 @asynccontextmanager
-async def relaying(relay: Relay) -> AsyncIterator[Relay]:
-    """``relay`` running in a task for the block, stopped after it."""
+async def running(runner: R) -> AsyncIterator[R]:
+    """``runner`` running in a task for the block, stopped after it."""
     stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
+    task = asyncio.create_task(runner.run(stop))
     test = asyncio.current_task()
 
     def interrupt(done: asyncio.Task[None]) -> None:
-        # a relay that dies must fail the test now, not after it waited out its timeouts
+        # a runner that dies must fail the test now, not after it waited out its timeouts
         if test is not None and not stop.is_set() and not done.cancelled() and done.exception():
             test.cancel()
 
     task.add_done_callback(interrupt)
     try:
-        yield relay
+        yield runner
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)

@@ -20,7 +20,7 @@ from tests.messaging.support import (
     drain,
     eventually,
     log_of,
-    relaying,
+    running,
     versions_by_stream,
     write,
 )
@@ -50,7 +50,7 @@ async def test_commands_go_on_while_the_broker_is_down_and_every_event_arrives_a
     bus = bus_on(broker)
     async with SQLiteEventStore.open(tmp_path / "events.db") as store:
         relay = Relay(store, bus, max_backoff_s=2.0)
-        async with relaying(relay):
+        async with running(relay):
             await write(store, writer=0, count=10)
             head = (await log_of(store))[-1].position
 

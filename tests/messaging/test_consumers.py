@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -24,20 +21,9 @@ from eskit.store import (
     TransactionalStore,
     require_transactions,
 )
-from tests.messaging.support import TOTALS, applied, counting, eventually, log_of, write
+from tests.messaging.support import TOTALS, applied, counting, eventually, log_of, running, write
 
 pytestmark = pytest.mark.integration
-
-
-@asynccontextmanager
-async def consuming(runner: ConsumerRunner) -> AsyncIterator[ConsumerRunner]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        yield runner
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture
@@ -61,7 +47,7 @@ async def test_each_event_takes_effect_once_though_the_bus_delivers_it_again(
         assert batch
         await first._apply(batch)  # committed, then the process dies before it acknowledges
 
-    async with consuming(ConsumerRunner(db, bus, consumer)) as second:
+    async with running(ConsumerRunner(db, bus, consumer)) as second:
 
         async def all_in() -> bool:
             done = sum(map(len, (await applied(db)).values())) == 30
@@ -80,7 +66,7 @@ async def test_a_failing_message_is_dead_lettered_and_the_others_flow_then_repla
     failing = counting(fail_on={4})
     await Relay(db, bus).step()
 
-    async with consuming(ConsumerRunner(db, bus, failing)) as runner:
+    async with running(ConsumerRunner(db, bus, failing)) as runner:
 
         async def others_in() -> bool:
             return sum(map(len, (await applied(db)).values())) == 8 and runner.dead_lettered == 1
@@ -141,7 +127,7 @@ async def _bad_input_case(
     consumer.handlers["test.renamed"] = consumer.handlers["test.counted"]
     await bus.publish([good, bad, other])
 
-    async with consuming(ConsumerRunner(db, bus, consumer)) as runner:
+    async with running(ConsumerRunner(db, bus, consumer)) as runner:
 
         async def done() -> bool:
             return sum(map(len, (await applied(db)).values())) == 2 and runner.dead_lettered == 1

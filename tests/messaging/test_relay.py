@@ -11,7 +11,7 @@ from eskit.messaging import Bus
 from eskit.messaging.envelope import incoming_event
 from eskit.messaging.relay import Relay
 from eskit.store import EventStoreBackend, require_transactions
-from tests.messaging.support import drain, log_of, relaying, versions_by_stream, write
+from tests.messaging.support import drain, log_of, running, versions_by_stream, write
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ async def test_every_committed_event_reaches_the_bus_with_its_headers(
     store = require_transactions(sql_store, "the relay")
     await write(store, writer=1, count=12)
 
-    async with relaying(Relay(store, bus)):
+    async with running(Relay(store, bus)):
         received = await drain(bus, "readers", 12)
 
     log = await log_of(store)
@@ -42,7 +42,7 @@ async def test_sixteen_writers_two_groups_each_stream_in_order_nothing_missing(
     sql_store: EventStoreBackend, bus: Bus
 ) -> None:
     store = require_transactions(sql_store, "the relay")
-    async with relaying(Relay(store, bus, batch_size=100)) as relay:
+    async with running(Relay(store, bus, batch_size=100)) as relay:
         await asyncio.gather(*(write(store, writer=w, count=25) for w in range(16)))
         log = await log_of(store)
         groups = await asyncio.gather(drain(bus, "search", len(log)), drain(bus, "audit", len(log)))
@@ -88,7 +88,7 @@ async def test_a_mapper_publishes_integration_events_and_keeps_others_in(
 
     store = require_transactions(sql_store, "the relay")
     await write(store, writer=1, count=6)
-    async with relaying(Relay(store, bus, mapper=public)):
+    async with running(Relay(store, bus, mapper=public)):
         received = await drain(bus, "partner", 3)
 
     assert sorted(orjson.loads(d.body)["number"] for d in received) == [0, 2, 4]

@@ -12,11 +12,11 @@ from rich.table import Table
 
 from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store
 from eskit.errors import ConfigurationError
+from eskit.messaging import Bus
 from eskit.messaging.background import MessagingTasks
 from eskit.messaging.consumer import Consumer, ConsumerRunner, dead_letter_type
 from eskit.messaging.relay import CHECKPOINT_PREFIX
-from eskit.messaging.urls import open_bus
-from eskit.serving.messaging import topology_of
+from eskit.serving.messaging import bus_for, messaging_tasks
 from eskit.serving.service import load_service
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
@@ -56,12 +56,9 @@ def relay(ctx: typer.Context, database_url: DatabaseUrl = None, bus_url: BusUrl 
         return
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        from eskit.serving.messaging import relay_for
-
-        _require_bus(settings)
-        relay = relay_for(store, settings)
+        tasks = _tasks(store, settings, consumers=[], relay=True)
         console.print(f"relaying to {settings.bus_url} under {settings.bus_prefix!r}")
-        await _until_signal(MessagingTasks(relay.store, relay.bus, relay=relay))
+        await _until_signal(tasks)
 
     run_with_store(database_url, work, bus_url=bus_url)
     console.print("stopped")
@@ -103,6 +100,28 @@ def _consumers(
     return [known[n] for n in names] if names else consumers
 
 
+def _tasks(
+    store: EventStoreBackend,
+    settings: EskitSettings,
+    *,
+    consumers: list[Consumer],
+    relay: bool,
+) -> MessagingTasks:
+    _require_bus(settings)
+    tasks = messaging_tasks(store, settings, consumers, relay=relay)
+    assert tasks is not None  # a bus URL is set
+    return tasks
+
+
+def _consumer_and_bus(
+    settings: EskitSettings, store: EventStoreBackend, name: str
+) -> tuple[Consumer, Bus]:
+    """The consumer ``name`` of the configured service, and the configured bus."""
+    _require_bus(settings)
+    [consumer] = _consumers(settings, store, [name])
+    return consumer, bus_for(settings)
+
+
 def consume_command(
     names: Annotated[
         list[str] | None, typer.Argument(help="Consumers to run (default: all).")
@@ -116,10 +135,9 @@ def consume_command(
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         _require_bus(settings)
         consumers = _consumers(settings, store, names or [])
-        db = require_transactions(store, "consumers (their inbox)")
-        bus = open_bus(settings.bus_url, topology_of(settings))
+        tasks = _tasks(store, settings, consumers=consumers, relay=False)
         console.print(f"consuming {', '.join(c.name for c in consumers)} from {settings.bus_url}")
-        await _until_signal(MessagingTasks(db, bus, consumers=consumers))
+        await _until_signal(tasks)
 
     run_with_store(database_url, work, service=service, bus_url=bus_url)
     console.print("stopped")
@@ -135,9 +153,7 @@ def dead_letters_list(
     """The consumer's dead letters, one JSON object a line (they stay on the bus)."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        _require_bus(settings)
-        [consumer] = _consumers(settings, store, [name])
-        bus = open_bus(settings.bus_url, topology_of(settings))
+        consumer, bus = _consumer_and_bus(settings, store, name)
         # a group of its own that never acknowledges: listing takes nothing away
         group = f"{consumer.name}-inspect"
         try:
@@ -164,10 +180,8 @@ def dead_letters_replay(
     """Apply the consumer's dead letters again, once each (after a fix)."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
-        _require_bus(settings)
-        [consumer] = _consumers(settings, store, [name])
+        consumer, bus = _consumer_and_bus(settings, store, name)
         db = require_transactions(store, "consumers (their inbox)")
-        bus = open_bus(settings.bus_url, topology_of(settings))
         try:
             applied = await ConsumerRunner(db, bus, consumer).replay_dead_letters()
         finally:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from eskit.messaging.consumer import Consumer, ConsumerRunner
 from eskit.messaging.port import Bus
-from eskit.messaging.relay import Relay, RelayStatus
+from eskit.messaging.relay import Relay
 from eskit.store import TransactionalStore
 
 __all__ = ["MessagingTasks"]
@@ -60,10 +60,6 @@ class MessagingTasks:
                 _log.exception("%s failed; restarting in %.0f s", name, RESTART_DELAY_S)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), RESTART_DELAY_S)
-
-    def relay_status(self) -> RelayStatus | None:
-        """The relay's status, if this process runs one."""
-        return None if self.relay is None else self.relay.status()
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop every task (a batch in hand is finished first, for up to ``grace_s``)."""

@@ -93,10 +93,6 @@ class Consumer:
     after_batch: BatchHook | None = None
     """Run in each batch's transaction after its handlers: write what they buffered."""
 
-    def handles(self, event_type: str) -> bool:
-        """Whether ``event_type`` has a handler here."""
-        return event_type in self.handlers
-
 
 class _PoisonError(Exception):
     """A message to dead-letter now, with the reason."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eskit.messaging import Topology
+from eskit.messaging import Bus, Topology
 from eskit.messaging.background import MessagingTasks
 from eskit.messaging.consumer import Consumer
 from eskit.messaging.relay import Relay
@@ -12,7 +12,7 @@ from eskit.messaging.urls import open_bus
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
 
-__all__ = ["messaging_tasks", "topology_of"]
+__all__ = ["bus_for", "messaging_tasks", "topology_of"]
 
 
 def topology_of(settings: EskitSettings) -> Topology:
@@ -20,11 +20,9 @@ def topology_of(settings: EskitSettings) -> Topology:
     return Topology(prefix=settings.bus_prefix, single_topic=settings.bus_single_topic)
 
 
-def relay_for(store: EventStoreBackend, settings: EskitSettings) -> Relay:
-    """The relay of ``ESKIT_BUS_URL``, publishing ``ESKIT_RELAY_STREAM_TYPES`` (or all)."""
-    bus = open_bus(settings.bus_url, topology_of(settings))
-    db = require_transactions(store, "the relay (its checkpoint)")
-    return Relay(db, bus, stream_types=settings.relay_stream_types or None)
+def bus_for(settings: EskitSettings) -> Bus:
+    """The bus ``ESKIT_BUS_URL`` names, under the settings' topology."""
+    return open_bus(settings.bus_url, topology_of(settings))
 
 
 def messaging_tasks(
@@ -42,7 +40,7 @@ def messaging_tasks(
     if not settings.bus_url:
         return None
     db = require_transactions(store, "the relay and consumers (checkpoint, inbox)")
-    bus = open_bus(settings.bus_url, topology_of(settings))
+    bus = bus_for(settings)
     return MessagingTasks(
         db,
         bus,

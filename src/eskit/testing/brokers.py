@@ -11,6 +11,7 @@ Both stop when their ``with`` block ends, killed if they do not stop in time.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import shutil
@@ -44,15 +45,16 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float
     raise TimeoutError(f"the broker did not listen on port {port} within {timeout_s} s")
 
 
-class _BrokerProcess:
+class _BrokerProcess(abc.ABC):
     """A broker process on a loopback port: start, pause, resume, restart, stop."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
+    @abc.abstractmethod
     def _command(self) -> list[str]:
-        raise NotImplementedError
+        """The command line that starts the broker on ``self.port``."""
 
     def start(self) -> Self:
         """Start the process and wait until it listens."""
