@@ -59,5 +59,6 @@ async def test_sqlite_migrate_on_a_new_file_applies_every_migration_once(tmp_pat
         "0002_checkpoints_and_dead_letters",
         "0003_command_outcomes",
         "0004_processed_messages",
+        "0005_consumer_streams",
     ]
     assert again == []

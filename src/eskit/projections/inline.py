@@ -80,6 +80,8 @@ class _ProjectingUnitOfWork:
         self.read_page = tx.read_page
         self.read_stream = tx.read_stream
         self.record_processed = tx.record_processed
+        self.stream_versions = tx.stream_versions
+        self.record_stream_versions = tx.record_stream_versions
 
     async def append(
         self,

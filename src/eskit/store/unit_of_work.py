@@ -24,7 +24,7 @@ would wait for it forever (it raises instead).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeGuard
 
@@ -128,6 +128,16 @@ class UnitOfWork(Protocol):
     async def record_processed(self, consumer: str, message_ids: Sequence[str]) -> list[str]:
         """Remember that ``consumer`` processed these messages; returns the ids it had not
         processed before (in the given order). The rest were seen already: skip them."""
+        ...
+
+    async def stream_versions(self, consumer: str, stream_ids: Collection[str]) -> dict[str, int]:
+        """The last version of each of ``stream_ids`` that ``consumer`` applied; streams it
+        applied nothing of are left out."""
+        ...
+
+    async def record_stream_versions(self, consumer: str, versions: Mapping[str, int]) -> None:
+        """Remember the last version of each stream ``consumer`` applied; a version below
+        the one recorded leaves it as it is."""
         ...
 
 

@@ -8,7 +8,7 @@ inside a savepoint, so a refused append leaves the rest of the work as it was.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -227,3 +227,18 @@ class PostgresUnitOfWork(_Parts):
         rows = await self._run.fetch(sql.RECORD_PROCESSED, (consumer, wanted))
         new = {row[0] for row in rows}
         return [message_id for message_id in wanted if message_id in new]
+
+    async def stream_versions(self, consumer: str, stream_ids: Collection[str]) -> dict[str, int]:
+        """See UnitOfWork.stream_versions."""
+        if not stream_ids:
+            return {}
+        rows = await self._run.fetch(sql.CONSUMER_STREAM_VERSIONS, (consumer, list(stream_ids)))
+        return {row[0]: row[1] for row in rows}
+
+    async def record_stream_versions(self, consumer: str, versions: Mapping[str, int]) -> None:
+        """See UnitOfWork.record_stream_versions: one statement for the whole batch."""
+        if versions:
+            await self._run.execute(
+                sql.RECORD_CONSUMER_STREAM_VERSIONS,
+                (consumer, list(versions), list(versions.values())),
+            )

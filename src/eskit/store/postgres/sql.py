@@ -377,6 +377,16 @@ SELECT %s, m FROM unnest(%s::text[]) AS m
 ON CONFLICT (consumer, message_id) DO NOTHING
 RETURNING message_id
 """
+CONSUMER_STREAM_VERSIONS = (
+    "SELECT stream_id, version FROM eskit_consumer_streams "
+    "WHERE consumer = %s AND stream_id = ANY(%s)"
+)
+RECORD_CONSUMER_STREAM_VERSIONS = """
+INSERT INTO eskit_consumer_streams (consumer, stream_id, version)
+SELECT %s, s, v FROM unnest(%s::text[], %s::bigint[]) AS t(s, v)
+ON CONFLICT (consumer, stream_id)
+DO UPDATE SET version = GREATEST(eskit_consumer_streams.version, excluded.version)
+"""
 
 # -- read models: schema ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ writer's transaction, and nothing of it is visible to readers until the writer c
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TypeVar
 
 from eskit.domain.events import Event
@@ -132,6 +132,20 @@ class SQLiteUnitOfWork(_Parts):
             for message_id in dict.fromkeys(message_ids)
             if execute(sql.RECORD_PROCESSED, (consumer, message_id, at)).rowcount
         ]
+
+    async def stream_versions(self, consumer: str, stream_ids: Collection[str]) -> dict[str, int]:
+        """See UnitOfWork.stream_versions."""
+        execute = self._conn.execute
+        found = {
+            s: execute(sql.CONSUMER_STREAM_VERSION, (consumer, s)).fetchone() for s in stream_ids
+        }
+        return {stream: row[0] for stream, row in found.items() if row is not None}
+
+    async def record_stream_versions(self, consumer: str, versions: Mapping[str, int]) -> None:
+        """See UnitOfWork.record_stream_versions."""
+        self._conn.executemany(
+            sql.RECORD_CONSUMER_STREAM_VERSION, [(consumer, s, v) for s, v in versions.items()]
+        )
 
 
 def _roll_back_to(conn: sqlite3.Connection, savepoint: str) -> None:

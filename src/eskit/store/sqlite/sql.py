@@ -185,6 +185,14 @@ RECORD_PROCESSED = (
     "INSERT INTO eskit_processed_messages (consumer, message_id, processed_at) "
     "VALUES (?, ?, ?) ON CONFLICT (consumer, message_id) DO NOTHING"
 )
+CONSUMER_STREAM_VERSION = (
+    "SELECT version FROM eskit_consumer_streams WHERE consumer = ? AND stream_id = ?"
+)
+RECORD_CONSUMER_STREAM_VERSION = (
+    "INSERT INTO eskit_consumer_streams (consumer, stream_id, version) VALUES (?, ?, ?) "
+    "ON CONFLICT (consumer, stream_id) "
+    "DO UPDATE SET version = MAX(eskit_consumer_streams.version, excluded.version)"
+)
 
 # -- read models: schema ------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ inside see the transaction's own writes, readers outside see them only once comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -278,3 +279,22 @@ class UnitOfWorkContract(TransactionalStoreUnderTest):
             assert await tx.record_processed("inbox", ["m-2", "m-3"]) == ["m-3"]
             assert await tx.record_processed("other", ["m-2"]) == ["m-2"]
             assert await tx.record_processed("inbox", []) == []
+
+    async def test_stream_versions_only_move_forward_per_consumer(
+        self, db: TransactionalStore
+    ) -> None:
+        async with db.transaction() as tx:
+            assert await tx.stream_versions("inbox", ["a", "b"]) == {}
+            await tx.record_stream_versions("inbox", {"a": 3, "b": 1})
+            await tx.record_stream_versions("other", {"a": 9})
+        async with db.transaction() as tx:
+            await tx.record_stream_versions("inbox", {"a": 2, "b": 4})  # a stays at 3
+            assert await tx.stream_versions("inbox", ["a", "b", "c"]) == {"a": 3, "b": 4}
+            await tx.record_stream_versions("inbox", {})
+        with contextlib.suppress(RuntimeError):
+            async with db.transaction() as tx:
+                await tx.record_stream_versions("inbox", {"c": 1})
+                raise RuntimeError("rolled back")
+        async with db.transaction() as tx:
+            assert await tx.stream_versions("inbox", ["c"]) == {}
+            assert await tx.stream_versions("other", ["a"]) == {"a": 9}
