@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import OffsetAndMetadata
 
 from eskit.messaging.errors import BusUnavailableError
@@ -44,6 +46,7 @@ class KafkaBus:
         session_timeout_s: float = 10.0,
         fetch_wait_ms: int = 10,
         linger_ms: int = 0,
+        max_batch_bytes: int = 512 * 1024,
     ) -> None:
         self.topology = topology or Topology()
         self.bootstrap_servers = bootstrap_servers
@@ -56,6 +59,10 @@ class KafkaBus:
         """How long the broker may hold a fetch with nothing to return: an idle member asks
         again that often, and a new message waits at most that long for it."""
         self._linger_ms = linger_ms
+        self.max_batch_bytes = max_batch_bytes
+        """The largest record batch sent to one partition in one request."""
+        self._partitioner = DefaultPartitioner()  # Kafka's murmur2: the Java client's choice
+        self._partitions: dict[tuple[bytes, int], int] = {}
         self._producer: AIOKafkaProducer | None = None
         self._topics: set[str] = set()
 
@@ -72,18 +79,50 @@ class KafkaBus:
 
     async def _publish(self, messages: Sequence[OutgoingMessage]) -> None:
         producer = await self._ready_producer()
-        await self.ensure_topics({self.topology.topic(m.stream_type) for m in messages})
-        pending = [
-            await producer.send(
-                self.topology.topic(m.stream_type),
-                value=m.body,
-                key=m.key.encode(),
-                headers=[("eskit-message-id", m.message_id.encode())]
-                + [(name, value.encode()) for name, value in m.headers.items()],
-            )
-            for m in messages
-        ]
+        by_topic: dict[str, list[OutgoingMessage]] = {}
+        for message in messages:
+            by_topic.setdefault(self.topology.topic(message.stream_type), []).append(message)
+        await self.ensure_topics(set(by_topic))
+        pending = []
+        for topic, batch in by_topic.items():
+            for partition, builders in (await self._batches(producer, topic, batch)).items():
+                for builder in builders:
+                    builder.close()
+                    pending.append(await producer.send_batch(builder, topic, partition=partition))
         await asyncio.gather(*pending)
+
+    async def _batches(
+        self, producer: AIOKafkaProducer, topic: str, messages: list[OutgoingMessage]
+    ) -> dict[int, list[BatchBuilder]]:
+        """``messages`` in record batches per partition, in order; built here rather than
+        one ``send`` each, which costs a future and a lookup per message."""
+        partitions = sorted(await producer.partitions_for(topic))
+        batches: dict[int, list[BatchBuilder]] = {}
+        for message in messages:
+            key = message.key.encode()
+            partition = self._partition(key, partitions)
+            headers = [("eskit-message-id", message.message_id.encode())]
+            headers += [(name, value.encode()) for name, value in message.headers.items()]
+            builders = batches.setdefault(partition, [])
+            if not builders or not _append(builders[-1], key, message.body, headers):
+                builders.append(producer.create_batch())
+                if not _append(builders[-1], key, message.body, headers):
+                    raise BusUnavailableError(
+                        f"message {message.message_id} is larger than a Kafka batch "
+                        f"({self.max_batch_bytes} bytes)"
+                    )
+        return batches
+
+    def _partition(self, key: bytes, partitions: list[int]) -> int:
+        """The partition of ``key``, as any Kafka client would choose it (cached: a stream
+        publishes many events)."""
+        cache_key = (key, len(partitions))
+        partition = self._partitions.get(cache_key)
+        if partition is None:
+            if len(self._partitions) >= 100_000:
+                self._partitions.clear()
+            partition = self._partitions[cache_key] = self._partitioner(key, partitions, partitions)
+        return partition
 
     async def _ready_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -91,6 +130,8 @@ class KafkaBus:
                 bootstrap_servers=self.bootstrap_servers,
                 acks="all",
                 linger_ms=self._linger_ms,
+                max_batch_size=self.max_batch_bytes,
+                max_request_size=max(self.max_batch_bytes, 1_048_576),
                 request_timeout_ms=int(self.timeout_s * 1000),
             )
             await producer.start()
@@ -287,6 +328,11 @@ class KafkaConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         if self._client is None:
             raise RuntimeError("use the consumer inside 'async with'")
         return self._client
+
+
+def _append(builder: BatchBuilder, key: bytes, body: bytes, headers: list[Any]) -> bool:
+    """Whether ``builder`` took the record (False: it is full)."""
+    return builder.append(timestamp=None, key=key, value=body, headers=headers) is not None
 
 
 def _handle(delivery: Delivery) -> _Handle:
