@@ -16,10 +16,6 @@ from tests.messaging.support import counting
 
 async def main(database: str, bus_url: str, prefix: str, group: str) -> None:
     bus = open_bus(bus_url, Topology(prefix=prefix))
-    if hasattr(bus, "session_timeout_s"):
-        bus.session_timeout_s = 2.0  # a restarted member is assigned its partitions sooner
-    if hasattr(bus, "ack_wait_s"):
-        bus.ack_wait_s = 5.0  # a dead member's messages come back sooner
     async with SQLiteEventStore.open(database) as store:
         consumer = counting(name=group)
         consumer.batch_size = 25

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -92,6 +93,10 @@ class Consumer:
     load in one query what they will read."""
     after_batch: BatchHook | None = None
     """Run in each batch's transaction after its handlers: write what they buffered."""
+    order_wait_s: float = 120.0
+    """How long a stream's event waits for the one before it (held by a member that died,
+    or by a broker's redelivery) before it is applied anyway, out of order. Longer than the
+    bus takes to deliver again what a dead member held (JetStream's ack wait)."""
 
 
 class _PoisonError(Exception):
@@ -114,6 +119,11 @@ class ConsumerRunner:
     handled: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    out_of_order: int = 0
+    held_back: int = 0
+    """Messages given back to wait for an earlier event of their stream."""
+    _waiting_since: dict[str, float] = field(default_factory=dict)
+    _late: set[str] = field(default_factory=set)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch, handle and acknowledge batches until ``stop`` is set."""
@@ -131,23 +141,43 @@ class ConsumerRunner:
         """Apply ``batch`` once and acknowledge it.
 
         All in one transaction; if that fails, one message at a time, so that only the
-        failing one is retried and, in the end, dead-lettered.
+        failing one is retried and, in the end, dead-lettered. A message whose stream has
+        an earlier event not applied yet is given back to wait for it.
         """
         try:
-            await self._apply(batch)
+            waiting = await self._apply(batch)
         except Exception:
+            waiting = []
             for delivery in batch:
-                if not await self._apply_alone(delivery, stop):
+                outcome = await self._apply_alone(delivery, stop)
+                if outcome is None:
                     return  # stopping: what is not acknowledged is delivered again
-                await member.ack([delivery])
-            return
-        await member.ack(batch)
+                if outcome:
+                    waiting.append(delivery)
+                else:
+                    await member.ack([delivery])
+        else:
+            held = {d.message_id for d in waiting}
+            await member.ack([d for d in batch if d.message_id not in held])
+        self.held_back += len(waiting)
+        for delivery in waiting:
+            await member.retry_later(delivery, self._order_delay(delivery))
 
-    async def _apply(self, batch: Sequence[Delivery]) -> None:
+    async def _apply(self, batch: Sequence[Delivery], *, ordered: bool = True) -> list[Delivery]:
+        """Apply what ``batch`` holds in one transaction; the deliveries left waiting for an
+        earlier event of their stream."""
+        name = self.consumer.name
         async with self.store.transaction() as tx:
-            new = set(await tx.record_processed(self.consumer.name, [d.message_id for d in batch]))
-            self.duplicates += len(batch) - len(new)
-            decoded = [self._decode(d) for d in batch if d.message_id in new]
+            arrived = [(d, self._incoming(d)) for d in batch]
+            if ordered and not self.bus.keeps_key_order:
+                ready, waiting = await self._in_order(tx, arrived)
+            else:
+                ready, waiting = arrived, []
+            new = set(await tx.record_processed(name, [d.message_id for d, _ in ready]))
+            self.duplicates += len(ready) - len(new)
+            applied = [(d, i) for d, i in ready if d.message_id in new]
+            self._note_late(applied)
+            decoded = [(d, i, self._event(d, i)) for d, i in applied]
             handled = [(d, i, e) for d, i, e in decoded if e is not None]
             shared: dict[str, Any] = {}
             events = [incoming for _, incoming, _ in handled]
@@ -158,19 +188,89 @@ class ConsumerRunner:
                 await handler(event, MessageContext(incoming, delivery, tx, shared))
             if self.consumer.after_batch is not None:
                 await self.consumer.after_batch(tx, events, shared)
-            self.handled += len(decoded)
+            await tx.record_stream_versions(name, _last_versions(i for _, i in applied))
+        self.handled += len(applied)
+        return [d for d, _ in waiting]
 
-    async def _apply_alone(self, delivery: Delivery, stop: asyncio.Event) -> bool:
-        """Apply one message, retrying with backoff; False if told to stop first."""
+    async def _in_order(
+        self, tx: UnitOfWork, arrived: list[tuple[Delivery, IncomingEvent]]
+    ) -> tuple[list[tuple[Delivery, IncomingEvent]], list[tuple[Delivery, IncomingEvent]]]:
+        """``arrived`` split into what can be applied now and what waits for an earlier
+        event of its stream (and everything behind that in the batch)."""
+        ordered = {i.stream_id for _, i in arrived if i.previous_version is not None}
+        last = await tx.stream_versions(self.consumer.name, ordered) if ordered else {}
+        ready, waiting = [], []
+        held: set[str] = set()
+        for delivery, incoming in arrived:
+            stream = incoming.stream_id
+            if stream in held or not self._may_apply(delivery, incoming, last.get(stream)):
+                held.add(stream)
+                waiting.append((delivery, incoming))
+                continue
+            self._waiting_since.pop(delivery.message_id, None)
+            known = last.get(stream, 0)
+            if incoming.previous_version is not None and incoming.version <= known:
+                self._late.add(delivery.message_id)  # or a duplicate: the inbox tells
+            last[stream] = max(known, incoming.version)
+            ready.append((delivery, incoming))
+        return ready, waiting
+
+    def _may_apply(self, delivery: Delivery, incoming: IncomingEvent, last: int | None) -> bool:
+        previous = incoming.previous_version
+        if previous is None or previous <= (last or 0):
+            # no order to keep, the next event of the stream, or one applied already (the
+            # inbox drops it)
+            return True
+        if len(self._waiting_since) > 10_000:  # forget what other members took since
+            horizon = time.monotonic() - 2 * self.consumer.order_wait_s
+            self._waiting_since = {k: t for k, t in self._waiting_since.items() if t > horizon}
+        since = self._waiting_since.setdefault(delivery.message_id, time.monotonic())
+        if time.monotonic() - since < self.consumer.order_wait_s:
+            return False
+        self.out_of_order += 1
+        _log.warning(
+            "%s: %s of %s waited %.0f s for version %d; applied out of order",
+            self.consumer.name,
+            delivery.message_id,
+            incoming.stream_id,
+            self.consumer.order_wait_s,
+            previous,
+        )
+        return True
+
+    def _note_late(self, applied: list[tuple[Delivery, IncomingEvent]]) -> None:
+        """Count and log the events applied after a later one of their stream."""
+        if not self._late:
+            return
+        for delivery, incoming in applied:
+            if delivery.message_id in self._late:
+                self.out_of_order += 1
+                _log.warning(
+                    "%s: %s (version %d of %s) came after a later version; applied late",
+                    self.consumer.name,
+                    delivery.message_id,
+                    incoming.version,
+                    incoming.stream_id,
+                )
+        self._late.clear()
+
+    def _order_delay(self, delivery: Delivery) -> float:
+        """How long a message waiting for its stream's earlier event is held back: briefly
+        at first (that event is being applied by another member), then longer."""
+        since = self._waiting_since.get(delivery.message_id, time.monotonic())
+        return min(max(0.05, (time.monotonic() - since) / 4), 1.0)
+
+    async def _apply_alone(self, delivery: Delivery, stop: asyncio.Event) -> bool | None:
+        """Apply one message, retrying with backoff: True if it waits for an earlier event
+        of its stream, False once applied or dead-lettered, None if told to stop first."""
         delay = self.consumer.retry_backoff_s
         error = ""
         for attempt in range(1, self.consumer.max_attempts + 1):
             try:
-                await self._apply([delivery])
-                return True
+                return bool(await self._apply([delivery], ordered=not _is_replay(delivery)))
             except _PoisonError as poison:
                 await self._dead_letter(delivery, poison.reason, poison.error, attempt)
-                return True
+                return False
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 _log.warning(
@@ -184,26 +284,28 @@ class ConsumerRunner:
                 await _sleep_unless(stop, delay)
                 delay = min(delay * 2, self.consumer.max_backoff_s)
             if stop.is_set():
-                return False
+                return None
         await self._dead_letter(delivery, "handler_failed", error, self.consumer.max_attempts)
-        return True
+        return False
 
-    def _decode(self, delivery: Delivery) -> tuple[Delivery, IncomingEvent, Event | None]:
-        """The message's event (None for a type nobody here handles); _PoisonError if it
-        cannot be read."""
+    def _incoming(self, delivery: Delivery) -> IncomingEvent:
+        """The event's envelope; _PoisonError if it cannot be read."""
         try:
-            incoming = incoming_event(delivery)
+            return incoming_event(delivery)
         except MessageDecodingError as exc:
             raise _PoisonError(delivery, exc.reason, exc.message) from exc
+
+    def _event(self, delivery: Delivery, incoming: IncomingEvent) -> Event | None:
+        """The message's event (None for a type nobody here handles); _PoisonError if it
+        cannot be decoded."""
         if incoming.event_type not in self.consumer.handlers:
-            return delivery, incoming, None
+            return None
         try:
-            event = self.consumer.registry.decoder(incoming.event_type, incoming.schema_version)(
+            return self.consumer.registry.decoder(incoming.event_type, incoming.schema_version)(
                 incoming.data, incoming.position
             )
         except EventDecodingError as exc:
             raise _PoisonError(delivery, exc.code, exc.message) from exc
-        return delivery, incoming, event
 
     async def _dead_letter(
         self, delivery: Delivery, reason: str, error: str, attempts: int
@@ -232,6 +334,15 @@ class ConsumerRunner:
             ]
         )
         self.dead_lettered += 1
+        await self._pass_over(delivery)
+
+    async def _pass_over(self, delivery: Delivery) -> None:
+        """Let the later events of a dead-lettered message's stream go on without it."""
+        stream = delivery.headers.get("eskit-stream-id")
+        version = delivery.headers.get("eskit-version", "")
+        if stream is not None and version.isdigit():
+            async with self.store.transaction() as tx:
+                await tx.record_stream_versions(self.consumer.name, {stream: int(version)})
 
     async def replay_dead_letters(self, *, timeout_s: float = 2.0) -> int:
         """Apply the group's dead letters again (after a fix); how many took effect.
@@ -257,6 +368,19 @@ class ConsumerRunner:
                     applied += self.dead_lettered == before
                 await member.ack(fresh)
         return applied
+
+
+def _last_versions(applied: Iterable[IncomingEvent]) -> dict[str, int]:
+    """The highest version applied of each stream."""
+    last: dict[str, int] = {}
+    for incoming in applied:
+        last[incoming.stream_id] = max(last.get(incoming.stream_id, 0), incoming.version)
+    return last
+
+
+def _is_replay(delivery: Delivery) -> bool:
+    """A dead letter applied again: out of its stream's order by nature."""
+    return DEAD_LETTER_OF in delivery.headers
 
 
 async def _sleep_unless(stop: asyncio.Event, delay_s: float) -> None:

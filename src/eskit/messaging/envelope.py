@@ -17,7 +17,7 @@ from eskit.messaging.errors import MessageDecodingError
 from eskit.messaging.message import Delivery, OutgoingMessage
 from eskit.store import StoredEvent
 
-__all__ = ["HEADERS", "IncomingEvent", "event_message", "incoming_event"]
+__all__ = ["HEADERS", "PREVIOUS_VERSION", "IncomingEvent", "event_message", "incoming_event"]
 
 HEADERS = (
     "eskit-event-id",
@@ -32,6 +32,11 @@ HEADERS = (
 """Headers every event message carries; correlation, causation and the W3C trace context
 (``eskit-correlation-id``, ``eskit-causation-id``, ``traceparent``, ``tracestate``) travel
 too when the event has them."""
+
+PREVIOUS_VERSION = "eskit-previous-version"
+"""The version of the event published before this one in the same stream (0 for its first),
+sent by a relay that publishes every event of the streams it relays. A consumer's members
+use it to apply each stream in order even when one of them got a later event first."""
 
 _FROM_METADATA = {
     "correlation_id": "eskit-correlation-id",
@@ -49,8 +54,13 @@ def _body(raw: dict[str, Any] | str | bytes) -> bytes:
     return orjson.dumps(raw)
 
 
-def event_message(event: StoredEvent) -> OutgoingMessage:
-    """``event`` as a message keyed by its stream, identified by its event id."""
+def event_message(event: StoredEvent, *, previous: bool = False) -> OutgoingMessage:
+    """``event`` as a message keyed by its stream, identified by its event id.
+
+    With ``previous``, the message names the version before it (``PREVIOUS_VERSION``): only
+    for a sender that publishes every event of the stream, or consumers would wait for
+    events that never come.
+    """
     event_id = str(event.event_id)
     headers = {
         "eskit-event-id": event_id,
@@ -62,6 +72,8 @@ def event_message(event: StoredEvent) -> OutgoingMessage:
         "eskit-position": str(event.position),
         "eskit-recorded-at": event.recorded_at.isoformat(),
     }
+    if previous:
+        headers[PREVIOUS_VERSION] = str(event.version - 1)
     metadata = event.metadata
     for key, header in _FROM_METADATA.items():
         value = metadata.get(key)
@@ -89,6 +101,8 @@ class IncomingEvent:
     position: int
     data: dict[str, Any]
     headers: Mapping[str, str]
+    previous_version: int | None = None
+    """The version of the stream's event published before this one, when the sender knows."""
 
 
 def incoming_event(delivery: Delivery) -> IncomingEvent:
@@ -110,6 +124,8 @@ def incoming_event(delivery: Delivery) -> IncomingEvent:
             name: int(headers[f"eskit-{name.replace('_', '-')}"])
             for name in ("schema_version", "version", "position")
         }
+        previous = headers.get(PREVIOUS_VERSION)
+        previous_version = None if previous is None else int(previous)
     except ValueError as exc:
         raise MessageDecodingError(delivery.message_id, "bad_header", str(exc)) from exc
     return IncomingEvent(
@@ -119,5 +135,6 @@ def incoming_event(delivery: Delivery) -> IncomingEvent:
         stream_type=headers["eskit-stream-type"],
         data=data,
         headers=headers,
+        previous_version=previous_version,
         **numbers,
     )

@@ -52,6 +52,9 @@ class _Handle:
 class InProcessBus:
     """A bus in this process's memory; see ``eskit.messaging.port.Bus``."""
 
+    keeps_key_order = False
+    """See ``Bus.keeps_key_order``."""
+
     def __init__(self, topology: Topology | None = None) -> None:
         self.topology = topology or Topology()
         self._logs: dict[str, list[OutgoingMessage]] = {}

@@ -36,6 +36,9 @@ _TOPIC_EXISTS = 36  # Kafka's TOPIC_ALREADY_EXISTS error code
 class KafkaBus:
     """A bus on a Kafka cluster (or a Kafka-protocol broker such as Tansu or Redpanda)."""
 
+    keeps_key_order = True
+    """See ``Bus.keeps_key_order``."""
+
     def __init__(
         self,
         bootstrap_servers: str,

@@ -35,6 +35,9 @@ MESSAGE_ID = "Nats-Msg-Id"
 class JetStreamBus:
     """A bus on a NATS server with JetStream enabled."""
 
+    keeps_key_order = False
+    """See ``Bus.keeps_key_order``."""
+
     def __init__(
         self,
         url: str,

@@ -22,8 +22,11 @@ __all__ = ["Bus", "BusConsumer"]
 class BusConsumer(Protocol):
     """One member of a consumer group, used as an async context manager.
 
-    Messages of one key reach the group in the order they were published. A member sees a
-    message again until it is acknowledged; ``retry_later`` gives one back for another
+    Messages of one key reach the group in the order they were published; on a bus that
+    ``keeps_key_order`` they also reach one member at a time, so that member sees them in that
+    order; elsewhere a member may get a key's later message while another holds an earlier
+    one (the consumers' stream-order check is for that). A member sees a message again
+    until it is acknowledged; ``retry_later`` gives one back for another
     attempt, which on an ordered (Kafka) partition also holds back the messages after it.
     """
 
@@ -54,6 +57,9 @@ class Bus(Protocol):
     """A message broker, reached through one client per process."""
 
     topology: Topology
+    keeps_key_order: bool
+    """True if a key's messages reach one member of a group at a time, in order (Kafka's
+    partitions); False if members share them message by message (JetStream, in process)."""
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Send ``messages`` and return once the broker acknowledged every one of them.

@@ -80,7 +80,10 @@ class Relay:
         self.name = name
         self.stream_types = stream_types
         self.event_types = event_types
-        self.mapper = mapper or event_message
+        self.mapper = mapper or (_with_previous if event_types is None else event_message)
+        """Without an event-type filter or a mapper, every event of a relayed stream leaves,
+        so each message can name the version before it: consumers keep streams in order
+        across members with it."""
         self.batch_size = batch_size
         self.retry_backoff_s = retry_backoff_s
         self.max_backoff_s = max_backoff_s
@@ -222,6 +225,10 @@ class Relay:
             error=self._error,
             stalled_for_s=stalled_for,
         )
+
+
+def _with_previous(event: StoredEvent) -> OutgoingMessage:
+    return event_message(event, previous=True)
 
 
 async def _cancelled(task: asyncio.Task[_Prepared] | None) -> None:
