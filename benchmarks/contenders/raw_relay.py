@@ -21,7 +21,7 @@ __all__ = ["kafka_batches", "raw_relay_kafka", "raw_relay_nats"]
 
 PAGE = """
 SELECT position, event_id::text, stream_id, stream_type, event_type,
-       schema_version::text, version::text, position::text, recorded_at::text, data::text
+       schema_version::text, version::text, position::text AS at, recorded_at::text, data::text
 FROM eskit_events WHERE position > %s ORDER BY position LIMIT %s
 """
 NAMES = (
@@ -77,7 +77,6 @@ async def raw_relay_kafka(url: str, servers: str, topic: str, batch: int) -> flo
         bootstrap_servers=servers, acks="all", max_batch_size=512 * 1024, max_request_size=1 << 20
     )
     await producer.start()
-    partitions = sorted(await producer.partitions_for(topic))
 
     async def publish(rows: list[Row]) -> None:
         records = [
@@ -88,6 +87,7 @@ async def raw_relay_kafka(url: str, servers: str, topic: str, batch: int) -> flo
             )
             for r in rows
         ]
+        partitions = sorted(await producer.partitions_for(topic))
         pending = []
         for partition, builders in kafka_batches(producer, partitions, records).items():
             for builder in builders:

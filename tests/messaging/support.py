@@ -118,14 +118,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30
 TOTALS = "consumer_totals"
 
 
-async def applied(store: TransactionalStore) -> dict[str, list[int]]:
+async def applied(store: TransactionalStore, totals: str = TOTALS) -> dict[str, list[int]]:
     """The read model: each stream's applied sequence numbers, in the order applied."""
-    docs = await store.committed.documents.all(TOTALS)
+    docs = await store.committed.documents.all(totals)
     return {d.id: d.body["seqs"] for d in docs}
 
 
-def counting(fail_on: set[int] | None = None, name: str | None = None) -> Consumer:
-    """A consumer appending each event's ``seq`` to its stream's document."""
+def counting(
+    fail_on: set[int] | None = None, name: str | None = None, totals: str = TOTALS
+) -> Consumer:
+    """A consumer appending each event's ``seq`` to its stream's document in ``totals``."""
 
     async def on_counted(event: Event, ctx: MessageContext) -> None:
         assert isinstance(event, Counted)
@@ -133,18 +135,18 @@ def counting(fail_on: set[int] | None = None, name: str | None = None) -> Consum
             raise RuntimeError(f"cannot take seq {event.seq}")
         docs = ctx.tx.documents
         stream = ctx.incoming.stream_id
-        [found] = await docs.get_many(TOTALS, [stream]) or [None]
+        [found] = await docs.get_many(totals, [stream]) or [None]
         if found is None:
             await docs.write(
                 "totals",
-                TOTALS,
+                totals,
                 DocumentChanges(inserts=[(stream, orjson.dumps({"seqs": [event.seq]}).decode())]),
             )
             return
         body = {"seqs": [*found.body["seqs"], event.seq]}
         await docs.write(
             "totals",
-            TOTALS,
+            totals,
             DocumentChanges(updates=[(stream, found.version, orjson.dumps(body).decode())]),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import replace
@@ -140,3 +141,30 @@ async def test_a_dead_lettered_event_does_not_hold_its_stream_back(
         await eventually(rest_in, timeout_s=20)
     assert runner.dead_lettered == 1
     assert runner.out_of_order == 0
+
+
+async def test_sixteen_writers_two_groups_of_two_members_apply_every_stream_in_order(
+    db: TransactionalStore, bus: Bus
+) -> None:
+    async with db.transaction() as tx:
+        await tx.documents.create("totals_search")
+        await tx.documents.create("totals_audit")
+    groups = {
+        totals: replace(counting(name=totals, totals=totals), batch_size=10)
+        for totals in ("totals_search", "totals_audit")
+    }
+    members = [ConsumerRunner(db, bus, c) for c in groups.values() for _ in range(2)]
+    async with contextlib.AsyncExitStack() as stack:
+        for member in members:
+            await stack.enter_async_context(running(member))
+        async with running(Relay(db, bus, batch_size=50)):
+            await asyncio.gather(*(write(db, writer=w, count=20) for w in range(16)))
+            fresh = {f"w{w}-s{s}": list(range(s, 20, 3)) for w in range(16) for s in range(3)}
+
+            async def all_in() -> bool:
+                return all([await applied(db, totals) == fresh for totals in groups])
+
+            await eventually(all_in, timeout_s=60)
+    assert sum(m.out_of_order for m in members) == 0
+    if not bus.keeps_key_order:  # members shared streams message by message, and yet
+        assert all(m.handled for m in members)

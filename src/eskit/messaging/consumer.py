@@ -124,6 +124,7 @@ class ConsumerRunner:
     """Messages given back to wait for an earlier event of their stream."""
     _waiting_since: dict[str, float] = field(default_factory=dict)
     _late: set[str] = field(default_factory=set)
+    _known: dict[str, int] = field(default_factory=dict)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch, handle and acknowledge batches until ``stop`` is set."""
@@ -188,17 +189,36 @@ class ConsumerRunner:
                 await handler(event, MessageContext(incoming, delivery, tx, shared))
             if self.consumer.after_batch is not None:
                 await self.consumer.after_batch(tx, events, shared)
-            await tx.record_stream_versions(name, _last_versions(i for _, i in applied))
+            versions = _last_versions(i for _, i in applied)
+            await tx.record_stream_versions(name, versions)
+        self._remember(versions)
         self.handled += len(applied)
         return [d for d, _ in waiting]
+
+    def _remember(self, versions: dict[str, int]) -> None:
+        """Keep committed versions: a lower bound of what the group applied, which spares a
+        query for a stream whose next event comes to this member again."""
+        if len(self._known) + len(versions) > 100_000:
+            self._known.clear()
+        known = self._known
+        for stream, version in versions.items():
+            if version > known.get(stream, 0):
+                known[stream] = version
 
     async def _in_order(
         self, tx: UnitOfWork, arrived: list[tuple[Delivery, IncomingEvent]]
     ) -> tuple[list[tuple[Delivery, IncomingEvent]], list[tuple[Delivery, IncomingEvent]]]:
         """``arrived`` split into what can be applied now and what waits for an earlier
         event of its stream (and everything behind that in the batch)."""
-        ordered = {i.stream_id for _, i in arrived if i.previous_version is not None}
-        last = await tx.stream_versions(self.consumer.name, ordered) if ordered else {}
+        known = self._known
+        unsure = {
+            i.stream_id
+            for _, i in arrived
+            if i.previous_version is not None and i.previous_version > known.get(i.stream_id, 0)
+        }
+        fetched = await tx.stream_versions(self.consumer.name, unsure) if unsure else {}
+        self._remember(fetched)
+        last = {i.stream_id: known.get(i.stream_id, 0) for _, i in arrived}
         ready, waiting = [], []
         held: set[str] = set()
         for delivery, incoming in arrived:
@@ -208,10 +228,10 @@ class ConsumerRunner:
                 waiting.append((delivery, incoming))
                 continue
             self._waiting_since.pop(delivery.message_id, None)
-            known = last.get(stream, 0)
-            if incoming.previous_version is not None and incoming.version <= known:
+            before = last.get(stream, 0)
+            if incoming.previous_version is not None and incoming.version <= before:
                 self._late.add(delivery.message_id)  # or a duplicate: the inbox tells
-            last[stream] = max(known, incoming.version)
+            last[stream] = max(before, incoming.version)
             ready.append((delivery, incoming))
         return ready, waiting
 
