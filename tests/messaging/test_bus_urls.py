@@ -12,6 +12,8 @@ from eskit.messaging.kafka_bus import KafkaBus
 from eskit.messaging.nats_bus import JetStreamBus
 from eskit.messaging.urls import open_bus
 
+pytestmark = pytest.mark.unit
+
 
 def test_each_scheme_opens_its_bus_with_the_timings_in_the_query() -> None:
     assert isinstance(open_bus(""), InProcessBus)
