@@ -16,22 +16,12 @@ from eskit.messaging.consumer import (
 from eskit.messaging.envelope import event_message
 from eskit.messaging.relay import Relay
 from eskit.store import (
-    EventStoreBackend,
     SQLiteEventStore,
     TransactionalStore,
-    require_transactions,
 )
 from tests.messaging.support import TOTALS, applied, counting, eventually, log_of, running, write
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def db(sql_store: EventStoreBackend) -> TransactionalStore:
-    store = require_transactions(sql_store, "consumers")
-    async with store.transaction() as tx:
-        await tx.documents.create(TOTALS)
-    return store
 
 
 async def test_each_event_takes_effect_once_though_the_bus_delivers_it_again(

@@ -15,19 +15,11 @@ from eskit.messaging.consumer import ConsumerRunner
 from eskit.messaging.envelope import PREVIOUS_VERSION, event_message
 from eskit.messaging.nats_bus import JetStreamBus
 from eskit.messaging.relay import Relay
-from eskit.store import EventStoreBackend, TransactionalStore, require_transactions
+from eskit.store import TransactionalStore
 from eskit.testing.brokers import NatsServer
-from tests.messaging.support import TOTALS, applied, counting, eventually, log_of, running, write
+from tests.messaging.support import applied, counting, eventually, log_of, running, write
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def db(sql_store: EventStoreBackend) -> TransactionalStore:
-    store = require_transactions(sql_store, "consumers")
-    async with store.transaction() as tx:
-        await tx.documents.create(TOTALS)
-    return store
 
 
 async def test_relayed_messages_name_the_version_before_them(
@@ -68,11 +60,8 @@ async def test_a_member_waits_for_the_event_another_member_holds(
 
 
 async def test_a_stream_waits_for_the_event_a_dead_member_held(
-    sql_store: EventStoreBackend, nats_server: NatsServer
+    db: TransactionalStore, nats_server: NatsServer
 ) -> None:
-    db = require_transactions(sql_store, "consumers")
-    async with db.transaction() as tx:
-        await tx.documents.create(TOTALS)
     bus = JetStreamBus(nats_server.url, Topology(prefix=f"t{uuid.uuid4().hex[:12]}"), ack_wait_s=2)
     try:
         await write(db, writer=1, count=3, streams=1)
