@@ -170,10 +170,8 @@ class ConsumerRunner:
         name = self.consumer.name
         async with self.store.transaction() as tx:
             arrived = [(d, self._incoming(d)) for d in batch]
-            if ordered and not self.bus.keeps_key_order:
-                ready, waiting = await self._in_order(tx, arrived)
-            else:
-                ready, waiting = arrived, []
+            checked = ordered and self._checks_order
+            ready, waiting = await self._in_order(tx, arrived) if checked else (arrived, [])
             new = set(await tx.record_processed(name, [d.message_id for d, _ in ready]))
             self.duplicates += len(ready) - len(new)
             applied = [(d, i) for d, i in ready if d.message_id in new]
@@ -189,11 +187,17 @@ class ConsumerRunner:
                 await handler(event, MessageContext(incoming, delivery, tx, shared))
             if self.consumer.after_batch is not None:
                 await self.consumer.after_batch(tx, events, shared)
-            versions = _last_versions(i for _, i in applied)
+            versions = _last_versions(i for _, i in applied) if self._checks_order else {}
             await tx.record_stream_versions(name, versions)
         self._remember(versions)
         self.handled += len(applied)
         return [d for d, _ in waiting]
+
+    @property
+    def _checks_order(self) -> bool:
+        """Whether members must keep streams in order themselves: not on a bus that hands a
+        key's messages to one member at a time (Kafka), where the order check has no work."""
+        return not self.bus.keeps_key_order
 
     def _remember(self, versions: dict[str, int]) -> None:
         """Keep committed versions: a lower bound of what the group applied, which spares a
@@ -360,7 +364,7 @@ class ConsumerRunner:
         """Let the later events of a dead-lettered message's stream go on without it."""
         stream = delivery.headers.get("eskit-stream-id")
         version = delivery.headers.get("eskit-version", "")
-        if stream is not None and version.isdigit():
+        if self._checks_order and stream is not None and version.isdigit():
             async with self.store.transaction() as tx:
                 await tx.record_stream_versions(self.consumer.name, {stream: int(version)})
 
