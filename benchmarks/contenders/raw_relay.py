@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from nats.js.client import JetStreamContext
 
-__all__ = ["kafka_batches", "raw_relay_kafka", "raw_relay_nats"]
+__all__ = ["raw_relay_kafka", "raw_relay_nats", "send_kafka_batches"]
 
 PAGE = """
 SELECT position, event_id::text, stream_id, stream_type, event_type,
@@ -56,7 +56,20 @@ async def _relay(url: str, batch: int, publish: Publish) -> float:
         return sent / (time.perf_counter() - started)
 
 
-def kafka_batches(
+async def send_kafka_batches(
+    producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes, bytes, Any]]
+) -> None:
+    """Send (key, value, headers) records in record batches per partition; wait for acks."""
+    partitions = sorted(await producer.partitions_for(topic))
+    pending = []
+    for partition, builders in _kafka_batches(producer, partitions, records).items():
+        for builder in builders:
+            builder.close()
+            pending.append(await producer.send_batch(builder, topic, partition=partition))
+    await asyncio.gather(*pending)
+
+
+def _kafka_batches(
     producer: AIOKafkaProducer, partitions: list[int], records: list[tuple[bytes, bytes, Any]]
 ) -> dict[int, list[Any]]:
     """(key, value, headers) records in record batches per partition, in order."""
@@ -87,13 +100,7 @@ async def raw_relay_kafka(url: str, servers: str, topic: str, batch: int) -> flo
             )
             for r in rows
         ]
-        partitions = sorted(await producer.partitions_for(topic))
-        pending = []
-        for partition, builders in kafka_batches(producer, partitions, records).items():
-            for builder in builders:
-                builder.close()
-                pending.append(await producer.send_batch(builder, topic, partition=partition))
-        await asyncio.gather(*pending)
+        await send_kafka_batches(producer, topic, records)
 
     try:
         return await _relay(url, batch, publish)
