@@ -11,7 +11,7 @@ import pytest
 from bank_accounts.service import service
 from eskit.serving import ServiceRuntime
 from eskit.settings import EskitSettings
-from eskit.store.postgres import PostgresEventStore
+from eskit.store.urls import open_store
 from eskit.testing.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ async def test_store_down_means_503_and_nothing_written(
 ) -> None:
     settings = EskitSettings(run_projections=False)
     async with (
-        PostgresEventStore.open(postgres_url, reconnect_attempts=0, connect_timeout_s=2) as store,
+        open_store(postgres_url, reconnect_attempts=0, connect_timeout_s=2) as store,
         ServiceRuntime(service, store, settings, grpc_address=None) as runtime,
     ):
         transport = httpx.ASGITransport(app=runtime.app, raise_app_exceptions=False)

@@ -25,6 +25,7 @@ import pytest
 import pytest_asyncio
 
 from eskit.store import EventStoreBackend, InMemoryEventStore, SQLiteEventStore
+from eskit.store.urls import open_store
 from eskit.testing.postgres import PostgresServer
 
 __all__ = ["postgres_server", "postgres_url", "sql_store", "store"]
@@ -73,6 +74,4 @@ async def sql_store(
 def _postgres_store(
     request: pytest.FixtureRequest,
 ) -> AbstractAsyncContextManager[EventStoreBackend]:
-    from eskit.store.postgres import PostgresEventStore  # only where PostgreSQL is wanted
-
-    return PostgresEventStore.open(request.getfixturevalue("postgres_url"))
+    return open_store(request.getfixturevalue("postgres_url"))

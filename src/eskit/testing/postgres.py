@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from eskit.store.urls import open_store
+
 __all__ = ["PostgresServer"]
 
 _TEMPLATE = "eskit_template"
@@ -57,13 +59,11 @@ class PostgresServer:
             shutil.rmtree(root, ignore_errors=True)
 
     def _build_template(self) -> None:
-        from eskit.store.postgres import PostgresEventStore
-
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {_TEMPLATE}")
 
         async def migrate() -> None:
-            async with PostgresEventStore.open(with_database(self.url, _TEMPLATE), migrate=True):
+            async with open_store(with_database(self.url, _TEMPLATE), migrate=True):
                 pass
 
         # a thread of its own: the caller may already run an event loop
