@@ -6,6 +6,7 @@ This module imports only the standard library, so every layer (the domain includ
     ├── InvalidCommandError          a command failed validation; .errors lists the fields
     │   └── ConflictingParametersError  parameters given together that exclude each other
     ├── NotFoundError                an aggregate or stream does not exist
+    │   └── CommandNotFoundError     no queued command has this id
     ├── ConcurrencyError             the stream moved past the expected version
     ├── DomainError                  a business rule refused the command (subclass it)
     ├── DuplicateEventError          an event id is already stored with other content
@@ -23,7 +24,10 @@ This module imports only the standard library, so every layer (the domain includ
     ├── PayloadTooLargeError         a request body over the limit
     ├── UnsupportedMediaTypeError    a request body that is not declared as JSON
     ├── MalformedJsonError           a request body that is not JSON eskit reads
-    └── IdempotencyKeyReusedError    an idempotency key sent again with another request
+    ├── IdempotencyKeyReusedError    an idempotency key sent again with another request
+    ├── SagaConflictError            a saga instance changed since it was read
+    ├── UnknownCommandTypeError      a command names a type no handler is registered for
+    └── QueueFullError               the command queue is full; .retry_after_s says when to retry
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 
 __all__ = [
     "CheckpointMovedError",
+    "CommandNotFoundError",
     "ConcurrencyError",
     "ConfigurationError",
     "ConflictingParametersError",
@@ -50,8 +55,11 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "ProjectionNotFoundError",
+    "QueueFullError",
+    "SagaConflictError",
     "StoreUnavailableError",
     "UnauthorizedError",
+    "UnknownCommandTypeError",
     "UnknownEventTypeError",
     "UnsupportedMediaTypeError",
     "describe_field_errors",
@@ -313,3 +321,49 @@ class IdempotencyKeyReusedError(EskitError):
             f"idempotency key {key!r} was first used for a different request; use a new key"
         )
         self.key = key
+
+
+class SagaConflictError(EskitError):
+    """A saga instance changed after it was read: the write was refused whole."""
+
+    code = "saga_conflict"
+
+    def __init__(self, saga: str, correlation_ids: Sequence[str]) -> None:
+        shown = ", ".join(correlation_ids[:5]) + (" …" if len(correlation_ids) > 5 else "")
+        super().__init__(f"saga {saga}: instances changed concurrently: {shown}")
+        self.saga = saga
+        self.correlation_ids = list(correlation_ids)
+
+
+class UnknownCommandTypeError(EskitError):
+    """A command names a type no handler is registered for."""
+
+    code = "unknown_command_type"
+
+    def __init__(self, command_type: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown command type {command_type!r}; known types: {', '.join(sorted(known))}"
+        )
+        self.command_type = command_type
+        self.known = sorted(known)
+
+
+class QueueFullError(EskitError):
+    """The command queue holds as many waiting commands as it may: try again later."""
+
+    code = "queue_full"
+
+    def __init__(self, waiting: int, limit: int, retry_after_s: float) -> None:
+        super().__init__(
+            f"the command queue is full ({waiting} commands waiting, limit {limit}); "
+            f"retry after {retry_after_s:.0f} s"
+        )
+        self.waiting = waiting
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+
+
+class CommandNotFoundError(NotFoundError):
+    """No queued command has this id."""
+
+    code = "command_not_found"

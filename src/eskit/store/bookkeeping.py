@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Protocol
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterReader",
     "DeadLetterSession",
+    "InboxReader",
 ]
 
 
@@ -110,4 +112,13 @@ class DeadLetterSession(DeadLetterReader, Protocol):
 
     async def unpark(self, projection: str, position: int) -> bool:
         """Forget a parked event; False if it was not parked."""
+        ...
+
+
+class InboxReader(Protocol):
+    """Which messages a consumer or reactor recorded as processed (see
+    :meth:`~eskit.store.unit_of_work.UnitOfWork.record_processed`)."""
+
+    async def seen(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        """Those of ``message_ids`` that ``consumer`` recorded as processed."""
         ...

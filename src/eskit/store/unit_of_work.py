@@ -35,7 +35,10 @@ from eskit.store.bookkeeping import (
     CheckpointSession,
     DeadLetterReader,
     DeadLetterSession,
+    InboxReader,
 )
+from eskit.store.queue import QueueReader, QueueSession
+from eskit.store.sagas import SagaReader, SagaSession
 from eskit.store.port import EventStoreBackend
 from eskit.store.records import (
     AppendResult,
@@ -84,6 +87,16 @@ class UnitOfWork(Protocol):
     def dead_letters(self) -> DeadLetterSession: ...
     @property
     def sql(self) -> SQLSession: ...
+    @property
+    def queue(self) -> QueueSession:
+        """The command queue (see :mod:`eskit.store.queue`)."""
+        ...
+
+    @property
+    def sagas(self) -> SagaSession:
+        """Saga instances (see :mod:`eskit.store.sagas`)."""
+        ...
+
     async def append(
         self,
         stream_id: str,
@@ -158,6 +171,12 @@ class CommittedRows(Protocol):
     def dead_letters(self) -> DeadLetterReader: ...
     @property
     def sql(self) -> SQLReader: ...
+    @property
+    def queue(self) -> QueueReader: ...
+    @property
+    def sagas(self) -> SagaReader: ...
+    @property
+    def inbox(self) -> InboxReader: ...
 
 
 class TransactionalStore(EventStoreBackend, Protocol):
