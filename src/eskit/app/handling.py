@@ -110,6 +110,11 @@ class CommandHandler(Generic[A]):
 
         return register
 
+    @property
+    def command_types(self) -> list[type[Command]]:
+        """The command types this handler has a function for."""
+        return list(self._routes)
+
     def makes_new(self, command: Command) -> bool:
         """Whether ``command`` makes a new aggregate (its function was registered with
         :meth:`creates`) rather than changing the one its ``aggregate_id`` names.

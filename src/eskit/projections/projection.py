@@ -121,6 +121,8 @@ class Projection:
     read_models: ClassVar[Sequence[ReadModel]] = ()
     stream_types: ClassVar[Sequence[str] | None] = None
     on_failure: ClassVar[FailurePolicy] = FailurePolicy.stop()
+    rebuildable: ClassVar[bool] = True
+    """False for what must not run its history again (a saga would issue its commands twice)."""
     _handlers: ClassVar[dict[str, str]] = {}
     _classes: ClassVar[list[type[Event]]] = []
 

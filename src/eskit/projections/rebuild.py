@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from eskit.errors import ConfigurationError
 from eskit.projections.lag import measure_lag
 from eskit.projections.projection import Projection, ProjectionContext
 from eskit.projections.readmodel import SHADOW_SUFFIX
@@ -54,6 +55,11 @@ async def rebuild(
     those the read horizon still holds back (its appends wait on the locked tables).
     If the rebuild fails, its shadow tables are dropped and the live ones stay as they were.
     """
+    if not projection.rebuildable:
+        raise ConfigurationError(
+            f"{projection.name} cannot be rebuilt: running its history again would repeat "
+            "what it did (the commands a saga issued, a reactor's effects)"
+        )
     started = time.perf_counter()
     db = require_transactions(store, "rebuilds")
     shadow = {m.name: m.name + SHADOW_SUFFIX for m in projection.read_models}
