@@ -25,7 +25,14 @@ class EskitSettings(BaseSettings):
     default: a service sets it where it is run.
     ``ESKIT_PROJECTIONS``: ``module:attribute`` naming projections (a list, or a function
     returning one) for ``eskit projections …`` and ``eskit worker`` instead of the service's.
-    ``ESKIT_HOST``, ``ESKIT_PORT`` (HTTP), ``ESKIT_GRPC_PORT`` (0 turns gRPC off).
+    ``ESKIT_HOST``, ``ESKIT_PORT`` (HTTP), ``ESKIT_GRPC_PORT`` (0 turns gRPC off),
+    ``ESKIT_GRPC_QUERY_PORT``: the port of a service's query methods when it serves them
+    apart from its commands (50052; 0 turns it off).
+    ``ESKIT_QUEUE_MAX_WAITING``: how many due commands the command queue holds before it
+    answers 429 (10,000). ``ESKIT_QUEUE_WORKERS``: how many queue workers a process running
+    the projections runs (1; each handles a batch of commands at a time).
+    ``ESKIT_QUEUE_MAX_ATTEMPTS``: how often a command failing for reasons not its own is
+    tried before it is dead-lettered (5).
     ``ESKIT_API_KEYS``: comma-separated keys; when set, every API call needs
     ``Authorization: Bearer <key>``. Off by default.
     ``ESKIT_MAX_BODY_BYTES``: the largest request body accepted (2 MiB).
@@ -58,6 +65,10 @@ class EskitSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: Port = 8000
     grpc_port: Port = 50051
+    grpc_query_port: Port = 50052
+    queue_max_waiting: int = Field(default=10_000, ge=1)
+    queue_workers: int = Field(default=1, ge=0, le=64)
+    queue_max_attempts: int = Field(default=5, ge=1, le=100)
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     """Secret strings: a key never reaches a log line, a repr or a traceback."""
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)

@@ -34,8 +34,10 @@ from eskit.errors import (
     NotCaughtUpError,
     NotFoundError,
     PayloadTooLargeError,
+    QueueFullError,
     StoreUnavailableError,
     UnauthorizedError,
+    UnknownCommandTypeError,
     UnsupportedMediaTypeError,
     describe_field_errors,
 )
@@ -62,6 +64,8 @@ _STATUS: tuple[tuple[type[EskitError], int], ...] = (
     (MalformedJsonError, 400),
     (UnsupportedMediaTypeError, 415),
     (InvalidCommandError, 422),
+    (UnknownCommandTypeError, 422),
+    (QueueFullError, 429),
     (IdempotencyKeyReusedError, 422),
     (NotFoundError, 404),
     (ConcurrencyError, 409),
@@ -111,6 +115,8 @@ ERROR_DESCRIPTIONS: dict[str, str] = {
     INTERNAL_ERROR: "a failure that is not the caller's to fix; the server log has it",
     StoreUnavailableError.code: "the event store cannot be reached; safe to retry",
     NotCaughtUpError.code: "the read model did not reach the asked version or position in time",
+    UnknownCommandTypeError.code: "no handler knows the command type; the message lists those known",
+    QueueFullError.code: "the command queue is full; retry after the seconds in Retry-After",
 }
 """Every error code eskit's HTTP layer answers, and what it means; the codes of a service's
 business rules (DomainError subclasses) come on top."""
@@ -206,6 +212,8 @@ async def _eskit_error(request: Request, exc: Exception) -> JSONResponse:
     if status > 500:
         log.error("request %s failed: %s", _request_id(request), exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, QueueFullError):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
     return error_response(status, exc.code, exc.message, details, headers)
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from eskit.domain.commands import Command
 from eskit.errors import CommandNotFoundError, QueueFullError
 from eskit.process.clock import Clock, SystemClock
@@ -120,8 +122,12 @@ class CommandQueue:
         )
         async with self.store.transaction() as tx:
             added = await tx.queue.enqueue([row])
+            stored = None if added else await tx.queue.get(command.command_id)
         self._waiting += added
         self.wake.set()
+        if stored is not None:  # queued before (a retry): answer what was queued then
+            aggregate_id = orjson.loads(stored.payload).get("aggregate_id", command.aggregate_id)
+            return Receipt(stored.id, str(aggregate_id), stored.command_type)
         return Receipt(command.command_id, command.aggregate_id, row.command_type)
 
     async def submit_raw(

@@ -31,13 +31,16 @@ def messaging_tasks(
     consumers: Sequence[Consumer],
     *,
     relay: bool = True,
+    bus_required: bool = False,
 ) -> MessagingTasks | None:
     """The relay (if ``relay``) and ``consumers`` on the bus of ``ESKIT_BUS_URL``.
 
     None when no bus URL is set: the in-process bus would reach nobody outside this
-    process, and in-process consumers are better served by projections.
+    process, and in-process consumers are better served by projections. Unless
+    ``bus_required`` (a service whose own parts talk over the bus): then they run on the
+    in-process bus, within this process.
     """
-    if not settings.bus_url:
+    if not settings.bus_url and not (bus_required and consumers):
         return None
     db = require_transactions(store, "the relay and consumers (checkpoint, inbox)")
     bus = bus_for(settings)

@@ -1,5 +1,5 @@
-"""A process that runs projections, and the relay and consumers when a bus is configured
-(``eskit worker``)."""
+"""A process that runs projections, sagas and reactors, the command queue's workers, and
+the relay and consumers when a bus is configured (``eskit worker``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from eskit.projections import ProjectionRunner
 from eskit.serving.gc_policy import freeze_startup_objects
 from eskit.serving.messaging import messaging_tasks
+from eskit.serving.processes import QueueTasks
 from eskit.serving.service import ConfiguredProjections
 from eskit.settings import EskitSettings
 from eskit.store import open_store
@@ -29,20 +30,32 @@ async def run_projections(
     """
     configured = ConfiguredProjections(settings)
     async with open_store(settings.database_url, migrate=None, **settings.store_options()) as store:
-        projections = configured.build(store)
+        parts = configured.parts(store)
+        running = [*parts.projections, *parts.processes]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        messaging = messaging_tasks(store, settings, configured.consumers(store))
-        async with ProjectionRunner(store, projections):
+        messaging = messaging_tasks(
+            store, settings, parts.consumers, bus_required=parts.bus_required
+        )
+        queue_tasks = (
+            QueueTasks(parts.queue, settings)
+            if parts.queue is not None and settings.queue_workers
+            else None
+        )
+        async with ProjectionRunner(store, running):
             if messaging is not None:
                 await messaging.start()
+            if queue_tasks is not None:
+                queue_tasks.start()
             freeze_startup_objects()
             if on_ready is not None:
-                on_ready([p.name for p in projections])
+                on_ready([p.name for p in running])
             try:
                 await stop.wait()
             finally:
+                if queue_tasks is not None:
+                    await queue_tasks.stop()
                 if messaging is not None:
                     await messaging.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from types import TracebackType
 
 import grpc.aio
@@ -15,6 +16,7 @@ from eskit.messaging.background import MessagingTasks
 from eskit.projections import ProjectionRunner, ProjectionStatus
 from eskit.projections.schema import ensure_tables
 from eskit.serving.messaging import messaging_tasks
+from eskit.serving.processes import QueueTasks
 from eskit.serving.service import Service
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
@@ -54,6 +56,8 @@ class ServiceRuntime:
             port = settings.grpc_port
             grpc_address = f"{settings.host}:{port}" if port else None
         self._grpc_address = grpc_address
+        query_port = settings.grpc_query_port
+        self._query_address = f"{settings.host}:{query_port}" if query_port else None
         parts = service.build(store, settings)
         self.parts = parts
         self.app: FastAPI = create_app(
@@ -67,8 +71,11 @@ class ServiceRuntime:
         self.runner: ProjectionRunner | None = None
         self.messaging: MessagingTasks | None = None
         self._observer: ProjectionRunner | None = None
+        self.queue_tasks: QueueTasks | None = None
         self.grpc_server: grpc.aio.Server | None = None
         self.grpc_port: int | None = None
+        self.query_server: grpc.aio.Server | None = None
+        self.query_port: int | None = None
 
     async def __aenter__(self) -> ServiceRuntime:
         try:
@@ -90,43 +97,64 @@ class ServiceRuntime:
         # the gRPC port first: one that cannot be bound stops the start before any
         # projection runs; it serves only once the read models' tables are there
         self._bind_grpc()
-        if self.settings.run_projections and self.parts.projections:
-            self.runner = ProjectionRunner(self.store, self.parts.projections)
+        running = [*self.parts.projections, *self.parts.processes]
+        if self.settings.run_projections and running:
+            self.runner = ProjectionRunner(self.store, running)
             await self.runner.start()
         if self.settings.run_projections:
-            # the relay and consumers run where the projections do: beside them, or in
-            # the worker process when the server leaves the projections to one
-            self.messaging = messaging_tasks(self.store, self.settings, self.parts.consumers)
+            # the relay, consumers and queue workers run where the projections do: beside
+            # them, or in the worker process when the server leaves the projections to one
+            self.messaging = messaging_tasks(
+                self.store,
+                self.settings,
+                self.parts.consumers,
+                bus_required=self.parts.bus_required,
+            )
             if self.messaging is not None:
                 await self.messaging.start()
-        if not self.settings.run_projections and self.parts.projections:
+            if self.parts.queue is not None and self.settings.queue_workers:
+                self.queue_tasks = QueueTasks(self.parts.queue, self.settings)
+                self.queue_tasks.start()
+        if not self.settings.run_projections and running:
             # the worker may not have started yet: with the read models' tables there,
             # queries answer (from the events, or not_caught_up) instead of failing
             store = require_transactions(self.store, "read models")
             for projection in self.parts.projections:
                 await ensure_tables(store, projection.read_models)
             # never started: it reads the states the worker process stores, for readiness
-            self._observer = ProjectionRunner(store, self.parts.projections, listen=False)
-        if self.grpc_server is not None:
-            await self.grpc_server.start()
-            log.info("gRPC listening on port %s", self.grpc_port)
+            self._observer = ProjectionRunner(store, running, listen=False)
+        for server, port in (
+            (self.grpc_server, self.grpc_port),
+            (self.query_server, self.query_port),
+        ):
+            if server is not None:
+                await server.start()
+                log.info("gRPC listening on port %s", port)
 
     def _bind_grpc(self) -> None:
-        """Make the gRPC server and bind its port (ConfigurationError if it cannot)."""
-        if not (self._grpc_address and self.parts.grpc_handlers):
-            return
+        """Make the gRPC servers and bind their ports (ConfigurationError if one cannot)."""
+        if self._grpc_address and self.parts.grpc_handlers:
+            self.grpc_server, self.grpc_port = self._grpc_server(
+                self.parts.grpc_handlers, self._grpc_address
+            )
+        if self._grpc_address and self._query_address and self.parts.query_grpc_handlers:
+            self.query_server, self.query_port = self._grpc_server(
+                self.parts.query_grpc_handlers, self._query_address
+            )
+
+    def _grpc_server(
+        self, handlers: Sequence[grpc.GenericRpcHandler], address: str
+    ) -> tuple[grpc.aio.Server, int]:
         server = create_server(
-            self.parts.grpc_handlers,
+            handlers,
             api_keys=[key.get_secret_value() for key in self.settings.api_keys],
             max_message_bytes=self.settings.max_body_bytes,
             share_port=self.settings.workers > 1,  # server processes share it on purpose
         )
         try:
-            self.grpc_port = server.add_insecure_port(self._grpc_address)
+            return server, server.add_insecure_port(address)
         except RuntimeError as exc:  # grpc's only word for a port it could not bind
-            message = f"cannot listen on {self._grpc_address} (gRPC): {exc}"
-            raise ConfigurationError(message) from exc
-        self.grpc_server = server
+            raise ConfigurationError(f"cannot listen on {address} (gRPC): {exc}") from exc
 
     async def projection_status(self) -> list[ProjectionStatus]:
         """Every projection's state: of those running here, or as the process running them
@@ -137,9 +165,13 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Drain the gRPC server, then stop the relay, the consumers and the projections
         (each finishing the batch in hand)."""
-        server, self.grpc_server = self.grpc_server, None
-        if server is not None:
-            await server.stop(self.grace_s)
+        for server in (self.grpc_server, self.query_server):
+            if server is not None:
+                await server.stop(self.grace_s)
+        self.grpc_server = self.query_server = None
+        queue_tasks, self.queue_tasks = self.queue_tasks, None
+        if queue_tasks is not None:
+            await queue_tasks.stop(self.grace_s)
         messaging, self.messaging = self.messaging, None
         if messaging is not None:
             await messaging.stop(self.grace_s)

@@ -12,7 +12,8 @@ from fastapi import APIRouter
 
 from eskit.errors import ConfigurationError
 from eskit.messaging.consumer import Consumer
-from eskit.projections import Projection
+from eskit.process.queue import CommandQueue
+from eskit.projections import Projection, Subscription
 from eskit.projections.loading import load_projections
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
@@ -29,6 +30,15 @@ class ServiceParts:
     projections: Sequence[Projection] = ()
     consumers: Sequence[Consumer] = ()
     """Fed from the bus of ``ESKIT_BUS_URL``; run beside the projections when it is set."""
+    processes: Sequence[Projection | Subscription] = ()
+    """Sagas and asynchronous reactors: run beside the projections, never rebuilt."""
+    queue: CommandQueue | None = None
+    """The command queue the routes submit to; its workers run beside the projections."""
+    query_grpc_handlers: Sequence[grpc.GenericRpcHandler] = ()
+    """gRPC query methods served on a port of their own (``ESKIT_GRPC_QUERY_PORT``)."""
+    bus_required: bool = False
+    """The service's parts talk over the bus (integration events between its contexts):
+    without ``ESKIT_BUS_URL`` it runs the relay and consumers on the in-process bus."""
 
 
 @dataclass(frozen=True)
@@ -92,13 +102,16 @@ class ConfiguredProjections:
 
     def build(self, store: EventStoreBackend) -> list[Projection]:
         """The projections, over ``store``."""
+        return list(self.parts(store).projections)
+
+    def parts(self, store: EventStoreBackend) -> ServiceParts:
+        """What a worker runs over ``store``: the projections (only those, when they were
+        listed), or the service's projections, processes, consumers and queue."""
         if self._listed is not None:
-            return self._listed
+            return ServiceParts(projections=self._listed)
         assert self._service is not None
-        return list(self._service.build(store, self._settings).projections)
+        return self._service.build(store, self._settings)
 
     def consumers(self, store: EventStoreBackend) -> list[Consumer]:
         """The service's bus consumers, over ``store`` (none when projections were listed)."""
-        if self._service is None:
-            return []
-        return list(self._service.build(store, self._settings).consumers)
+        return list(self.parts(store).consumers)

@@ -1,0 +1,63 @@
+"""The command queue's workers as a process runs them: started, restarted, stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from eskit.process.queue import CommandQueue
+from eskit.process.queue_worker import QueueWorker
+from eskit.settings import EskitSettings
+
+__all__ = ["QueueTasks"]
+
+_log = logging.getLogger(__name__)
+RESTART_DELAY_S = 1.0
+
+
+class QueueTasks:
+    """``settings.queue_workers`` workers of ``queue``, each in a task; one that fails is
+    logged and started again."""
+
+    def __init__(self, queue: CommandQueue, settings: EskitSettings) -> None:
+        self.workers = [
+            QueueWorker(
+                queue.store,
+                queue.dispatcher,
+                clock=queue.clock,
+                max_attempts=settings.queue_max_attempts,
+                wake=queue.wake,
+            )
+            for _ in range(settings.queue_workers)
+        ]
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start every worker."""
+        self._stop = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._keep_running(w), name=f"eskit-queue-worker-{i}")
+            for i, w in enumerate(self.workers)
+        ]
+
+    async def _keep_running(self, worker: QueueWorker) -> None:
+        while not self._stop.is_set():
+            try:
+                await worker.run(self._stop)
+            except Exception:
+                _log.exception("command queue worker failed; restarting")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), RESTART_DELAY_S)
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop the workers; each finishes the batch in hand (for up to ``grace_s``)."""
+        self._stop.set()
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
