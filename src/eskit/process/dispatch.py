@@ -51,6 +51,11 @@ class CommandDispatcher:
         """Every command type name this dispatcher knows, sorted."""
         return sorted(self._types)
 
+    @property
+    def handlers(self) -> list[CommandHandler[Any]]:
+        """Every handler this dispatcher routes to, once each."""
+        return list({id(h): h for h in self._handlers.values()}.values())
+
     def command_type(self, name: str) -> type[Command]:
         """The command class named ``name``; UnknownCommandTypeError listing the known ones."""
         found = self._types.get(name)
