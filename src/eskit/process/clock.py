@@ -25,10 +25,14 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that moves only when told to: deadlines in tests fire when the test says."""
+    """A clock that moves only when told to: deadlines in tests fire when the test says.
+
+    It starts at the wall clock's time (or ``start``): sagas count deadlines from the time
+    their events were recorded, which is the wall clock's.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2030, 1, 1, tzinfo=UTC)
+        self._now = start or datetime.now(UTC)
         if self._now.tzinfo is None:
             raise ValueError("ManualClock needs a timezone-aware start")
 

@@ -36,8 +36,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -63,6 +63,9 @@ _STEP = "__eskit_saga_step__"
 FINISHED: tuple[SagaStatus, ...] = ("completed", "compensated", "failed")
 
 Correlate = Callable[[Any], str]
+AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+"""When a command a saga sends is due: at once, whatever a worker's clock says, and ahead
+of commands queued later by clients (a process under way finishes before new ones start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +193,11 @@ class SagaInstance(Generic[S]):
             "saga_correlation_id": self.correlation_id,
         }
         row = queued_command(
-            command, now=self.now, metadata=metadata, available_at=available_at, key=key
+            command,
+            now=self.now,
+            metadata=metadata,
+            available_at=available_at or AT_ONCE,
+            key=key,
         )
         self._ops.append(_Op(enqueue=row))
         return command_id
@@ -287,7 +294,11 @@ class Saga(Projection, Generic[S]):
         if step.compensating and instance.status == "running":
             instance.compensating(event.event_type)
         handler(instance, event)
-        batch.changed[key] = instance._next_record()
+        # one write per instance and batch, from the version read at its start
+        read = batch.records.get(key)
+        batch.changed[key] = replace(
+            instance._next_record(), version=(read.version if read else 0) + 1
+        )
         batch.ops += instance._ops
 
 
