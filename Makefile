@@ -35,21 +35,22 @@ demo: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check src services tests benchmarks
 	$(BIN)/ruff format --check src services tests benchmarks
-	$(BIN)/mypy -p eskit -p bank_accounts
+	$(BIN)/mypy -p eskit -p bank_accounts -p invoice_financing
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src services tests benchmarks
 
 typecheck: $(VENV)/.test-deps
-	$(BIN)/mypy -p eskit -p bank_accounts
+	$(BIN)/mypy -p eskit -p bank_accounts -p invoice_financing
 
 unit: $(VENV)/.test-deps
 	$(BIN)/pytest -q -m unit
 
 ## proto: regenerate the gRPC contract's Python code (messages and client stubs) from the .proto (commit the result)
 proto: $(VENV)/.test-deps
-	$(BIN)/python -m grpc_tools.protoc -Iservices --python_out=services --pyi_out=services --grpc_python_out=services bank_accounts/proto/bank_accounts.proto
+	$(BIN)/python -m grpc_tools.protoc -Iservices --python_out=services --pyi_out=services --grpc_python_out=services \
+		bank_accounts/proto/bank_accounts.proto invoice_financing/proto/invoice_financing.proto
 
 bench: $(VENV)/.bench-deps
 	$(BIN)/python benchmarks/run.py
