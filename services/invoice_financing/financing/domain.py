@@ -170,6 +170,7 @@ class FundsReserved(Event):
     bid_id: str
     invoice_id: str
     amount: MinorUnits
+    currency: Currency
 
 
 class FundsReleased(Event):
@@ -323,7 +324,9 @@ class InvestorAccount(Aggregate):
         self._check_currency(currency)
         if amount > self.available:
             raise InsufficientFundsError(self.id, self.available, amount)
-        self.record(FundsReserved(bid_id=bid_id, invoice_id=invoice_id, amount=amount))
+        self.record(
+            FundsReserved(bid_id=bid_id, invoice_id=invoice_id, amount=amount, currency=currency)
+        )
 
     def release(self, bid_id: str, reason: str) -> None:
         """Give a bid's reservation back to what is available; nothing unless it is open."""

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
 scenario = AggregateScenario(InvestorAccount, "investor-1")
 OPENED = InvestorAccountOpened(name="Ada", currency="EUR")
 FUNDED = FundsDeposited(amount=1000)
-RESERVED = FundsReserved(bid_id="bid-1", invoice_id="invoice-1", amount=300)
+RESERVED = FundsReserved(bid_id="bid-1", invoice_id="invoice-1", amount=300, currency="EUR")
 
 
 def balances(account: InvestorAccount) -> tuple[int, int, int]:
@@ -108,7 +108,9 @@ def test_a_deposit_past_the_most_an_investor_may_hold_is_refused() -> None:
         FundsDeposited(amount=10)
     )
     refused = (
-        scenario.given(OPENED, almost, FundsReserved(bid_id="b", invoice_id="i", amount=5))
+        scenario.given(
+            OPENED, almost, FundsReserved(bid_id="b", invoice_id="i", amount=5, currency="EUR")
+        )
         .when(lambda a: a.deposit(11, "EUR"))
         .then_raises(BalanceLimitError)
     )
@@ -132,7 +134,7 @@ def test_a_bid_of_everything_available_is_accepted() -> None:
     account = (
         scenario.given(OPENED, FUNDED)
         .when(lambda a: a.bid("bid-1", "invoice-1", 1000, "EUR"))
-        .then(FundsReserved(bid_id="bid-1", invoice_id="invoice-1", amount=1000))
+        .then(FundsReserved(bid_id="bid-1", invoice_id="invoice-1", amount=1000, currency="EUR"))
     )
     assert balances(account) == (0, 1000, 0)
 
@@ -156,7 +158,7 @@ def test_the_same_bid_again_changes_nothing_whether_open_or_settled() -> None:
 
 
 def test_a_repeated_bid_is_answered_before_funds_are_checked() -> None:
-    everything = FundsReserved(bid_id="bid-1", invoice_id="invoice-1", amount=1000)
+    everything = FundsReserved(bid_id="bid-1", invoice_id="invoice-1", amount=1000, currency="EUR")
     scenario.given(OPENED, FUNDED, everything).when(
         lambda a: a.bid("bid-1", "invoice-1", 1000, "EUR")
     ).then_nothing()

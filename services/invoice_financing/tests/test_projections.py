@@ -234,7 +234,7 @@ Path = Callable[[str], list[tuple[str, Event]]]
 
 def financed_path(bid_id: str) -> list[tuple[str, Event]]:
     return [
-        (INVESTOR, FundsReserved(bid_id=bid_id, invoice_id="invoice-1", amount=70)),
+        (INVESTOR, FundsReserved(bid_id=bid_id, invoice_id="invoice-1", amount=70, currency="EUR")),
         (INVOICE, InvoiceFinanced(bid_id=bid_id, investor_id="investor-1", amount=70)),
         (INVESTOR, FundsCommitted(bid_id=bid_id, invoice_id="invoice-1", amount=70)),
     ]
@@ -242,7 +242,7 @@ def financed_path(bid_id: str) -> list[tuple[str, Event]]:
 
 def rejected_path(bid_id: str) -> list[tuple[str, Event]]:
     return [
-        (INVESTOR, FundsReserved(bid_id=bid_id, invoice_id="invoice-1", amount=70)),
+        (INVESTOR, FundsReserved(bid_id=bid_id, invoice_id="invoice-1", amount=70, currency="EUR")),
         (INVOICE, BidRejected(bid_id=bid_id, investor_id="investor-1", reason="withdrawn")),
         (
             INVESTOR,
