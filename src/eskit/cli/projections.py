@@ -1,7 +1,9 @@
 """``eskit projections``: status, run, rebuild, park and dead letters.
 
 The projections are those the operator named: ``--projections`` (``ESKIT_PROJECTIONS``) if
-given, else those of the service ``--service`` (``ESKIT_SERVICE``) names.
+given, else those of the service ``--service`` (``ESKIT_SERVICE``) names, with its sagas
+(the processes it runs that are projections): they are shown, run, parked like the
+projections, and a rebuild of one is refused (its history would issue its commands again).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from eskit.cli.rebuild_progress import RebuildProgress
 from eskit.errors import ProjectionNotFoundError
 from eskit.projections.dead_letters import dead_letters, park
 from eskit.projections.projection import Projection
-from eskit.projections.rebuild import rebuild
+from eskit.projections.rebuild import rebuild, require_rebuildable
 from eskit.projections.runner import ProjectionRunner
 from eskit.serving.service import ConfiguredProjections
 from eskit.settings import EskitSettings
@@ -41,7 +43,8 @@ ProjectionsOption = Annotated[
 
 
 def _projections(store: EventStoreBackend, settings: EskitSettings) -> list[Projection]:
-    return ConfiguredProjections(settings).build(store)
+    parts = ConfiguredProjections(settings).parts(store)
+    return [*parts.projections, *(p for p in parts.processes if isinstance(p, Projection))]
 
 
 async def _check_name(store: EventStoreBackend, settings: EskitSettings, name: str | None) -> None:
@@ -139,6 +142,7 @@ def rebuild_command(
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         (projection,) = _pick(_projections(store, settings), [name])
+        require_rebuildable(projection)  # refused before a progress bar is drawn
         with RebuildProgress(console, name) as bar:
             result = await rebuild(
                 store, projection, batch_size=batch_size, progress=bar.update, inline=inline

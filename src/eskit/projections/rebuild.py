@@ -24,7 +24,7 @@ from eskit.projections.worker import ProjectionWorker
 from eskit.store.port import EventStoreBackend
 from eskit.store.unit_of_work import TransactionalStore, UnitOfWork, require_transactions
 
-__all__ = ["RebuildResult", "rebuild"]
+__all__ = ["RebuildResult", "rebuild", "require_rebuildable"]
 
 Progress = Callable[[int, int], None]
 """Called with (events handled so far, events to handle in all) after each batch."""
@@ -55,11 +55,7 @@ async def rebuild(
     those the read horizon still holds back (its appends wait on the locked tables).
     If the rebuild fails, its shadow tables are dropped and the live ones stay as they were.
     """
-    if not projection.rebuildable:
-        raise ConfigurationError(
-            f"{projection.name} cannot be rebuilt: running its history again would repeat "
-            "what it did (the commands a saga issued, a reactor's effects)"
-        )
+    require_rebuildable(projection)
     started = time.perf_counter()
     db = require_transactions(store, "rebuilds")
     shadow = {m.name: m.name + SHADOW_SUFFIX for m in projection.read_models}
@@ -97,6 +93,16 @@ async def rebuild(
     if progress is not None and in_swap:
         progress(handled, max(total, handled))
     return RebuildResult(name, handled, worker.position, time.perf_counter() - started)
+
+
+def require_rebuildable(projection: Projection) -> None:
+    """Return if ``projection`` may be rebuilt; ConfigurationError saying why not for one
+    whose history must not run again (``rebuildable = False``: a saga, a reactor)."""
+    if not projection.rebuildable:
+        raise ConfigurationError(
+            f"{projection.name} cannot be rebuilt: running its history again would repeat "
+            "what it did (the commands a saga issued, a reactor's effects)"
+        )
 
 
 def _stream_types(projection: Projection) -> list[str] | None:
