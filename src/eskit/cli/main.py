@@ -1,4 +1,5 @@
-"""``eskit``: migrate the store, inspect streams and the read horizon, serve, run projections."""
+"""``eskit``: migrate the store, inspect streams and the read horizon, serve, run projections,
+look at sagas and the command queue."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from eskit.cli.bus import consume_command, dead_letters_app, relay_app
 from eskit.cli.context import DatabaseUrl, console, run_with_store
 from eskit.cli.help_format import use_flag_aware_help
 from eskit.cli.projections import projections_app
+from eskit.cli.queue import queue_app
+from eskit.cli.sagas import sagas_app
 from eskit.cli.serve import serve_command, worker_command
 from eskit.cli.streams import streams_app
 from eskit.settings import EskitSettings
@@ -21,6 +24,8 @@ store_app = typer.Typer(help="Look at the event store itself.", no_args_is_help=
 app.add_typer(streams_app, name="streams")
 app.add_typer(store_app, name="store")
 app.add_typer(projections_app, name="projections")
+app.add_typer(sagas_app, name="sagas")
+app.add_typer(queue_app, name="queue")
 app.command("serve")(serve_command)
 app.command("worker")(worker_command)
 app.add_typer(relay_app, name="relay")
