@@ -6,6 +6,7 @@ The projections are those ``ESKIT_PROJECTIONS`` names, else those of the service
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,18 @@ from typer.testing import CliRunner
 
 from eskit.cli.main import app
 from eskit.projections import ProjectionRunner
-from eskit.store import SQLiteEventStore, open_store
+from eskit.store import SQLiteEventStore, open_store, require_transactions
+from eskit.store.sagas import SagaRecord
+from tests.serving.processes import Process
 from tests.wallets.domain import Deposit, Deposited, OpenWallet, build_handler
+from tests.wallets.processes import WelcomeBonus
 from tests.wallets.projections import projections
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
 PROJECTIONS = "tests.wallets.projections:projections"
 SERVICE = "tests.wallets.service:service"
+WITH_SAGA = "tests.wallets.processes:service"
 
 
 def invoke(
@@ -194,3 +199,66 @@ def test_a_poison_event_is_seen_parked_and_listed(tmp_path: Path) -> None:
     asyncio.run(run_until("live"))
     code, out = invoke("projections", "status", "--database-url", url)
     assert "failing" not in out
+
+
+def test_the_services_sagas_are_shown_beside_its_projections(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    asyncio.run(_wallets_caught_up(url, wallets=2, deposits=1))
+
+    code, out = invoke(
+        "projections", "status", "--database-url", url, projections=None, service=WITH_SAGA
+    )
+
+    assert code == 0, out
+    shown = {line.split("│")[1].strip(): line for line in out.splitlines() if "│" in line}
+    assert set(shown) == {"wallets_by_id", "wallets_search", "welcome_bonus"}
+    # the saga never ran: every wallet opened and deposit made waits for it
+    assert [c.strip() for c in shown["welcome_bonus"].split("│")[2:5]] == ["catching_up", "0", "4"]
+
+
+async def _instances(url: str) -> dict[str, SagaRecord]:
+    async with open_store(url) as store:
+        db = require_transactions(store, "sagas")
+        return {r.correlation_id: r for r in await db.committed.sagas.list(limit=100)}
+
+
+def test_run_runs_a_named_saga_of_the_service(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    asyncio.run(_wallets_caught_up(url, wallets=2, deposits=0))
+    running = Process(
+        ["projections", "run", WelcomeBonus.name, "--database-url", url],
+        tmp_path,
+        {"ESKIT_SERVICE": WITH_SAGA},
+    )
+    try:
+        assert running.read_line("running") == "running welcome_bonus"
+        deadline = time.monotonic() + 30
+        while len(instances := asyncio.run(_instances(url))) < 2:
+            assert time.monotonic() < deadline, instances
+            time.sleep(0.05)
+        code, out = running.terminate()
+    finally:
+        running.kill()
+
+    assert code == 0, out
+    assert {r.step for r in instances.values()} == {"paying"}
+
+
+def test_rebuilding_a_saga_is_refused_with_why(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    asyncio.run(_wallets_caught_up(url, wallets=1, deposits=1))
+
+    code, out = invoke(
+        "projections",
+        "rebuild",
+        WelcomeBonus.name,
+        "--database-url",
+        url,
+        projections=None,
+        service=WITH_SAGA,
+    )
+
+    assert code == 1
+    assert "error (configuration_error): welcome_bonus cannot be rebuilt" in out
+    assert "the commands a saga issued" in out
+    assert "rebuilding" not in out  # no progress bar drawn for a refusal
