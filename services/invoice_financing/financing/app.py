@@ -6,7 +6,8 @@ from typing import NamedTuple, TypeVar
 
 from eskit.app import CommandHandler, Repository
 from eskit.domain import EventRegistry
-from eskit.store import EventStoreBackend
+from eskit.process import with_reactors
+from eskit.store import EventStoreBackend, has_transactions
 from invoice_financing.financing.commands import (
     AddIssuer,
     BidOnInvoice,
@@ -35,6 +36,7 @@ from invoice_financing.financing.domain import (
     InvoiceWithdrawn,
     IssuerAdded,
 )
+from invoice_financing.financing.reactors import IssuerMustBeKnown
 
 __all__ = ["FinancingHandlers", "build_financing_handlers", "registry"]
 
@@ -80,7 +82,14 @@ def build_financing_handlers(
 
     issuers = CommandHandler(repository(FinancingIssuer), cache_size=cache_size)
     investors = CommandHandler(repository(InvestorAccount), cache_size=cache_size)
-    invoices = CommandHandler(repository(Invoice), cache_size=cache_size)
+    # the issuer check runs in each invoice append's transaction (stores that have them)
+    invoice_store = (
+        with_reactors(store, [IssuerMustBeKnown()]) if has_transactions(store) else store
+    )
+    invoices = CommandHandler(
+        Repository(invoice_store, Invoice, registry, snapshot_every=snapshot_every),
+        cache_size=cache_size,
+    )
 
     @issuers.creates(AddIssuer)
     def add_issuer(command: AddIssuer) -> FinancingIssuer:

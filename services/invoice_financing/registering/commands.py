@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
-from eskit.domain import Command
-from invoice_financing.registering.domain import MAX_NAME_LENGTH
+from eskit.domain import Command, new_id
+from invoice_financing.registering.domain import MAX_NAME_LENGTH, registration_stream
 
 __all__ = ["Name", "RegisterInvestor", "RegisterIssuer"]
 
@@ -17,13 +17,21 @@ Name = Annotated[
 """A participant's name: stripped, 1 to 200 characters."""
 
 
-class RegisterIssuer(Command):
-    """Sign an issuer up (its id is the command's ``aggregate_id``, new unless given)."""
+def _new_registration() -> str:
+    return registration_stream(new_id())
 
+
+class RegisterIssuer(Command):
+    """Sign an issuer up (``aggregate_id``: its registration stream, ``registration-<new
+    id>`` unless given)."""
+
+    aggregate_id: str = Field(default_factory=_new_registration, min_length=1, max_length=200)
     name: Name
 
 
 class RegisterInvestor(Command):
-    """Sign an investor up (its id is the command's ``aggregate_id``, new unless given)."""
+    """Sign an investor up (``aggregate_id``: its registration stream, ``registration-<new
+    id>`` unless given)."""
 
+    aggregate_id: str = Field(default_factory=_new_registration, min_length=1, max_length=200)
     name: Name

@@ -8,17 +8,27 @@ from __future__ import annotations
 
 from typing import Self
 
-from eskit.domain import Aggregate, Event, applies
+from eskit.domain import Aggregate, applies
 from eskit.errors import DomainError
+from invoice_financing.published import (
+    REGISTRATION_PREFIX,
+    InvestorRegistered,
+    IssuerRegistered,
+    participant_id,
+    registration_stream,
+)
 
 __all__ = [
     "MAX_NAME_LENGTH",
+    "REGISTRATION_PREFIX",
     "InvalidNameError",
     "Investor",
     "InvestorRegistered",
     "Issuer",
     "IssuerRegistered",
     "check_name",
+    "participant_id",
+    "registration_stream",
 ]
 
 MAX_NAME_LENGTH = 200
@@ -47,20 +57,6 @@ def check_name(name: str) -> str:
 
 
 # -- events --------------------------------------------------------------------------
-
-
-class IssuerRegistered(Event):
-    """An issuer signed up: it may put invoices up for sale."""
-
-    event_type = "registering.IssuerRegistered"
-    name: str
-
-
-class InvestorRegistered(Event):
-    """An investor signed up: it may finance invoices."""
-
-    event_type = "registering.InvestorRegistered"
-    name: str
 
 
 # -- aggregates ----------------------------------------------------------------------

@@ -194,6 +194,7 @@ async def test_every_read_model_follows_the_commands(
 async def test_a_rejected_bid_is_rejected_until_its_money_is_released(
     sqlite_store: SQLiteEventStore, financing: FinancingHandlers
 ) -> None:
+    await financing.issuers.handle(AddIssuer(aggregate_id="issuer-1", name="Acme"))
     await financing.investors.handle(OpenInvestorAccount(aggregate_id="investor-1", name="Ada"))
     await financing.investors.handle(
         DepositFunds(aggregate_id="investor-1", amount=100, currency="EUR")

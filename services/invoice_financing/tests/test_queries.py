@@ -26,6 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 async def put(financing: FinancingHandlers, issuer_id: str, due: str, invoice_id: str) -> int:
+    if not await financing.issuers.repository.store.stream_exists(issuer_id):
+        await financing.issuers.handle(AddIssuer(aggregate_id=issuer_id, name=issuer_id))
     done = await financing.invoices.handle(
         PutInvoiceForSale(
             aggregate_id=invoice_id,
@@ -154,6 +156,7 @@ async def test_read_your_writes_by_position_and_by_version(
         assert row["available"] == 5
         row = await queries.get_investor("investor-1", at_least_position=deposited.position)
         assert row["available"] == 5
+        await financing.issuers.handle(AddIssuer(aggregate_id="issuer-1", name="Acme"))
         put = await financing.invoices.handle(
             PutInvoiceForSale(
                 issuer_id="issuer-1", amount=10, currency="EUR", due_date=date(2030, 1, 1)
