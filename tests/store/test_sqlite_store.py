@@ -60,5 +60,6 @@ async def test_sqlite_migrate_on_a_new_file_applies_every_migration_once(tmp_pat
         "0003_command_outcomes",
         "0004_processed_messages",
         "0005_consumer_streams",
+        "0006_command_queue_and_sagas",
     ]
     assert again == []

@@ -9,9 +9,9 @@ projection goes on without it; nothing is skipped otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Sequence
 from typing import Protocol
 
 __all__ = [

@@ -37,9 +37,8 @@ from eskit.store.bookkeeping import (
     DeadLetterSession,
     InboxReader,
 )
-from eskit.store.queue import QueueReader, QueueSession
-from eskit.store.sagas import SagaReader, SagaSession
 from eskit.store.port import EventStoreBackend
+from eskit.store.queue import QueueReader, QueueSession
 from eskit.store.records import (
     AppendResult,
     ExpectedVersion,
@@ -60,6 +59,7 @@ from eskit.store.rows import (
     TableReader,
     TableSession,
 )
+from eskit.store.sagas import SagaReader, SagaSession
 
 __all__ = [
     "CommittedRows",

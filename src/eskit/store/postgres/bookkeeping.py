@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eskit.errors import CheckpointMovedError
@@ -9,7 +10,7 @@ from eskit.store.bookkeeping import CheckpointRow, DeadLetter
 from eskit.store.postgres import sql
 from eskit.store.postgres.rows import Executor
 
-__all__ = ["PostgresCheckpoints", "PostgresDeadLetters"]
+__all__ = ["PostgresCheckpoints", "PostgresDeadLetters", "PostgresInbox"]
 
 
 def _checkpoint(row: tuple[Any, ...]) -> CheckpointRow:
@@ -98,3 +99,17 @@ class PostgresDeadLetters:
     async def unpark(self, projection: str, position: int) -> bool:
         """See DeadLetterSession.unpark."""
         return bool(await self._run.execute(sql.UNPARK, (projection, position)))
+
+
+class PostgresInbox:
+    """See ``eskit.store.bookkeeping.InboxReader``."""
+
+    def __init__(self, run: Executor) -> None:
+        self._run = run
+
+    async def seen(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        """See InboxReader.seen: one statement for the whole batch."""
+        if not message_ids:
+            return set()
+        rows = await self._run.fetch(sql.SEEN_MESSAGES, (consumer, list(message_ids)))
+        return {row[0] for row in rows}

@@ -21,7 +21,12 @@ from eskit.store.encoding import MAX_EVENTS_PER_APPEND, EncodedEvent, encode_eve
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
 from eskit.store.postgres import log, sql
-from eskit.store.postgres.bookkeeping import PostgresCheckpoints, PostgresDeadLetters
+from eskit.store.postgres.bookkeeping import (
+    PostgresCheckpoints,
+    PostgresDeadLetters,
+    PostgresInbox,
+)
+from eskit.store.postgres.queue import PostgresQueue
 from eskit.store.postgres.rows import (
     Executor,
     PostgresDocuments,
@@ -30,6 +35,7 @@ from eskit.store.postgres.rows import (
     PostgresSearch,
     PostgresTables,
 )
+from eskit.store.postgres.sagas import PostgresSagas
 from eskit.store.records import (
     AppendResult,
     ExpectedState,
@@ -113,10 +119,16 @@ class _Parts:
         self.checkpoints = PostgresCheckpoints(run)
         self.dead_letters = PostgresDeadLetters(run)
         self.sql = PostgresRawSQL(run)
+        self.queue = PostgresQueue(run)
+        self.sagas = PostgresSagas(run)
 
 
 class PostgresCommitted(_Parts):
     """See ``eskit.store.unit_of_work.CommittedRows``: read on pooled connections."""
+
+    def __init__(self, run: Executor) -> None:
+        super().__init__(run)
+        self.inbox = PostgresInbox(run)
 
 
 class PostgresUnitOfWork(_Parts):

@@ -387,6 +387,117 @@ SELECT %s, s, v FROM unnest(%s::text[], %s::bigint[]) AS t(s, v)
 ON CONFLICT (consumer, stream_id)
 DO UPDATE SET version = GREATEST(eskit_consumer_streams.version, excluded.version)
 """
+SEEN_MESSAGES = (
+    "SELECT message_id FROM eskit_processed_messages WHERE consumer = %s AND message_id = ANY(%s)"
+)
+
+# -- the command queue ------------------------------------------------------------------------
+
+QUEUE_COLUMNS = (
+    "id, command_type, payload, available_at, enqueued_at, metadata, key, status, attempts, "
+    "updated_at, lease_until, outcome, error"
+)
+"""A queued command's columns, in the order of ``QueuedCommand``'s fields."""
+ENQUEUE_COMMAND = (
+    f"INSERT INTO eskit_command_queue ({QUEUE_COLUMNS}) "
+    "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s::jsonb, %s) "
+    "ON CONFLICT DO NOTHING"  # a stored id, or a key held by a live command
+)
+GET_QUEUED_COMMAND = f"SELECT {QUEUE_COLUMNS} FROM eskit_command_queue WHERE id = %s"
+# The due commands are locked as they are chosen, skipping those another claimer holds, so
+# claimers never wait on each other nor take one command twice. ARRAY(...) runs the choice
+# once (an init plan), where a join on IN (...) might run it again.
+CLAIM_COMMANDS = f"""
+UPDATE eskit_command_queue
+SET status = 'running', attempts = attempts + 1, lease_until = %(until)s, updated_at = %(now)s
+WHERE id = ANY(ARRAY(
+    SELECT id FROM eskit_command_queue
+    WHERE (status = 'queued' AND available_at <= %(now)s)
+       OR (status = 'running' AND lease_until < %(now)s)
+    ORDER BY available_at, enqueued_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+))
+RETURNING {QUEUE_COLUMNS}
+"""
+FINISH_COMMAND = (
+    "UPDATE eskit_command_queue SET status = %s, outcome = %s::jsonb, lease_until = NULL, "
+    "updated_at = %s WHERE id = %s AND status = 'running'"
+)
+RETRY_COMMAND = (
+    "UPDATE eskit_command_queue SET status = 'queued', available_at = %s, error = %s, "
+    "lease_until = NULL, updated_at = %s WHERE id = %s AND status = 'running'"
+)
+CANCEL_COMMAND = "DELETE FROM eskit_command_queue WHERE key = %s AND status = 'queued'"
+QUEUE_DEPTH = """
+SELECT count(*) FILTER (WHERE status = 'queued' AND available_at <= %(now)s),
+       count(*) FILTER (WHERE status = 'running'),
+       count(*) FILTER (WHERE status = 'queued' AND available_at > %(now)s),
+       min(available_at) FILTER (WHERE status = 'queued' AND available_at <= %(now)s)
+FROM eskit_command_queue WHERE status IN ('queued', 'running')
+"""
+
+
+def queue_query(status: str | None, limit: int) -> tuple[str, list[Any]]:
+    """Up to ``limit`` queued commands (with ``status``, where given), oldest enqueued first."""
+    sql = f"SELECT {QUEUE_COLUMNS} FROM eskit_command_queue"
+    params: list[Any] = []
+    if status is not None:
+        sql += " WHERE status = %s"
+        params.append(status)
+    params.append(limit)
+    return sql + " ORDER BY enqueued_at, id LIMIT %s", params
+
+
+# -- saga instances -------------------------------------------------------------------------------
+
+SAGA_COLUMNS = "saga, correlation_id, status, step, version, started_at, updated_at, state, reason"
+"""A saga instance's columns, in the order of ``SagaRecord``'s fields."""
+_SAGA_ROWS = (
+    "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], "
+    "%s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[]) "
+    "AS t(saga, correlation_id, status, step, version, started_at, updated_at, state, reason)"
+)
+"""Saga instances as one array per column (``SAGA_COLUMNS``), the state as JSON text."""
+# Both statements return the instances they wrote: the others conflicted. A concurrent
+# writer of one instance makes the other wait, then find the row (or its new version).
+INSERT_SAGAS = f"""
+INSERT INTO eskit_sagas ({SAGA_COLUMNS})
+SELECT saga, correlation_id, status, step, version, started_at, updated_at, state::jsonb, reason
+FROM {_SAGA_ROWS}
+ON CONFLICT (saga, correlation_id) DO NOTHING
+RETURNING saga, correlation_id
+"""
+UPDATE_SAGAS = f"""
+UPDATE eskit_sagas AS s
+SET status = t.status, step = t.step, version = t.version, started_at = t.started_at,
+    updated_at = t.updated_at, state = t.state::jsonb, reason = t.reason
+FROM {_SAGA_ROWS}
+WHERE s.saga = t.saga AND s.correlation_id = t.correlation_id AND s.version = t.version - 1
+RETURNING s.saga, s.correlation_id
+"""
+GET_SAGAS = f"SELECT {SAGA_COLUMNS} FROM eskit_sagas WHERE saga = %s AND correlation_id = ANY(%s)"
+SAGA_COUNTS = "SELECT saga, status, count(*) FROM eskit_sagas GROUP BY saga, status"
+
+
+def saga_query(
+    saga: str | None, status: str | None, updated_before: datetime | None, limit: int
+) -> tuple[str, list[Any]]:
+    """Up to ``limit`` saga instances, filtered where given, least recently updated first."""
+    terms, params = [], list[Any]()
+    for condition, value in (
+        ("saga = %s", saga),
+        ("status = %s", status),
+        ("updated_at < %s", updated_before),
+    ):
+        if value is not None:
+            terms.append(condition)
+            params.append(value)
+    where = f" WHERE {' AND '.join(terms)}" if terms else ""
+    params.append(limit)
+    order = " ORDER BY updated_at, saga, correlation_id LIMIT %s"
+    return f"SELECT {SAGA_COLUMNS} FROM eskit_sagas{where}{order}", params
+
 
 # -- read models: schema ------------------------------------------------------------------------
 

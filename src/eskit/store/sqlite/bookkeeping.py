@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from eskit.errors import CheckpointMovedError
 from eskit.store.bookkeeping import CheckpointRow, DeadLetter
@@ -10,7 +11,7 @@ from eskit.store.sqlite import sql
 from eskit.store.sqlite.rows import Runner
 from eskit.store.sqlite.values import checkpoint_from_row, dead_letter_from_row, now, timestamp
 
-__all__ = ["SQLiteCheckpoints", "SQLiteDeadLetters"]
+__all__ = ["SQLiteCheckpoints", "SQLiteDeadLetters", "SQLiteInbox"]
 
 
 class SQLiteCheckpoints:
@@ -100,3 +101,23 @@ class SQLiteDeadLetters:
         """See DeadLetterSession.unpark."""
         params = (projection, position)
         return bool(await self._run(lambda conn: conn.execute(sql.UNPARK, params).rowcount))
+
+
+class SQLiteInbox:
+    """See ``eskit.store.bookkeeping.InboxReader``."""
+
+    def __init__(self, run: Runner) -> None:
+        self._run = run
+
+    async def seen(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        """See InboxReader.seen."""
+
+        def read(conn: sqlite3.Connection) -> set[str]:
+            execute = conn.execute
+            return {
+                message_id
+                for message_id in message_ids
+                if execute(sql.SEEN_MESSAGE, (consumer, message_id)).fetchone() is not None
+            }
+
+        return await self._run(read)

@@ -24,7 +24,8 @@ from eskit.store.records import (
     StoredEvent,
 )
 from eskit.store.sqlite import log, sql
-from eskit.store.sqlite.bookkeeping import SQLiteCheckpoints, SQLiteDeadLetters
+from eskit.store.sqlite.bookkeeping import SQLiteCheckpoints, SQLiteDeadLetters, SQLiteInbox
+from eskit.store.sqlite.queue import SQLiteQueue
 from eskit.store.sqlite.rows import (
     Runner,
     SQLiteDocuments,
@@ -33,6 +34,7 @@ from eskit.store.sqlite.rows import (
     SQLiteSearch,
     SQLiteTables,
 )
+from eskit.store.sqlite.sagas import SQLiteSagas
 from eskit.store.sqlite.values import now
 
 __all__ = ["SQLiteCommitted", "SQLiteUnitOfWork"]
@@ -51,10 +53,16 @@ class _Parts:
         self.checkpoints = SQLiteCheckpoints(run)
         self.dead_letters = SQLiteDeadLetters(run)
         self.sql = SQLiteRawSQL(run)
+        self.queue = SQLiteQueue(run)
+        self.sagas = SQLiteSagas(run)
 
 
 class SQLiteCommitted(_Parts):
     """See ``eskit.store.unit_of_work.CommittedRows``: read on reader threads."""
+
+    def __init__(self, run: Runner) -> None:
+        super().__init__(run)
+        self.inbox = SQLiteInbox(run)
 
 
 class SQLiteUnitOfWork(_Parts):

@@ -193,6 +193,94 @@ RECORD_CONSUMER_STREAM_VERSION = (
     "ON CONFLICT (consumer, stream_id) "
     "DO UPDATE SET version = MAX(eskit_consumer_streams.version, excluded.version)"
 )
+SEEN_MESSAGE = "SELECT 1 FROM eskit_processed_messages WHERE consumer = ? AND message_id = ?"
+
+# -- the command queue ------------------------------------------------------------------------
+# The writer is single: a unit of work claims without racing anyone, so reading the due
+# commands and then marking them claimed is safe.
+
+QUEUE_COLUMNS = (
+    "id, command_type, payload, available_at, enqueued_at, metadata, key, status, attempts, "
+    "updated_at, lease_until, outcome, error"
+)
+"""A queued command's columns, in the order of ``QueuedCommand``'s fields."""
+ENQUEUE_COMMAND = (
+    f"INSERT INTO eskit_command_queue ({QUEUE_COLUMNS}) VALUES ({', '.join('?' * 13)}) "
+    "ON CONFLICT DO NOTHING"  # a stored id, or a key held by a live command
+)
+GET_QUEUED_COMMAND = f"SELECT {QUEUE_COLUMNS} FROM eskit_command_queue WHERE id = ?"
+DUE_COMMANDS = (
+    f"SELECT {QUEUE_COLUMNS} FROM eskit_command_queue "
+    "WHERE (status = 'queued' AND available_at <= ?) OR (status = 'running' AND lease_until < ?) "
+    "ORDER BY available_at, enqueued_at, id LIMIT ?"
+)
+CLAIM_COMMAND = (
+    "UPDATE eskit_command_queue SET status = 'running', attempts = attempts + 1, "
+    "lease_until = ?, updated_at = ? WHERE id = ?"
+)
+FINISH_COMMAND = (
+    "UPDATE eskit_command_queue SET status = ?, outcome = ?, lease_until = NULL, updated_at = ? "
+    "WHERE id = ? AND status = 'running'"
+)
+RETRY_COMMAND = (
+    "UPDATE eskit_command_queue SET status = 'queued', available_at = ?, error = ?, "
+    "lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'running'"
+)
+CANCEL_COMMAND = "DELETE FROM eskit_command_queue WHERE key = ? AND status = 'queued'"
+QUEUE_DEPTH = (
+    "SELECT coalesce(sum(status = 'queued' AND available_at <= ?), 0), "
+    "coalesce(sum(status = 'running'), 0), "
+    "coalesce(sum(status = 'queued' AND available_at > ?), 0), "
+    "min(CASE WHEN status = 'queued' AND available_at <= ? THEN available_at END) "
+    "FROM eskit_command_queue WHERE status IN ('queued', 'running')"
+)
+
+
+def queue_query(status: str | None, limit: int) -> tuple[str, list[Any]]:
+    """Up to ``limit`` queued commands (with ``status``, where given), oldest enqueued first."""
+    sql = f"SELECT {QUEUE_COLUMNS} FROM eskit_command_queue"
+    params: list[Any] = []
+    if status is not None:
+        sql += " WHERE status = ?"
+        params.append(status)
+    params.append(limit)
+    return sql + " ORDER BY enqueued_at, id LIMIT ?", params
+
+
+# -- saga instances -------------------------------------------------------------------------------
+
+SAGA_COLUMNS = "saga, correlation_id, status, step, version, started_at, updated_at, state, reason"
+"""A saga instance's columns, in the order of ``SagaRecord``'s fields."""
+INSERT_SAGA = (
+    f"INSERT INTO eskit_sagas ({SAGA_COLUMNS}) VALUES ({', '.join('?' * 9)}) "
+    "ON CONFLICT (saga, correlation_id) DO NOTHING"
+)
+UPDATE_SAGA = (
+    "UPDATE eskit_sagas SET status = ?, step = ?, version = ?, started_at = ?, updated_at = ?, "
+    "state = ?, reason = ? WHERE saga = ? AND correlation_id = ? AND version = ?"
+)
+GET_SAGA = f"SELECT {SAGA_COLUMNS} FROM eskit_sagas WHERE saga = ? AND correlation_id = ?"
+SAGA_COUNTS = "SELECT saga, status, count(*) FROM eskit_sagas GROUP BY saga, status"
+
+
+def saga_query(
+    saga: str | None, status: str | None, updated_before: str | None, limit: int
+) -> tuple[str, list[Any]]:
+    """Up to ``limit`` saga instances, filtered where given, least recently updated first."""
+    terms, params = [], list[Any]()
+    for condition, value in (
+        ("saga = ?", saga),
+        ("status = ?", status),
+        ("updated_at < ?", updated_before),
+    ):
+        if value is not None:
+            terms.append(condition)
+            params.append(value)
+    where = f" WHERE {' AND '.join(terms)}" if terms else ""
+    params.append(limit)
+    order = " ORDER BY updated_at, saga, correlation_id LIMIT ?"
+    return f"SELECT {SAGA_COLUMNS} FROM eskit_sagas{where}{order}", params
+
 
 # -- read models: schema ------------------------------------------------------------------------
 
