@@ -77,6 +77,8 @@ class _ProjectingUnitOfWork:
         self.checkpoints = tx.checkpoints
         self.dead_letters = tx.dead_letters
         self.sql = tx.sql
+        self.queue = tx.queue
+        self.sagas = tx.sagas
         self.read_page = tx.read_page
         self.read_stream = tx.read_stream
         self.record_processed = tx.record_processed
