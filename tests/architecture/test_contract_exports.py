@@ -26,6 +26,8 @@ def test_all_names_exactly_the_exported_classes() -> None:
             "ConcurrencyContract",
             "DocumentContract",
             "EventStoreContract",
+            "QueueContract",
+            "SagaContract",
             "SearchContract",
             "SnapshotContract",
             "StoreContract",

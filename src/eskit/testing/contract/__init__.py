@@ -11,8 +11,9 @@ every test then runs on the store it returns::
 ``SnapshotContract``, ``CommandOutcomeContract`` and ``ConcurrencyContract`` can be run one
 by one. A store with transactions (``store.capabilities.transactions``) runs
 ``TransactionalStoreContract``: those four, plus ``UnitOfWorkContract`` (appends,
-checkpoints, parked events and processed ids committed as one) and the read models on its
-rows (``TableContract``, ``DocumentContract``, ``SearchContract``). This package imports
+checkpoints, parked events and processed ids committed as one), the command queue
+(``QueueContract``), saga instances (``SagaContract``) and the read models on its rows
+(``TableContract``, ``DocumentContract``, ``SearchContract``). This package imports
 pytest and pytest-asyncio (the ``dev`` extra); the tests run in pytest-asyncio's strict
 mode as well as in its auto mode.
 """
@@ -28,6 +29,8 @@ pytest.register_assert_rewrite(
             "concurrency",
             "event_store",
             "outcomes",
+            "queue",
+            "sagas",
             "search",
             "snapshots",
             "tables",
@@ -40,6 +43,8 @@ from eskit.testing.contract.concurrency import ConcurrencyContract  # noqa: E402
 from eskit.testing.contract.event_store import EventStoreContract  # noqa: E402
 from eskit.testing.contract.hooks import StoreUnderTest, TransactionalStoreUnderTest  # noqa: E402
 from eskit.testing.contract.outcomes import CommandOutcomeContract  # noqa: E402
+from eskit.testing.contract.queue import QueueContract  # noqa: E402
+from eskit.testing.contract.sagas import SagaContract  # noqa: E402
 from eskit.testing.contract.search import SearchContract  # noqa: E402
 from eskit.testing.contract.snapshots import SnapshotContract  # noqa: E402
 from eskit.testing.contract.tables import DocumentContract, TableContract  # noqa: E402
@@ -50,6 +55,8 @@ __all__ = [
     "ConcurrencyContract",
     "DocumentContract",
     "EventStoreContract",
+    "QueueContract",
+    "SagaContract",
     "SearchContract",
     "SnapshotContract",
     "StoreContract",
@@ -68,7 +75,13 @@ class StoreContract(
 
 
 class TransactionalStoreContract(
-    StoreContract, UnitOfWorkContract, TableContract, DocumentContract, SearchContract
+    StoreContract,
+    UnitOfWorkContract,
+    QueueContract,
+    SagaContract,
+    TableContract,
+    DocumentContract,
+    SearchContract,
 ):
-    """The whole contract of a ``TransactionalStore``: the store port, the unit of work, and
-    the read models kept in its rows."""
+    """The whole contract of a ``TransactionalStore``: the store port, the unit of work, the
+    command queue, saga instances, and the read models kept in its rows."""

@@ -1,7 +1,7 @@
 """What every transactional store must do: whatever one unit of work writes commits as one.
 
 Appends (several, to one stream or to several), checkpoints, parked events and processed
-message ids commit together when the block ends, and none of them when it raises; reads
+message ids (read back through ``committed.inbox``) commit together when the block ends, and none of them when it raises; reads
 inside see the transaction's own writes, readers outside see them only once committed.
 """
 
@@ -279,6 +279,18 @@ class UnitOfWorkContract(TransactionalStoreUnderTest):
             assert await tx.record_processed("inbox", ["m-2", "m-3"]) == ["m-3"]
             assert await tx.record_processed("other", ["m-2"]) == ["m-2"]
             assert await tx.record_processed("inbox", []) == []
+
+    async def test_the_inbox_has_seen_only_what_the_consumer_recorded(
+        self, db: TransactionalStore
+    ) -> None:
+        async with db.transaction() as tx:
+            await tx.record_processed("inbox", ["m-1", "m-2"])
+            await tx.record_processed("other", ["m-3"])
+
+        seen = db.committed.inbox.seen
+        assert await seen("inbox", ["m-1", "m-3", "m-4", "m-2"]) == {"m-1", "m-2"}
+        assert await seen("other", ["m-1", "m-3"]) == {"m-3"}
+        assert await seen("inbox", []) == set()
 
     async def test_stream_versions_only_move_forward_per_consumer(
         self, db: TransactionalStore
