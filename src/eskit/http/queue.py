@@ -11,6 +11,7 @@ and answers the same command id.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -85,12 +86,20 @@ ACCEPT_RESPONSES = error_responses(
 
 
 async def accept_command(
-    request: Request, queue: CommandQueue, command: Command, *, prefix: str = ""
+    request: Request,
+    queue: CommandQueue,
+    command: Command,
+    *,
+    prefix: str = "",
+    public_id: Callable[[str], str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """Queue ``command`` for ``request`` and answer 202 with its status URL (``Location``).
 
     The request id becomes the correlation id of what the command causes, the API key's
-    fingerprint its actor. Raises QueueFullError (429) when the queue is full.
+    fingerprint its actor. ``public_id`` turns the aggregate id into the one clients know the
+    aggregate by, where they differ; ``extra`` adds fields to the answer. Raises
+    QueueFullError (429) when the queue is full.
     """
     state = request.scope.get("state", {})
     actor = str(state.get("actor", ""))
@@ -108,12 +117,12 @@ async def accept_command(
     url = f"{prefix}/commands/{receipt.command_id}"
     body = AcceptedAnswer(
         command_id=receipt.command_id,
-        aggregate_id=receipt.aggregate_id,
+        aggregate_id=public_id(receipt.aggregate_id) if public_id else receipt.aggregate_id,
         type=receipt.command_type,
         status_url=url,
     )
     return Response(
-        orjson.dumps(body.model_dump(mode="json", by_alias=True)),
+        orjson.dumps(body.model_dump(mode="json", by_alias=True) | (extra or {})),
         status_code=202,
         media_type="application/json",
         headers={"Location": url},
