@@ -97,7 +97,15 @@ async def rebuild(
 
 def require_rebuildable(projection: Projection) -> None:
     """Return if ``projection`` may be rebuilt; ConfigurationError saying why not for one
-    whose history must not run again (``rebuildable = False``: a saga, a reactor)."""
+    whose history must not run again (``rebuildable = False``: a saga, a reactor), or for
+    what is no projection at all (a subscription, an asynchronous reactor: no read model
+    to rebuild, and effects that running their history again would repeat)."""
+    if not isinstance(projection, Projection):
+        name = getattr(projection, "name", type(projection).__name__)
+        raise ConfigurationError(
+            f"{name} cannot be rebuilt: it is no projection, so it has no read model to "
+            "rebuild, and running its history again would repeat its effects"
+        )
     if not projection.rebuildable:
         raise ConfigurationError(
             f"{projection.name} cannot be rebuilt: running its history again would repeat "
