@@ -11,6 +11,8 @@ from eskit.store import SQLiteEventStore
 from invoice_financing.financing import FinancingHandlers, build_financing_handlers
 from invoice_financing.registering import RegisteringHandlers, build_registering_handlers
 
+pytest_plugins = ["eskit.testing.fixtures", "eskit.testing.bus_fixtures"]
+
 
 @pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[SQLiteEventStore]:
