@@ -17,7 +17,7 @@ import pytest
 from eskit.messaging.envelope import event_message
 from eskit.store import SQLiteEventStore
 from eskit.store.urls import open_store
-from eskit.testing.brokers import KafkaBroker, NatsServer
+from eskit.testing.brokers import NatsServer
 from invoice_financing.published import InvestorRegistered, IssuerRegistered, registration_stream
 from invoice_financing.tests.acceptance import BusSubscription, Running, eventually, running
 
@@ -28,13 +28,11 @@ pytestmark = pytest.mark.e2e
 async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Running]:
     """The service running on one of the store and bus pairs."""
     if request.param == "sqlite+inprocess":
-        async with SQLiteEventStore.open(tmp_path / "events.db") as store, running(store) as it:
+        async with SQLiteEventStore.open(tmp_path / "events.db") as sqlite, running(sqlite) as it:
             yield it
         return
     url = request.getfixturevalue("postgres_url")
-    broker: KafkaBroker | NatsServer = request.getfixturevalue(
-        "nats_server" if request.param.endswith("nats") else "kafka_broker"
-    )
+    broker: NatsServer = request.getfixturevalue("nats_server")
     prefix = f"acc{uuid.uuid4().hex[:8]}"  # brokers are shared by the session: topics of its own
     async with open_store(url) as store, running(store, broker.url, prefix=prefix) as it:
         yield it
