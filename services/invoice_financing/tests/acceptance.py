@@ -126,7 +126,7 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout_s: flo
 
 @asynccontextmanager
 async def running(
-    store: EventStoreBackend, bus_url: str = "", *, prefix: str = "eskit"
+    store: EventStoreBackend, bus_url: str = "", *, prefix: str = "eskit", queue_workers: int = 1
 ) -> AsyncIterator[Running]:
     """The service over ``store`` with every part running, on the bus of ``bus_url``
     (in-process when empty), and a test subscription of its own on that bus."""
@@ -134,6 +134,7 @@ async def running(
         database_url="memory://",  # unused: the store is given
         bus_url=bus_url,
         bus_prefix=prefix,
+        queue_workers=queue_workers,
         grpc_port=0,
         grpc_query_port=0,
         run_projections=True,
