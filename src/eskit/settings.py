@@ -32,7 +32,8 @@ class EskitSettings(BaseSettings):
     answers 429 (10,000). ``ESKIT_QUEUE_WORKERS``: how many queue workers a process running
     the projections runs (1; each handles a batch of commands at a time).
     ``ESKIT_QUEUE_MAX_ATTEMPTS``: how often a command failing for reasons not its own is
-    tried before it is dead-lettered (5).
+    tried before it is dead-lettered (5). ``ESKIT_QUEUE_LEASE_S``: how long a worker holds
+    the commands it claimed; those of a worker that died are taken over after it (30).
     ``ESKIT_API_KEYS``: comma-separated keys; when set, every API call needs
     ``Authorization: Bearer <key>``. Off by default.
     ``ESKIT_MAX_BODY_BYTES``: the largest request body accepted (2 MiB).
@@ -69,6 +70,7 @@ class EskitSettings(BaseSettings):
     queue_max_waiting: int = Field(default=10_000, ge=1)
     queue_workers: int = Field(default=1, ge=0, le=64)
     queue_max_attempts: int = Field(default=5, ge=1, le=100)
+    queue_lease_s: float = Field(default=30.0, gt=0, le=3600)
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     """Secret strings: a key never reaches a log line, a repr or a traceback."""
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)

@@ -27,6 +27,7 @@ class QueueTasks:
                 queue.dispatcher,
                 clock=queue.clock,
                 max_attempts=settings.queue_max_attempts,
+                lease_s=settings.queue_lease_s,
                 wake=queue.wake,
             )
             for _ in range(settings.queue_workers)
