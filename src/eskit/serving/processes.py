@@ -28,6 +28,8 @@ class QueueTasks:
                 clock=queue.clock,
                 max_attempts=settings.queue_max_attempts,
                 lease_s=settings.queue_lease_s,
+                # a command queued by a server process is heard of by polling: keep it short
+                poll_interval_s=0.05,
                 wake=queue.wake,
             )
             for _ in range(settings.queue_workers)
