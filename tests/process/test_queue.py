@@ -13,6 +13,7 @@ import pytest
 from eskit.app import CommandHandler, Repository
 from eskit.domain import Command
 from eskit.errors import (
+    IdempotencyKeyReusedError,
     InvalidCommandError,
     QueueFullError,
     StoreUnavailableError,
@@ -277,3 +278,28 @@ async def test_a_running_worker_picks_up_a_command_queued_in_its_process_at_once
         stop.set()
         await running
     assert done.status == "done"
+
+
+async def test_a_command_id_queued_again_for_another_command_is_refused(
+    db: TransactionalStore,
+) -> None:
+    queue, _, _ = setup(db)
+    first = Deposit(aggregate_id="w", amount=5, payment_id="p-1")
+    await queue.submit(first)
+
+    with pytest.raises(IdempotencyKeyReusedError):
+        await queue.submit(first.model_copy(update={"amount": 6}))
+
+    assert len(await db.committed.queue.list()) == 1
+
+
+async def test_a_full_queue_still_answers_a_retry_of_a_command_it_holds(
+    db: TransactionalStore,
+) -> None:
+    queue, _, _ = setup(db, max_waiting=1)
+    command = OpenWallet(owner="ann")
+    first = await queue.submit(command)
+
+    again = await queue.submit(command)
+
+    assert again == first

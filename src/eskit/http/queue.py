@@ -25,6 +25,7 @@ from eskit.app.metadata import caller_metadata
 from eskit.domain.commands import Command
 from eskit.errors import (
     CommandNotFoundError,
+    IdempotencyKeyReusedError,
     InvalidCommandError,
     MalformedJsonError,
     QueueFullError,
@@ -113,7 +114,12 @@ async def accept_command(
         scope = idempotency_scope(actor, request.method, request.scope["path"])
         command_id = uuid.uuid5(_NAMESPACE, f"{scope}\n{key}")
         command = command.model_copy(update={"command_id": command_id})
-    receipt = await queue.submit(command, metadata)
+    try:
+        receipt = await queue.submit(command, metadata)
+    except IdempotencyKeyReusedError:
+        if key is None:
+            raise
+        raise IdempotencyKeyReusedError(key) from None  # name the key the client sent
     url = f"{prefix}/commands/{receipt.command_id}"
     body = AcceptedAnswer(
         command_id=receipt.command_id,

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from eskit.domain.commands import Command
-from eskit.errors import CommandNotFoundError, QueueFullError
+from eskit.errors import CommandNotFoundError, IdempotencyKeyReusedError, QueueFullError
 from eskit.process.clock import Clock, SystemClock
 from eskit.process.dispatch import CommandDispatcher, command_type_name
 from eskit.store.port import EventStoreBackend
@@ -108,11 +108,20 @@ class CommandQueue:
     ) -> Receipt:
         """Queue ``command`` (due at ``available_at``, now when None) and answer its receipt.
 
-        Raises QueueFullError when ``max_waiting`` commands wait already,
-        StoreUnavailableError if the store cannot take it. A command id queued before is
-        not queued again: the receipt is the same.
+        Raises QueueFullError when ``max_waiting`` commands wait already (a command id
+        queued before is answered even then), StoreUnavailableError if the store cannot
+        take it, IdempotencyKeyReusedError if the id was queued before for another command
+        (the same fields but the ids: a retry; anything else: a mistake), ValueError if
+        ``key`` is held by another command still to run. A command id queued before is not
+        queued again: the receipt is the same.
         """
-        await self._check_room()
+        try:
+            await self._check_room()
+        except QueueFullError:
+            earlier = await self.store.committed.queue.get(command.command_id)
+            if earlier is None:
+                raise
+            return _receipt_of(earlier, command)
         row = queued_command(
             command,
             now=self.clock.now(),
@@ -125,10 +134,11 @@ class CommandQueue:
             stored = None if added else await tx.queue.get(command.command_id)
         self._waiting += added
         self.wake.set()
-        if stored is not None:  # queued before (a retry): answer what was queued then
-            aggregate_id = orjson.loads(stored.payload).get("aggregate_id", command.aggregate_id)
-            return Receipt(stored.id, str(aggregate_id), stored.command_type)
-        return Receipt(command.command_id, command.aggregate_id, row.command_type)
+        if added:
+            return Receipt(command.command_id, command.aggregate_id, row.command_type)
+        if stored is None:
+            raise ValueError(f"key {key!r} is held by another command still to run")
+        return _receipt_of(stored, command)
 
     async def submit_raw(
         self,
@@ -178,3 +188,17 @@ class CommandQueue:
             self._waiting_read_at = now
         if self._waiting >= self.max_waiting:
             raise QueueFullError(self._waiting, self.max_waiting, self.retry_after_s)
+
+
+def _receipt_of(stored: QueuedCommand, command: Command) -> Receipt:
+    """The receipt of a command id queued before, if ``command`` repeats what it queued."""
+    fields = orjson.loads(stored.payload)
+    mine = command.model_dump(mode="json")
+    ids = ("command_id", "aggregate_id")
+    # a creating command's aggregate id is new on every try unless the client gave it
+    same = stored.command_type == command_type_name(type(command)) and {
+        k: v for k, v in fields.items() if k not in ids
+    } == {k: v for k, v in mine.items() if k not in ids}
+    if not same:
+        raise IdempotencyKeyReusedError(str(command.command_id))
+    return Receipt(stored.id, str(fields.get("aggregate_id", "")), stored.command_type)

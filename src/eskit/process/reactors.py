@@ -28,7 +28,7 @@ from eskit.domain.events import Event
 from eskit.domain.registry import EventRegistry
 from eskit.projections.failure import FailurePolicy
 from eskit.projections.inline import InlineProjections
-from eskit.projections.projection import Projection, handles
+from eskit.projections.projection import HandlerFailedError, Projection, handles
 from eskit.projections.subscription import Subscription
 from eskit.store.port import EventStoreBackend
 from eskit.store.records import StoredEvent
@@ -38,9 +38,18 @@ __all__ = ["AsyncReactor", "Reactor", "reacts", "with_reactors"]
 
 E = TypeVar("E", bound=Event)
 
-reacts = handles
-"""Mark an ``async`` method ``(event, ctx)`` as a synchronous reactor's reaction to an event
-type (for :class:`AsyncReactor`: ``(event, record)``)."""
+F = TypeVar("F", bound=Callable[..., Awaitable[None]])
+
+
+def reacts(event_type: type[Event]) -> Callable[[F], F]:
+    """Mark an ``async`` method as the reaction to ``event_type``: ``(event, ctx)`` in a
+    :class:`Reactor`, ``(event, record)`` in an :class:`AsyncReactor`."""
+
+    def mark(fn: F) -> F:
+        return handles(event_type)(fn)  # type: ignore[return-value]
+
+    return mark
+
 
 _MARK = "__eskit_handles__"
 
@@ -74,6 +83,7 @@ class AsyncReactor:
 
     name: ClassVar[str]
     on_failure: ClassVar[FailurePolicy] = FailurePolicy.stop()
+    rebuildable: ClassVar[bool] = False
 
     def __init__(self, registry: EventRegistry | None = None) -> None:
         reactions: dict[str, Callable[[Any, StoredEvent], Awaitable[None]]] = {}
@@ -103,15 +113,21 @@ class AsyncReactor:
         assert store is not None
         ids = [str(r.event_id) for r in records]
         done = await store.committed.inbox.seen(self.name, ids)
-        for record in records:
+        for index, record in enumerate(records):
             event_id = str(record.event_id)
             if event_id in done:
                 continue  # handled before a crash kept the checkpoint from moving
-            event = self.registry.decode(
-                record.event_type, record.schema_version, record.raw_data, position=record.position
-            )
-            reaction = self._reactions.get(event.event_type)
-            if reaction is not None:
-                await reaction(event, record)
+            try:
+                await self._react(record)
+            except Exception as exc:
+                raise HandlerFailedError(index, record, exc) from exc
             async with store.transaction() as tx:
                 await tx.record_processed(self.name, [event_id])
+
+    async def _react(self, record: StoredEvent) -> None:
+        event = self.registry.decode(
+            record.event_type, record.schema_version, record.raw_data, position=record.position
+        )
+        reaction = self._reactions.get(event.event_type)
+        if reaction is not None:
+            await reaction(event, record)

@@ -210,7 +210,9 @@ class SagaInstance(Generic[S]):
             step=self.step,
             version=self._record.version + 1,
             started_at=self.started_at,
-            updated_at=self.now,
+            # the wall clock, not the event's time: an instance catching up on old events
+            # was just moved, it is not stuck
+            updated_at=datetime.now(UTC),
             state=self.state.model_dump(mode="json"),
             reason=self.reason,
         )

@@ -211,6 +211,8 @@ class ProjectionWorker:
         if batch:
             try:
                 await subscription.handler(batch)
+            except HandlerFailedError:
+                raise  # the handler named the event it failed on itself
             except Exception as exc:
                 raise HandlerFailedError(0, batch[0], exc) from exc
         async with self.store.transaction() as tx:
