@@ -126,7 +126,12 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout_s: flo
 
 @asynccontextmanager
 async def running(
-    store: EventStoreBackend, bus_url: str = "", *, prefix: str = "eskit", queue_workers: int = 1
+    store: EventStoreBackend,
+    bus_url: str = "",
+    *,
+    prefix: str = "eskit",
+    queue_workers: int = 1,
+    **settings_overrides: Any,
 ) -> AsyncIterator[Running]:
     """The service over ``store`` with every part running, on the bus of ``bus_url``
     (in-process when empty), and a test subscription of its own on that bus."""
@@ -139,6 +144,7 @@ async def running(
         grpc_query_port=0,
         run_projections=True,
         consistency_timeout_s=10.0,
+        **settings_overrides,
     )
     async with ServiceRuntime(service, store, settings) as runtime:
         assert runtime.messaging is not None
