@@ -237,7 +237,11 @@ async def _assert_money_adds_up(
         assert len(financed) <= 1, f"{invoice} financed {len(financed)} times"
         for event in financed:
             won.setdefault(event.data["investor_id"], []).append(invoice)
-    repository = app.dispatcher.handler_of(DepositFunds.model_construct()).repository
+    repository = next(
+        h.repository
+        for h in app.dispatcher.handlers
+        if h.repository.aggregate_type is InvestorAccount
+    )
     for investor in investors:
         account = await repository.load(investor)
         assert isinstance(account, InvestorAccount)
