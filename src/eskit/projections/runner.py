@@ -32,6 +32,7 @@ from eskit.errors import (
     NotCaughtUpError,
     NotFoundError,
     ProjectionNotFoundError,
+    SagaConflictError,
 )
 from eskit.projections.lag import measure_lag
 from eskit.projections.projection import Projection
@@ -174,7 +175,8 @@ class ProjectionRunner:
                 if not await self._park_by_policy(worker):
                     await self._retry_later(worker)
                 continue
-            except CheckpointMovedError:
+            except (CheckpointMovedError, SagaConflictError):
+                # another runner of the same projection (or saga) got there first
                 await self._reload(worker)
                 continue
             except asyncio.CancelledError:
