@@ -13,6 +13,7 @@ from eskit.errors import ConfigurationError
 from eskit.process import ManualClock, QueueWorker, SagaInstance, on
 from eskit.projections.projection import HandlerFailedError
 from eskit.projections.rebuild import rebuild
+from eskit.projections.runner import ProjectionRunner
 from eskit.store import EventStoreBackend, SQLiteEventStore, require_transactions
 from eskit.testing.process import ProcessScenario
 from tests.process.orders import (
@@ -169,3 +170,30 @@ async def test_a_failing_step_commits_neither_the_state_nor_the_commands_it_issu
 async def test_a_saga_cannot_be_rebuilt(sql_store: EventStoreBackend) -> None:
     with pytest.raises(ConfigurationError, match="cannot be rebuilt"):
         await rebuild(sql_store, Fulfilment())
+
+
+async def test_two_runners_of_one_saga_issue_each_command_once(
+    sql_store: EventStoreBackend,
+) -> None:
+    store = require_transactions(sql_store, "sagas")
+    dispatcher = build_dispatcher(store)
+    for n in range(30):
+        await dispatcher.handle(stocked(sku=f"sku-{n}"))
+        await dispatcher.handle(place(sku=f"sku-{n}", order_id=f"order-{n}"))
+    head = await store.last_position()
+    runners = [ProjectionRunner(store, [Fulfilment()], batch_size=4) for _ in range(2)]
+
+    for runner in runners:
+        await runner.start()
+    try:
+        for runner in runners:
+            await runner.wait_for(head, timeout_s=20)
+    finally:
+        for runner in runners:
+            await runner.stop()
+
+    queued = await store.committed.queue.list(limit=1000)
+    assert sorted(c.command_type for c in queued) == ["CancelOrder"] * 30 + ["ReserveStock"] * 30
+    sagas = await store.committed.sagas.list(saga="order_fulfilment", limit=100)
+    assert len(sagas) == 30
+    assert {s.version for s in sagas} == {1}
