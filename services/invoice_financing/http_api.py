@@ -32,9 +32,19 @@ from invoice_financing.financing.commands import (
 from invoice_financing.financing.domain import InvoiceStatus
 from invoice_financing.registering.commands import RegisterInvestor, RegisterIssuer
 
-__all__ = ["PREFIX", "financing_routers"]
+__all__ = ["PREFIX", "PUBLIC_COMMANDS", "financing_routers"]
 
 PREFIX = "/api/v1"
+PUBLIC_COMMANDS = (
+    RegisterIssuer,
+    RegisterInvestor,
+    DepositFunds,
+    WithdrawFunds,
+    PutInvoiceForSale,
+    BidOnInvoice,
+)
+"""What clients may send (``POST /api/v1/commands`` by ``"type"`` too). The rest are the
+sagas' and the registration consumer's: nobody outside may finance an invoice directly."""
 INT64_MAX = 2**63 - 1
 
 Id = Annotated[str, Path(min_length=1, max_length=200)]
@@ -165,7 +175,10 @@ def financing_routers(app: InvoiceFinancing) -> list[APIRouter]:
         )
         return await accept(request, command, bidId=str(command.bid_id))
 
-    return [commands, command_queue_router(queue, prefix=PREFIX), _queries(app)]
+    status = command_queue_router(
+        queue, prefix=PREFIX, submittable=PUBLIC_COMMANDS, public_id=public_id
+    )
+    return [commands, status, _queries(app)]
 
 
 def _queries(app: InvoiceFinancing) -> APIRouter:

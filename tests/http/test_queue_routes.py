@@ -24,7 +24,7 @@ from eskit.process import CommandDispatcher, CommandQueue, QueueWorker
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
 from eskit.store.queue import QueuedCommand
-from tests.wallets.domain import OpenWallet, Withdraw, build_handler
+from tests.wallets.domain import Deposit, OpenWallet, RenameOwner, Withdraw, build_handler
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,12 @@ async def _api(store: EventStoreBackend, **queue_options: Any) -> AsyncIterator[
     queue = CommandQueue(store, dispatcher, **queue_options)
     settings = EskitSettings(max_body_bytes=MAX_BODY_BYTES)
     app = create_app(
-        store, [command_queue_router(queue), withdrawals_router(queue)], settings=settings
+        store,
+        [
+            command_queue_router(queue, submittable=[Deposit, Withdraw, OpenWallet, RenameOwner]),
+            withdrawals_router(queue),
+        ],
+        settings=settings,
     )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://wallets.test") as client:

@@ -133,3 +133,18 @@ async def test_a_query_of_an_unknown_invoice_is_not_found(service: Running) -> N
     answer = await service.client.get("/api/v1/invoices/nope")
 
     assert answer.status_code == 404
+
+
+async def test_a_command_only_sagas_send_cannot_be_queued_by_a_client(service: Running) -> None:
+    body = {"type": "FinanceInvoice", "aggregate_id": "v-1", "bid_id": str(uuid.uuid4())}
+
+    answer = await service.client.post(
+        "/api/v1/commands", json={**body, "investor_id": "i", "amount": 5, "currency": "EUR"}
+    )
+
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "unknown_command_type"
+    assert "FinanceInvoice" in error["message"]
+    assert "BidOnInvoice" in error["message"]
+    await nothing_written(service)

@@ -26,8 +26,10 @@ from eskit.errors import (
     NotCaughtUpError,
     NotFoundError,
     PayloadTooLargeError,
+    QueueFullError,
     StoreUnavailableError,
     UnauthorizedError,
+    UnknownCommandTypeError,
 )
 
 __all__ = [
@@ -49,6 +51,8 @@ _CODES: tuple[tuple[type[EskitError], grpc.StatusCode], ...] = (
     (ConflictingParametersError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidCommandError, grpc.StatusCode.INVALID_ARGUMENT),
     (IdempotencyKeyReusedError, grpc.StatusCode.INVALID_ARGUMENT),
+    (UnknownCommandTypeError, grpc.StatusCode.INVALID_ARGUMENT),
+    (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
     (ConcurrencyError, grpc.StatusCode.ABORTED),
     (DomainError, grpc.StatusCode.FAILED_PRECONDITION),

@@ -12,7 +12,7 @@ import grpc.aio
 
 from eskit.app.callers import ApiKeys, bearer_token, request_id_from
 from eskit.app.metadata import EventMetadata, api_key_actor, caller_metadata
-from eskit.errors import EskitError, InvalidCommandError, UnauthorizedError
+from eskit.errors import EskitError, InvalidCommandError, QueueFullError, UnauthorizedError
 from eskit.grpc.errors import INTERNAL_ERROR, error_metadata, status_code_for
 
 __all__ = [
@@ -98,7 +98,10 @@ def _failure(exc: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str
         message = "internal error; see the server log"
         return grpc.StatusCode.INTERNAL, message, error_metadata(INTERNAL_ERROR, message)
     details = exc.errors if isinstance(exc, InvalidCommandError) else None
-    return code, exc.message, error_metadata(exc.code, exc.message, details)
+    trailers = error_metadata(exc.code, exc.message, details)
+    if isinstance(exc, QueueFullError):  # as HTTP's Retry-After: when to try again
+        trailers += (("retry-after", str(max(1, round(exc.retry_after_s)))),)
+    return code, exc.message, trailers
 
 
 def _serialize(message: Message) -> bytes:

@@ -11,7 +11,7 @@ and answers the same command id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -34,6 +34,7 @@ from eskit.errors import (
 from eskit.http.commands import IDEMPOTENCY_HEADER
 from eskit.http.errors import error_responses
 from eskit.http.json_body import JsonBodyRoute
+from eskit.process.dispatch import command_type_name
 from eskit.process.queue import CommandQueue
 from eskit.store.queue import QueuedCommand
 
@@ -135,9 +136,14 @@ async def accept_command(
     )
 
 
-def status_answer(queued: QueuedCommand) -> CommandStatusAnswer:
-    """The wire shape of ``queued``."""
+def status_answer(
+    queued: QueuedCommand, *, public_id: Callable[[str], str] | None = None
+) -> CommandStatusAnswer:
+    """The wire shape of ``queued`` (its aggregate id through ``public_id``, if given)."""
     outcome = queued.outcome or {}
+    aggregate_id = outcome.get("aggregate_id") or orjson.loads(queued.payload).get("aggregate_id")
+    if aggregate_id is not None and public_id is not None:
+        aggregate_id = public_id(str(aggregate_id))
     return CommandStatusAnswer(
         command_id=queued.id,
         type=queued.command_type,
@@ -145,7 +151,7 @@ def status_answer(queued: QueuedCommand) -> CommandStatusAnswer:
         attempts=queued.attempts,
         enqueued_at=queued.enqueued_at,
         updated_at=queued.updated_at,
-        aggregate_id=outcome.get("aggregate_id"),
+        aggregate_id=aggregate_id,
         version=outcome.get("version"),
         position=outcome.get("position"),
         error=outcome.get("error"),
@@ -153,8 +159,21 @@ def status_answer(queued: QueuedCommand) -> CommandStatusAnswer:
     )
 
 
-def command_queue_router(queue: CommandQueue, *, prefix: str = "") -> APIRouter:
-    """``GET {prefix}/commands/{id}`` and ``POST {prefix}/commands`` over ``queue``."""
+def command_queue_router(
+    queue: CommandQueue,
+    *,
+    prefix: str = "",
+    submittable: Collection[type[Command]] = (),
+    public_id: Callable[[str], str] | None = None,
+) -> APIRouter:
+    """``GET {prefix}/commands/{id}`` over ``queue``, and ``POST {prefix}/commands`` for the
+    command types in ``submittable`` (left out when there are none).
+
+    Only the commands clients may send belong in ``submittable``: those a saga or a
+    consumer issues (finance this invoice, commit these funds) must not be queued by anyone
+    who can reach the API. ``public_id`` turns aggregate ids into those clients know.
+    """
+    allowed = {command_type_name(t): t for t in submittable}
     router = APIRouter(prefix=prefix, tags=["commands"], route_class=JsonBodyRoute)
 
     @router.get(
@@ -167,7 +186,10 @@ def command_queue_router(queue: CommandQueue, *, prefix: str = "") -> APIRouter:
     async def command_status(
         command_id: Annotated[uuid.UUID, Path(description="The id the queue answered")],
     ) -> CommandStatusAnswer:
-        return status_answer(await queue.status(command_id))
+        return status_answer(await queue.status(command_id), public_id=public_id)
+
+    if not allowed:
+        return router
 
     @router.post(
         "/commands",
@@ -189,7 +211,9 @@ def command_queue_router(queue: CommandQueue, *, prefix: str = "") -> APIRouter:
             raise InvalidCommandError(
                 "command", [{"loc": ["body", "type"], "message": "a command type name is required"}]
             )
-        command = queue.dispatcher.parse(command_type, fields)
-        return await accept_command(request, queue, command, prefix=prefix)
+        if command_type not in allowed:
+            raise UnknownCommandTypeError(command_type, list(allowed))
+        command = allowed[command_type].parse(fields)
+        return await accept_command(request, queue, command, prefix=prefix, public_id=public_id)
 
     return router
