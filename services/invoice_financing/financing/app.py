@@ -36,7 +36,7 @@ from invoice_financing.financing.domain import (
     InvoiceWithdrawn,
     IssuerAdded,
 )
-from invoice_financing.financing.reactors import IssuerMustBeKnown
+from invoice_financing.financing.reactors import InvoiceMustExist, IssuerMustBeKnown
 
 __all__ = ["FinancingHandlers", "build_financing_handlers", "registry"]
 
@@ -81,7 +81,14 @@ def build_financing_handlers(
         return Repository(store, aggregate_type, registry, snapshot_every=snapshot_every)
 
     issuers = CommandHandler(repository(FinancingIssuer), cache_size=cache_size)
-    investors = CommandHandler(repository(InvestorAccount), cache_size=cache_size)
+    # a bid's reservation needs its invoice: checked in the append's transaction
+    investor_store = (
+        with_reactors(store, [InvoiceMustExist()]) if has_transactions(store) else store
+    )
+    investors = CommandHandler(
+        Repository(investor_store, InvestorAccount, registry, snapshot_every=snapshot_every),
+        cache_size=cache_size,
+    )
     # the issuer check runs in each invoice append's transaction (stores that have them)
     invoice_store = (
         with_reactors(store, [IssuerMustBeKnown()]) if has_transactions(store) else store

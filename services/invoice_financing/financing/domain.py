@@ -51,6 +51,7 @@ __all__ = [
     "IssuerAdded",
     "RejectionReason",
     "Reservation",
+    "UnknownInvoiceError",
     "UnknownIssuerError",
 ]
 
@@ -129,6 +130,16 @@ class UnknownIssuerError(DomainError):
     def __init__(self, issuer_id: str) -> None:
         super().__init__(f"issuer {issuer_id} is not known to financing")
         self.issuer_id = issuer_id
+
+
+class UnknownInvoiceError(DomainError):
+    """A bid on an invoice that does not exist."""
+
+    code = "unknown_invoice"
+
+    def __init__(self, invoice_id: str) -> None:
+        super().__init__(f"invoice {invoice_id} does not exist")
+        self.invoice_id = invoice_id
 
 
 # -- events --------------------------------------------------------------------------

@@ -169,3 +169,15 @@ async def test_registrations_published_on_the_bus_are_answered_by_the_query_side
     assert any(i["id"] == issuer and i["name"] == "Initech" for i in issuers["items"])
     queued = await service.runtime.store.committed.queue.list(limit=1000)  # type: ignore[attr-defined]
     assert sorted(c.command_type for c in queued) == ["AddIssuer", "OpenInvestorAccount"]
+
+
+async def test_a_bid_on_an_invoice_that_does_not_exist_is_refused_and_reserves_nothing(
+    service: Running,
+) -> None:
+    investor = await service.funded("Ada", 1_000)
+
+    refused = await service.done(await service.bid(investor, "no-such-invoice", 500), "refused")
+
+    assert refused["error"]["code"] == "unknown_invoice"
+    row = await service.found(f"/api/v1/investors/{investor}")
+    assert (row["available"], row["reserved"]) == (1_000, 0)

@@ -95,6 +95,7 @@ async def test_investors_issuers_and_bids(
         await financing.investors.handle(
             DepositFunds(aggregate_id="investor-1", amount=900, currency="EUR")
         )
+        await put(financing, "issuer-1", "2030-05-01", "inv-a")
         bid_id = uuid.uuid4()
         done = await financing.investors.handle(
             BidOnInvoice(
