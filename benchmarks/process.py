@@ -200,6 +200,17 @@ async def _ended(store: TransactionalStore) -> tuple[int, int]:
     return counts.get((BidSaga.name, "completed"), 0), counts.get((BidSaga.name, "compensated"), 0)
 
 
+async def _until_ended(store: TransactionalStore, count: int, timeout_s: float = 600.0) -> None:
+    """Return once ``count`` bid sagas have ended (read every ``POLL_S``)."""
+    deadline = time.perf_counter() + timeout_s
+    while sum(await _ended(store)) < count:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(
+                f"bid sagas still running after {timeout_s} s: {await _ended(store)}"
+            )
+        await asyncio.sleep(POLL_S)
+
+
 async def _check_ended(store: TransactionalStore, bids: Plan) -> None:
     completed, compensated = await _ended(store)
     if (completed, compensated) != (bids.financed, bids.compensated):
@@ -267,13 +278,7 @@ async def _eskit_sagas(url: str, *, bids: Plan, workers: int) -> float:
             await _in_turns(app.queue.submit, commands, 16)
             started = time.perf_counter()
             running.start_workers(workers)
-            deadline = started + 600
-            while sum(await _ended(store)) < len(commands):
-                if time.perf_counter() > deadline:
-                    raise TimeoutError(
-                        f"bid sagas still running after 600 s: {await _ended(store)}"
-                    )
-                await asyncio.sleep(POLL_S)
+            await _until_ended(store, len(commands))
             elapsed = time.perf_counter() - started
         await _check_ended(store, bids)
     return len(commands) / elapsed
@@ -405,6 +410,7 @@ async def _eskit_latency(url: str, *, bids: Plan, workers: int, rate: int) -> La
 
             seconds = await steady(submit, len(commands), rate, accepted)
             await wait_all(lambda: len(noting.ended()), len(commands))
+            await _until_ended(store, len(commands))  # the sagas' last steps, before stopping
         await _check_ended(store, bids)
     ended = noting.ended()
     waits = [(ended[str(c.bid_id)] - accepted[i]) * 1000 for i, c in enumerate(commands)]
