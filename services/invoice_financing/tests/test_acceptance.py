@@ -179,5 +179,6 @@ async def test_a_bid_on_an_invoice_that_does_not_exist_is_refused_and_reserves_n
     refused = await service.done(await service.bid(investor, "no-such-invoice", 500), "refused")
 
     assert refused["error"]["code"] == "unknown_invoice"
-    row = await service.found(f"/api/v1/investors/{investor}")
+    head = await service.runtime.store.last_position()
+    row = await service.found(f"/api/v1/investors/{investor}", minPosition=head)
     assert (row["available"], row["reserved"]) == (1_000, 0)

@@ -183,9 +183,10 @@ class CommandQueue:
     async def _check_room(self) -> None:
         now = time.monotonic()
         if now - self._waiting_read_at > self.depth_ttl_s:
+            # marked read before the query: concurrent submitters do not all read it again
+            self._waiting_read_at = now
             depth = await self.store.committed.queue.depth(self.clock.now())
             self._waiting = depth.ready + depth.running
-            self._waiting_read_at = now
         if self._waiting >= self.max_waiting:
             raise QueueFullError(self._waiting, self.max_waiting, self.retry_after_s)
 

@@ -129,18 +129,20 @@ class QueueWorker:
                 quick = 6
             if quick:
                 quick -= 1
-                await _sleep_unless(stop, 0.002 * 2 ** (5 - quick))
+                await self._idle(stop, seen, 0.002 * 2 ** (5 - quick))
                 continue
-            await self._idle(stop, seen)
+            await self._idle(stop, seen, self.poll_interval_s)
 
-    async def _idle(self, stop: asyncio.Event, seen: int) -> None:
+    async def _idle(self, stop: asyncio.Event, seen: int, timeout_s: float) -> None:
+        """Wait ``timeout_s``, or less: until a door or a saga in this process queued
+        something, events are committed, or a stop."""
         waits = [
             asyncio.ensure_future(self.wake.wait()),
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(self.store.appended.wait(seen, None)),
         ]
         try:
-            await asyncio.wait(waits, timeout=self.poll_interval_s, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waits, timeout=timeout_s, return_when="FIRST_COMPLETED")
         finally:
             for task in waits:
                 task.cancel()

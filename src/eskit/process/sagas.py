@@ -45,6 +45,7 @@ from pydantic import BaseModel
 from eskit.domain.commands import Command
 from eskit.domain.events import Event
 from eskit.domain.ids import derive_uuid7
+from eskit.domain.registry import EventRegistry
 from eskit.process.queue import queued_command
 from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
 from eskit.store.queue import QueuedCommand
@@ -237,6 +238,23 @@ class Saga(Projection, Generic[S]):
     state_type: ClassVar[type[BaseModel]]
     rebuildable: ClassVar[bool] = False
 
+    def __init__(self, registry: EventRegistry | None = None) -> None:
+        super().__init__(registry)
+        self._listeners: list[Callable[[], None]] = []
+        self._queued = False
+
+    def on_commands(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each batch that queued commands has committed: queue
+        workers in this process look for them at once instead of at their next poll."""
+        self._listeners.append(listener)
+
+    def committed(self) -> None:
+        """See Projection.committed: wake the listeners if the batch queued commands."""
+        if self._queued:
+            self._queued = False
+            for listener in self._listeners:
+                listener()
+
     def _step_of(
         self, event: Event
     ) -> tuple[Callable[[SagaInstance[S], Event], None], _Step] | None:
@@ -266,6 +284,7 @@ class Saga(Projection, Generic[S]):
                     decoded.append((record, event, key))
             except Exception as exc:
                 raise HandlerFailedError(index, record, exc) from exc
+        self._queued = False
         batch = _Batch(await ctx.tx.sagas.get(self.name, sorted({k for *_, k in decoded})))
         for record, event, key in decoded:
             try:
@@ -273,6 +292,7 @@ class Saga(Projection, Generic[S]):
             except Exception as exc:
                 raise HandlerFailedError(records.index(record), record, exc) from exc
         await _write(ctx.tx, batch)
+        self._queued = any(op.enqueue is not None for op in batch.ops)
 
     def _run_step(self, batch: _Batch, record: StoredEvent, event: Event, key: str) -> None:
         found = self._step_of(event)

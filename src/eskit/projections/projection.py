@@ -167,6 +167,10 @@ class Projection:
             names += self.registry.stored_names(event_type)
         return names
 
+    def committed(self) -> None:
+        """Called after each batch this projection handled has committed (optional): tell
+        others what the batch made (a saga's queued commands, for one)."""
+
     async def prefetch(self, ctx: ProjectionContext, events: Sequence[StoredEvent]) -> None:
         """Load what handling ``events`` will read, before handling them (optional)."""
 

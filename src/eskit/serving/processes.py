@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 
 from eskit.process.queue import CommandQueue
 from eskit.process.queue_worker import QueueWorker
+from eskit.process.sagas import Saga
 from eskit.settings import EskitSettings
 
 __all__ = ["QueueTasks"]
@@ -21,6 +23,7 @@ class QueueTasks:
     logged and started again."""
 
     def __init__(self, queue: CommandQueue, settings: EskitSettings) -> None:
+        self.queue = queue
         self.workers = [
             QueueWorker(
                 queue.store,
@@ -36,6 +39,12 @@ class QueueTasks:
         ]
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def hear(self, processes: Sequence[object]) -> None:
+        """Wake the workers when one of ``processes`` (a saga) queued commands."""
+        for process in processes:
+            if isinstance(process, Saga):
+                process.on_commands(self.queue.wake.set)
 
     def start(self) -> None:
         """Start every worker."""

@@ -48,6 +48,7 @@ async def run_projections(
             if messaging is not None:
                 await messaging.start()
             if queue_tasks is not None:
+                queue_tasks.hear(parts.processes)
                 queue_tasks.start()
             freeze_startup_objects()
             if on_ready is not None:

@@ -114,6 +114,7 @@ class ServiceRuntime:
                 await self.messaging.start()
             if self.parts.queue is not None and self.settings.queue_workers:
                 self.queue_tasks = QueueTasks(self.parts.queue, self.settings)
+                self.queue_tasks.hear(self.parts.processes)
                 self.queue_tasks.start()
         if not self.settings.run_projections and running:
             # the worker may not have started yet: with the read models' tables there,
