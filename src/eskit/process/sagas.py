@@ -248,8 +248,8 @@ class Saga(Projection, Generic[S]):
         workers in this process look for them at once instead of at their next poll."""
         self._listeners.append(listener)
 
-    def committed(self) -> None:
-        """See Projection.committed: wake the listeners if the batch queued commands."""
+    def after_commit(self) -> None:
+        """See Projection.after_commit: wake the listeners if the batch queued commands."""
         if self._queued:
             self._queued = False
             for listener in self._listeners:

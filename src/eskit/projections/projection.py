@@ -167,7 +167,7 @@ class Projection:
             names += self.registry.stored_names(event_type)
         return names
 
-    def committed(self) -> None:
+    def after_commit(self) -> None:
         """Called after each batch this projection handled has committed (optional): tell
         others what the batch made (a saga's queued commands, for one)."""
 

@@ -201,10 +201,10 @@ class ProjectionWorker:
                 done = before[-1].position
                 async with self.store.transaction() as tx:
                     await self._apply(tx, before, start, done)
-                self.projection.committed()
+                self.projection.after_commit()
                 self._advanced(done)
             raise
-        self.projection.committed()
+        self.projection.after_commit()
         self._advanced(target)
 
     async def _deliver(
