@@ -50,7 +50,7 @@ async def test_ten_investors_bidding_at_once_leave_one_financing_and_nine_compen
 
         async def ended() -> list[str] | None:  # the sagas' last step follows the events
             sagas = await sql_store.committed.sagas.list(saga="financing_bid", limit=100)
-            statuses = sorted(s.status for s in sagas)
+            statuses: list[str] = sorted(s.status for s in sagas)
             return statuses if len(statuses) == BIDDERS and "running" not in statuses else None
 
         assert await eventually(ended) == ["compensated"] * (BIDDERS - 1) + ["completed"]
