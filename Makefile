@@ -36,7 +36,8 @@ test: $(VENV)/.test-deps
 	$(BIN)/ruff check src services tests benchmarks
 	$(BIN)/ruff format --check src services tests benchmarks
 	$(BIN)/mypy -p eskit -p bank_accounts -p invoice_financing
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 --dist loadfile -m "not serial"
+	$(BIN)/pytest -q -p no:xdist -m serial
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src services tests benchmarks

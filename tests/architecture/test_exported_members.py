@@ -21,6 +21,7 @@ def test_all_names_exactly_what_the_package_exports() -> None:
         "grpc",
         "serving",
         "messaging",
+        "process",
     }
     assert set(eskit.__all__) - {"__version__"} == public
 

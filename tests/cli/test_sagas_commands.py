@@ -104,7 +104,7 @@ def test_a_running_instance_no_event_moved_for_stuck_after_is_shown_stuck_with_w
     status, reason = cells[2], cells[4]
     assert status == "stuck"
     seconds = int(reason.removeprefix("no event for ").partition(" ")[0])
-    assert 3600 <= seconds < 3700
+    assert 3600 <= seconds < 5400  # NOW is taken at import, minutes before under xdist
     assert reason.endswith("s at step paying")
 
 

@@ -34,7 +34,7 @@ from eskit.serving import ServiceRuntime
 from eskit.settings import EskitSettings
 from eskit.store import SQLiteEventStore
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 CONSISTENCY_TIMEOUT_S = 0.25
 """How long a read waits for ``minVersion``/``minPosition``: short, as the fuzzer often asks
