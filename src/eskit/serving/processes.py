@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Sequence
 
+from eskit.messaging.background import BackgroundTasks
 from eskit.process.queue import CommandQueue
 from eskit.process.queue_worker import QueueWorker
 from eskit.process.sagas import Saga
 from eskit.settings import EskitSettings
 
 __all__ = ["QueueTasks"]
-
-_log = logging.getLogger(__name__)
-RESTART_DELAY_S = 1.0
 
 
 class QueueTasks:
@@ -37,8 +32,7 @@ class QueueTasks:
             )
             for _ in range(settings.queue_workers)
         ]
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = BackgroundTasks()
 
     def hear(self, processes: Sequence[object]) -> None:
         """Wake the workers when one of ``processes`` (a saga) queued commands."""
@@ -48,28 +42,8 @@ class QueueTasks:
 
     def start(self) -> None:
         """Start every worker."""
-        self._stop = asyncio.Event()
-        self._tasks = [
-            asyncio.create_task(self._keep_running(w), name=f"eskit-queue-worker-{i}")
-            for i, w in enumerate(self.workers)
-        ]
-
-    async def _keep_running(self, worker: QueueWorker) -> None:
-        while not self._stop.is_set():
-            try:
-                await worker.run(self._stop)
-            except Exception:
-                _log.exception("command queue worker failed; restarting")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), RESTART_DELAY_S)
+        self._tasks.start([(f"queue-worker-{i}", w.run) for i, w in enumerate(self.workers)])
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop the workers; each finishes the batch in hand (for up to ``grace_s``)."""
-        self._stop.set()
-        tasks, self._tasks = self._tasks, []
-        if not tasks:
-            return
-        _, late = await asyncio.wait(tasks, timeout=grace_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        await self._tasks.stop(grace_s)
