@@ -20,7 +20,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from eskit.domain import Command
 from eskit.projections import ProjectionRunner
 from eskit.projections.rebuild import rebuild
 from eskit.store import EventStoreBackend, open_store, require_transactions
+from eskit.testing.subprocesses import eskit_command, kill_hard
 from tests.projections.support import (
     APPLIED,
     AppliedLogProjection,
@@ -57,14 +57,6 @@ WALLETS_OPENED = 20
 WORKER_SPEC = "tests.projections.support:worker_projections"
 
 
-def _eskit() -> list[str]:
-    """The command that runs the CLI of this interpreter's environment."""
-    script = Path(sys.executable).with_name("eskit")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from eskit.cli.main import main; main()"]
-
-
 def _start_worker(url: str, folder: Path, round_no: int) -> subprocess.Popen[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
@@ -72,7 +64,7 @@ def _start_worker(url: str, folder: Path, round_no: int) -> subprocess.Popen[str
     with (folder / f"worker-{round_no}.log").open("w") as errors:
         return subprocess.Popen(
             [
-                *_eskit(),
+                *eskit_command(),
                 "projections",
                 "run",
                 "--database-url",
@@ -95,15 +87,6 @@ async def _started(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout is not None
     line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
     assert line.startswith("running"), f"worker said {line!r}, exit code {proc.poll()}"
-
-
-def _kill(proc: subprocess.Popen[str]) -> int:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGKILL)
-    code = proc.wait(timeout=30)
-    if proc.stdout is not None:
-        proc.stdout.close()
-    return code
 
 
 async def _write(store: EventStoreBackend, stop: asyncio.Event) -> int:
@@ -151,7 +134,7 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
                     # up while it started, otherwise while it follows the writes
                     await asyncio.sleep(rng.uniform(0.0, rng.choice([0.05, 0.4])))
                 finally:
-                    code = await asyncio.to_thread(_kill, proc)
+                    code = await asyncio.to_thread(kill_hard, proc)
                 assert code == -signal.SIGKILL, (tmp_path / f"worker-{round_no}.log").read_text()
                 after = (await db.committed.checkpoints.get(AppliedLogProjection.name)).position
                 rounds.append((before, after, await store.last_position()))

@@ -18,12 +18,10 @@ events themselves (not the read models):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -35,6 +33,7 @@ import pytest
 from eskit.serving import ServiceRuntime
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, open_store, require_transactions
+from eskit.testing.subprocesses import eskit_command, kill_hard
 from invoice_financing.app import InvoiceFinancing
 from invoice_financing.financing.commands import (
     AddIssuer,
@@ -57,13 +56,6 @@ LATE_INVOICES = 5
 FUNDS = 2_000
 
 
-def _eskit() -> list[str]:
-    script = Path(sys.executable).with_name("eskit")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from eskit.cli.main import main; main()"]
-
-
 def _environment(url: str) -> dict[str, str]:
     env = dict(os.environ)
     paths = (str(ROOT / "services"), str(ROOT), env.get("PYTHONPATH"))
@@ -81,7 +73,7 @@ def _environment(url: str) -> dict[str, str]:
 def _start_worker(url: str, folder: Path, round_no: int) -> subprocess.Popen[str]:
     with (folder / f"worker-{round_no}.log").open("w") as errors:
         return subprocess.Popen(
-            [*_eskit(), "worker"],
+            [*eskit_command(), "worker"],
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
@@ -94,15 +86,6 @@ async def _started(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout is not None
     line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
     assert line.startswith("running"), f"worker said {line!r}, exit code {proc.poll()}"
-
-
-def _kill(proc: subprocess.Popen[str]) -> int:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGKILL)
-    code = proc.wait(timeout=30)
-    if proc.stdout is not None:
-        proc.stdout.close()
-    return code
 
 
 async def _set_up(app: InvoiceFinancing) -> tuple[list[str], dict[str, int]]:
@@ -195,7 +178,7 @@ async def test_sigkilled_worker_loses_doubles_and_creates_no_money(
                     await _started(proc)
                     await asyncio.sleep(rng.uniform(0.1, 1.0))
                 finally:
-                    code = await asyncio.to_thread(_kill, proc)
+                    code = await asyncio.to_thread(kill_hard, proc)
                 log = (tmp_path / f"worker-{round_no}.log").read_text()
                 assert code == -signal.SIGKILL, log
                 progress.append(len(await db.committed.queue.list(status="done", limit=100_000)))
