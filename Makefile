@@ -17,6 +17,8 @@ $(VENV)/.run-deps: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# the admin console's browser tests drive Debian's chromium (Playwright's own download is not used)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $@
 
 $(VENV)/.bench-deps: pyproject.toml | $(BIN)/python
