@@ -8,6 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
+
 from eskit.app.cache import AggregateCache
 from eskit.app.locks import KeyedLocks
 from eskit.app.metadata import command_metadata
@@ -15,7 +18,14 @@ from eskit.app.repository import Repository
 from eskit.domain.aggregate import Aggregate
 from eskit.domain.commands import Command
 from eskit.domain.ids import derive_uuid7
-from eskit.errors import ConcurrencyError, DomainError, DuplicateEventError, NotFoundError
+from eskit.errors import (
+    ConcurrencyError,
+    DomainError,
+    DuplicateEventError,
+    EskitError,
+    NotFoundError,
+)
+from eskit.observability.tracing import span, tracing_on
 from eskit.store.records import NO_STREAM, CommandOutcome
 
 __all__ = ["FINGERPRINT_KEY", "CommandHandler", "CommandResult"]
@@ -154,6 +164,30 @@ class CommandHandler(Generic[A]):
         route = self._routes.get(type(command))
         if route is None:
             raise TypeError(f"no handler for {type(command).__name__}")
+        if not tracing_on():
+            return await self._route(route, command, metadata, replay, fingerprint)
+        with span(f"command {type(command).__name__}", record_errors=False) as current:
+            current.set_attributes(_command_attributes(command))
+            try:
+                result = await self._route(route, command, metadata, replay, fingerprint)
+            except EskitError as exc:  # an answer (refused, not found, conflict), not a fault
+                current.set_attributes({"eskit.outcome": "refused", "eskit.error.code": exc.code})
+                raise
+            except Exception as exc:
+                current.record_exception(exc)
+                current.set_status(StatusCode.ERROR, type(exc).__name__)
+                raise
+            current.set_attributes(_result_attributes(result))
+            return result
+
+    async def _route(
+        self,
+        route: _Route,
+        command: Command,
+        metadata: Mapping[str, Any] | None,
+        replay: bool,
+        fingerprint: str | None,
+    ) -> CommandResult:
         meta = command_metadata(command, metadata)
         if fingerprint is not None:
             meta[FINGERPRINT_KEY] = fingerprint
@@ -175,6 +209,7 @@ class CommandHandler(Generic[A]):
                 earlier = await self._earlier_outcome(command)
                 if earlier is not None:
                     return earlier
+                trace.get_current_span().add_event("concurrency conflict", {"attempt": attempt})
                 if route.creates or attempt == self.max_attempts:
                     raise
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))  # spread retrying writers
@@ -197,9 +232,10 @@ class CommandHandler(Generic[A]):
             expected = None
         ids = [derive_uuid7(command.command_id, i) for i in range(len(aggregate.pending_events))]
         try:
-            result = await self.repository.save(
-                aggregate, metadata=meta, event_ids=ids, expected_version=expected
-            )
+            with span("append"):
+                result = await self.repository.save(
+                    aggregate, metadata=meta, event_ids=ids, expected_version=expected
+                )
         except ConcurrencyError:
             if cached:
                 self.cache.found_stale()
@@ -216,20 +252,25 @@ class CommandHandler(Generic[A]):
         cached = self.cache.take(command.aggregate_id)
         if cached is not None and self.cache.needs_catching_up:
             version = cached.version
-            aggregate = await self.repository.catch_up(cached)
+            with span("load", {"eskit.cached": True}):
+                aggregate = await self.repository.catch_up(cached)
             if aggregate.version != version:
                 self.cache.found_stale()  # others still write: keep catching up
-            route.fn(aggregate, command)
+            with span("decide", record_errors=False):
+                route.fn(aggregate, command)
             return aggregate, False
         if cached is not None:
             try:
-                route.fn(cached, command)
+                with span("decide", {"eskit.cached": True}, record_errors=False):
+                    route.fn(cached, command)
             except Exception:  # perhaps only because it is stale: decide on the stored state
                 pass
             else:
                 return cached, True
-        aggregate = await self.repository.load(command.aggregate_id)
-        route.fn(aggregate, command)
+        with span("load"):
+            aggregate = await self.repository.load(command.aggregate_id)
+        with span("decide", record_errors=False):
+            route.fn(aggregate, command)
         return aggregate, False
 
     async def _keep_outcome(
@@ -274,6 +315,23 @@ class CommandHandler(Generic[A]):
             deduplicated=True,
             fingerprint=first.metadata.get(FINGERPRINT_KEY),
         )
+
+
+def _command_attributes(command: Command) -> dict[str, Any]:
+    return {
+        "eskit.command.type": type(command).__name__,
+        "eskit.command.id": str(command.command_id),
+        "eskit.aggregate.id": command.aggregate_id,
+    }
+
+
+def _result_attributes(result: CommandResult) -> dict[str, Any]:
+    return {
+        "eskit.outcome": "deduplicated" if result.deduplicated else "ok",
+        "eskit.aggregate.id": result.aggregate_id,
+        "eskit.version": result.version,
+        "eskit.position": result.position,
+    }
 
 
 def _result_of(outcome: CommandOutcome, *, deduplicated: bool) -> CommandResult:

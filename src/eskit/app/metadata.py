@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from eskit.domain.commands import Command
+from eskit.observability.tracing import inject
 
 __all__ = ["EventMetadata", "api_key_actor", "caller_metadata", "command_metadata"]
 
@@ -45,22 +46,8 @@ def command_metadata(command: Command, given: Mapping[str, Any] | None = None) -
     metadata["causation_id"] = str(command.command_id)
     metadata["command_type"] = type(command).__name__
     metadata.setdefault("correlation_id", str(command.command_id))
-    _add_trace_context(metadata)
+    inject(metadata)  # the span handling the command, when tracing is on
     return metadata
-
-
-def _add_trace_context(metadata: dict[str, Any]) -> None:
-    try:
-        from opentelemetry import propagate, trace
-    except ImportError:
-        return
-    if not trace.get_current_span().get_span_context().is_valid:
-        return  # no trace to carry on (tracing off): skip the propagators' work
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    for key in ("traceparent", "tracestate"):
-        if key in carrier:
-            metadata.setdefault(key, carrier[key])
 
 
 def api_key_actor(key: str) -> str:

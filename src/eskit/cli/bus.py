@@ -16,8 +16,9 @@ from eskit.messaging import Bus
 from eskit.messaging.background import MessagingTasks
 from eskit.messaging.consumer import Consumer, ConsumerRunner, dead_letter_type
 from eskit.messaging.relay import CHECKPOINT_PREFIX
+from eskit.observability.tracing import configure_tracing
 from eskit.serving.messaging import bus_for, messaging_tasks
-from eskit.serving.service import load_service
+from eskit.serving.service import load_service, service_name
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
 
@@ -37,7 +38,8 @@ def _require_bus(settings: EskitSettings) -> None:
         raise ConfigurationError("no bus configured: pass --bus-url or set ESKIT_BUS_URL")
 
 
-async def _until_signal(tasks: MessagingTasks) -> None:
+async def _until_signal(tasks: MessagingTasks, settings: EskitSettings) -> None:
+    configure_tracing(service_name(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,7 +60,7 @@ def relay(ctx: typer.Context, database_url: DatabaseUrl = None, bus_url: BusUrl 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         tasks = _tasks(store, settings, consumers=[], relay=True)
         console.print(f"relaying to {settings.bus_url} under {settings.bus_prefix!r}")
-        await _until_signal(tasks)
+        await _until_signal(tasks, settings)
 
     run_with_store(database_url, work, bus_url=bus_url)
     console.print("stopped")
@@ -137,7 +139,7 @@ def consume_command(
         consumers = _consumers(settings, store, names or [])
         tasks = _tasks(store, settings, consumers=consumers, relay=False)
         console.print(f"consuming {', '.join(c.name for c in consumers)} from {settings.bus_url}")
-        await _until_signal(tasks)
+        await _until_signal(tasks, settings)
 
     run_with_store(database_url, work, service=service, bus_url=bus_url)
     console.print("stopped")

@@ -14,6 +14,7 @@ from eskit.app.callers import ApiKeys, bearer_token, request_id_from
 from eskit.app.metadata import EventMetadata, api_key_actor, caller_metadata
 from eskit.errors import EskitError, InvalidCommandError, QueueFullError, UnauthorizedError
 from eskit.grpc.errors import INTERNAL_ERROR, error_metadata, status_code_for
+from eskit.observability.tracing import tracing_on
 
 __all__ = [
     "CallInfo",
@@ -194,7 +195,9 @@ def create_server(
     Adding a port another socket listens on fails, unless ``share_port``: then server
     processes that all set it listen on one port together (SO_REUSEPORT).
     """
-    interceptors = [api_key_interceptor(api_keys)] if api_keys else []
+    interceptors = _tracing_interceptors()
+    if api_keys:
+        interceptors.append(api_key_interceptor(api_keys))
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
@@ -207,3 +210,17 @@ def create_server(
     )
     server.add_generic_rpc_handlers(tuple(handlers))
     return server
+
+
+def _tracing_interceptors() -> list[grpc.aio.ServerInterceptor]:
+    """OpenTelemetry's server spans (outermost: a refused call is traced too), when tracing
+    is on and ``eskit[otel]`` brought the instrumentation."""
+    if not tracing_on():
+        return []
+    try:
+        from opentelemetry.instrumentation.grpc import aio_server_interceptor
+    except ImportError:
+        log.warning("tracing is on but gRPC calls are not traced: pip install 'eskit[otel]'")
+        return []
+    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor()  # type: ignore[no-untyped-call]
+    return [interceptor]

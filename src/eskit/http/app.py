@@ -11,6 +11,7 @@ from eskit.http.errors import install_error_handlers
 from eskit.http.health import ProjectionStatuses, health_router
 from eskit.http.middleware import ApiKeyMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from eskit.http.openapi import complete_openapi
+from eskit.observability.tracing import tracing_on
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 
@@ -54,14 +55,11 @@ def create_app(
     return app
 
 
-def _telemetry() -> TelemetryConfig | None:
-    """FastAPI's own OpenTelemetry spans, metrics and logs: on (its defaults) when a tracer
-    provider is set before the app is made, off otherwise, so that requests do not look the
-    providers up each time to find there are none."""
-    try:
-        from opentelemetry import trace
-    except ImportError:  # pragma: no cover - FastAPI brings it
-        return None
-    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        return {"tracing": False, "metrics": False, "logs": False}
-    return None
+def _telemetry() -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry: a server span per request when tracing is on (a tracer
+    provider is set before the app is made), nothing otherwise, so that requests do not
+    look the providers up each time to find there are none. Its metrics are left to
+    ``/metrics``, its logs off (they would carry request bodies that failed validation), and
+    its spans per dependency and endpoint off: eskit's command span is the request's child."""
+    on = tracing_on()
+    return {"tracing": on, "metrics": False, "logs": False, "operation_spans": False}

@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from eskit.domain.events import Event
 from eskit.domain.registry import EventRegistry
 from eskit.errors import EventDecodingError
@@ -31,6 +33,7 @@ from eskit.messaging.envelope import IncomingEvent, incoming_event
 from eskit.messaging.errors import MessageDecodingError
 from eskit.messaging.message import Delivery, OutgoingMessage
 from eskit.messaging.port import Bus, BusConsumer
+from eskit.observability.tracing import span_from
 from eskit.store import TransactionalStore
 from eskit.store.unit_of_work import UnitOfWork
 
@@ -167,6 +170,14 @@ class ConsumerRunner:
     async def _apply(self, batch: Sequence[Delivery], *, ordered: bool = True) -> list[Delivery]:
         """Apply what ``batch`` holds in one transaction; the deliveries left waiting for an
         earlier event of their stream."""
+        name = self.consumer.name
+        attributes = {"eskit.consumer": name, "eskit.messages": len(batch)}
+        with span_from(
+            f"consume {name}", (d.headers for d in batch), attributes, kind=SpanKind.CONSUMER
+        ):
+            return await self._apply_traced(batch, ordered)
+
+    async def _apply_traced(self, batch: Sequence[Delivery], ordered: bool) -> list[Delivery]:
         name = self.consumer.name
         async with self.store.transaction() as tx:
             arrived = [(d, self._incoming(d)) for d in batch]

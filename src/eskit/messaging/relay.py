@@ -19,11 +19,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from opentelemetry.trace import SpanKind
+
 from eskit.errors import CheckpointMovedError
 from eskit.messaging.envelope import event_message
 from eskit.messaging.errors import BusUnavailableError
 from eskit.messaging.message import OutgoingMessage
 from eskit.messaging.port import Bus
+from eskit.observability.tracing import span_from
 from eskit.store import LogPage, StoredEvent, TransactionalStore
 from eskit.store.commits import CommitListener
 
@@ -137,7 +140,11 @@ class Relay:
         if end == self.position:
             return 0
         if outgoing:
-            await self.bus.publish(outgoing)
+            attributes = {"eskit.messages": len(outgoing), "eskit.position": end}
+            with span_from(
+                "publish", (e.metadata for e in page.events), attributes, kind=SpanKind.PRODUCER
+            ):
+                await self.bus.publish(outgoing)
         async with self.store.transaction() as uow:
             await uow.checkpoints.advance(self.checkpoint, expected=self.position, to=end)
         self.position = end

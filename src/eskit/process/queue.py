@@ -28,6 +28,7 @@ import orjson
 
 from eskit.domain.commands import Command
 from eskit.errors import CommandNotFoundError, IdempotencyKeyReusedError, QueueFullError
+from eskit.observability.tracing import inject
 from eskit.process.clock import Clock, SystemClock
 from eskit.process.dispatch import CommandDispatcher, command_type_name
 from eskit.store.port import EventStoreBackend
@@ -54,14 +55,17 @@ def queued_command(
     available_at: datetime | None = None,
     key: str | None = None,
 ) -> QueuedCommand:
-    """``command`` as a queue row, due at ``available_at`` (now when None)."""
+    """``command`` as a queue row, due at ``available_at`` (now when None); its metadata
+    carries the current trace context, so the worker's handling joins the trace."""
+    given = dict(metadata or {})
+    inject(given)
     return QueuedCommand(
         id=command.command_id,
         command_type=command_type_name(type(command)),
         payload=command.model_dump_json(),
         available_at=available_at or now,
         enqueued_at=now,
-        metadata=dict(metadata or {}),
+        metadata=given,
         key=key,
     )
 

@@ -35,6 +35,7 @@ from eskit.errors import (
     NotFoundError,
     UnknownCommandTypeError,
 )
+from eskit.observability.tracing import span_from
 from eskit.process.clock import Clock, SystemClock
 from eskit.process.dispatch import CommandDispatcher
 from eskit.store.port import EventStoreBackend
@@ -170,6 +171,13 @@ class QueueWorker:
         return total
 
     async def _handle(self, queued: QueuedCommand) -> _Outcome:
+        attributes = {"eskit.command.id": str(queued.id), "eskit.attempt": queued.attempts}
+        with span_from(f"queued {queued.command_type}", (queued.metadata,), attributes) as current:
+            outcome = await self._handle_queued(queued)
+            current.set_attribute("eskit.outcome", outcome.status or "retry")
+            return outcome
+
+    async def _handle_queued(self, queued: QueuedCommand) -> _Outcome:
         try:
             command = self.dispatcher.parse(queued.command_type, queued.payload)
             result = await self.dispatcher.handle(

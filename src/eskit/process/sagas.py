@@ -46,6 +46,7 @@ from eskit.domain.commands import Command
 from eskit.domain.events import Event
 from eskit.domain.ids import derive_uuid7
 from eskit.domain.registry import EventRegistry
+from eskit.observability.tracing import TRACE_KEYS, span_from
 from eskit.process.queue import queued_command
 from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
 from eskit.store.queue import QueuedCommand
@@ -193,6 +194,9 @@ class SagaInstance(Generic[S]):
             "saga": self._saga.name,
             "saga_correlation_id": self.correlation_id,
         }
+        for name in TRACE_KEYS:  # the step's span replaces it when tracing is on here
+            if name in self._event.metadata:
+                metadata[name] = self._event.metadata[name]
         row = queued_command(
             command,
             now=self.now,
@@ -315,7 +319,13 @@ class Saga(Projection, Generic[S]):
         instance: SagaInstance[S] = SagaInstance(self, current, state, record)  # type: ignore[arg-type]
         if step.compensating and instance.status == "running":
             instance.compensating(event.event_type)
-        handler(instance, event)
+        attributes = {
+            "eskit.saga": self.name,
+            "eskit.saga.id": key,
+            "eskit.event": record.event_type,
+        }
+        with span_from(f"saga {self.name}", (record.metadata,), attributes):
+            handler(instance, event)
         # one write per instance and batch, from the version read at its start
         read = batch.records.get(key)
         batch.changed[key] = replace(

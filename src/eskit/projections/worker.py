@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eskit.errors import CheckpointMovedError
+from eskit.observability.tracing import span_from
 from eskit.projections.failure import FailurePolicy
 from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
 from eskit.projections.subscription import Subscription
@@ -185,6 +186,11 @@ class ProjectionWorker:
         return kept
 
     async def _commit(self, batch: Sequence[StoredEvent], target: int) -> None:
+        attributes = {"eskit.projection": self.name, "eskit.events": len(batch)}
+        with span_from(f"project {self.name}", (r.metadata for r in batch), attributes):
+            await self._commit_batch(batch, target)
+
+    async def _commit_batch(self, batch: Sequence[StoredEvent], target: int) -> None:
         start = self.position
         if isinstance(self.projection, Subscription):
             if self.failing_at is not None and len(batch) > 1:

@@ -7,11 +7,12 @@ import asyncio
 import signal
 from collections.abc import Callable
 
+from eskit.observability.tracing import configure_tracing
 from eskit.projections import ProjectionRunner
 from eskit.serving.gc_policy import freeze_startup_objects
 from eskit.serving.messaging import messaging_tasks
 from eskit.serving.processes import QueueTasks
-from eskit.serving.service import ConfiguredProjections
+from eskit.serving.service import ConfiguredProjections, service_name
 from eskit.settings import EskitSettings
 from eskit.store import open_store
 
@@ -29,6 +30,7 @@ async def run_projections(
     store, if neither names any.
     """
     configured = ConfiguredProjections(settings)
+    configure_tracing(service_name(settings))
     async with open_store(settings.database_url, migrate=None, **settings.store_options()) as store:
         parts = configured.parts(store)
         running = [*parts.projections, *parts.processes]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import uvicorn
 
 from eskit.errors import ConfigurationError
+from eskit.observability.tracing import configure_tracing
 from eskit.serving.gc_policy import freeze_startup_objects
 from eskit.serving.ports import check_ports
 from eskit.serving.runtime import ServiceRuntime
@@ -67,6 +68,7 @@ async def serve(
     """
     if sockets is None:
         check_ports(settings)
+    configure_tracing(service.name)  # before the app is made: FastAPI looks once
     async with (
         open_store(settings.database_url, migrate=migrate, **settings.store_options()) as store,
         ServiceRuntime(service, store, settings) as runtime,

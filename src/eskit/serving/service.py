@@ -18,7 +18,7 @@ from eskit.projections.loading import load_projections
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 
-__all__ = ["ConfiguredProjections", "Service", "ServiceParts", "load_service"]
+__all__ = ["ConfiguredProjections", "Service", "ServiceParts", "load_service", "service_name"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,13 @@ def load_service(spec: str) -> Service:
     if not isinstance(found, Service):
         raise ConfigurationError(f"ESKIT_SERVICE={spec!r}: {attribute} is not an eskit Service")
     return found
+
+
+def service_name(settings: EskitSettings) -> str:
+    """The name a process of the configured service goes by (in traces, say): the first
+    part of ``ESKIT_SERVICE``'s module, else ``eskit``."""
+    module = settings.service.partition(":")[0]
+    return module.split(".")[0] or "eskit"
 
 
 class ConfiguredProjections:

@@ -1,0 +1,1 @@
+"""What eskit tells operators about itself: traces, metrics and logs."""
