@@ -7,17 +7,20 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import grpc
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from bank_accounts.activity import activity_consumer
 from bank_accounts.service import service
+from bank_accounts.tests.grpc_client import BankAccountsClient
 from bank_accounts.tests.support import deposit, http_client, open_account
 from eskit.messaging import Topology
 from eskit.messaging.consumer import ConsumerRunner
 from eskit.messaging.nats_bus import JetStreamBus
 from eskit.messaging.relay import Relay
+from eskit.projections import ProjectionRunner
 from eskit.serving import ServiceRuntime
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
@@ -117,12 +120,10 @@ async def test_a_batch_of_several_traces_links_to_each(sql_store: EventStoreBack
     store = require_transactions(sql_store, "tracing")
     settings = EskitSettings(database_url="memory://", run_projections=False)
     with capture_spans() as exporter:
-        async with ServiceRuntime(service, store, settings, grpc_address=None) as runtime:
-            async with http_client(runtime) as http:
-                opened = [await open_account(http) for _ in range(3)]
+        runtime = ServiceRuntime(service, store, settings, grpc_address=None)
+        async with runtime, http_client(runtime) as http:
+            opened = [await open_account(http) for _ in range(3)]
         # the projections were not running: one batch now reads all three accounts
-        from eskit.projections import ProjectionRunner
-
         await ProjectionRunner(store, list(runtime.parts.projections)).catch_up()
         spans = list(exporter.get_finished_spans())
 
@@ -139,4 +140,20 @@ async def test_a_batch_of_several_traces_links_to_each(sql_store: EventStoreBack
 
 def _trace_id(span: ReadableSpan) -> int:
     assert span.context is not None
-    return span.context.trace_id
+    return int(span.context.trace_id)
+
+
+async def test_a_grpc_call_is_the_parent_of_its_command(sql_store: EventStoreBackend) -> None:
+    settings = EskitSettings(database_url="memory://", run_projections=False)
+    with capture_spans() as exporter:
+        runtime = ServiceRuntime(service, sql_store, settings, grpc_address="127.0.0.1:0")
+        async with runtime, grpc.aio.insecure_channel(f"127.0.0.1:{runtime.grpc_port}") as channel:
+            reply = await BankAccountsClient(channel).open(balance=10)
+        spans = list(exporter.get_finished_spans())
+
+    tree = SpanTree.of(spans, "command OpenAccount")
+    call = tree.root()
+    assert call.kind is SpanKind.SERVER
+    assert call.name == "/eskit.bank_accounts.v1.BankAccountService/CreateAccount"
+    assert tree.parent_of(tree.one("command OpenAccount")) is call
+    assert tree.one("command OpenAccount").attributes["eskit.aggregate.id"] == reply.id  # type: ignore[index]
