@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -63,11 +63,28 @@ _cached: tuple[object, Tracer | None] = (None, None)
 def _tracer() -> Tracer | None:
     """eskit's tracer, or None while no tracer provider is set (tracing off)."""
     global _cached
-    provider = trace.get_tracer_provider()
+    provider = _global_provider()
     if provider is not _cached[0]:
-        off = isinstance(provider, trace.ProxyTracerProvider)
-        _cached = (provider, None if off else provider.get_tracer("eskit"))
+        tracer = None
+        if isinstance(provider, trace.TracerProvider) and not isinstance(
+            provider, trace.ProxyTracerProvider
+        ):
+            tracer = provider.get_tracer("eskit")
+        _cached = (provider, tracer)
     return _cached[1]
+
+
+def _provider_set() -> object:
+    # the module global itself: get_tracer_provider() looks os.environ up on every call
+    # while none is set, which costs more than the work it guards on a hot path
+    return trace._TRACER_PROVIDER
+
+
+_global_provider: Callable[[], object] = (
+    _provider_set if hasattr(trace, "_TRACER_PROVIDER") else trace.get_tracer_provider
+)
+if os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"):
+    trace.get_tracer_provider()  # loads the provider that variable names, once
 
 
 def tracing_on() -> bool:
