@@ -52,6 +52,12 @@ class EskitSettings(BaseSettings):
     ``ESKIT_BUS_SINGLE_TOPIC``: one Kafka topic for every stream type instead of one each.
     ``ESKIT_RELAY_STREAM_TYPES``: comma-separated stream types the relay publishes (all
     when unset).
+    ``ESKIT_METRICS_PORT``: the port on which ``eskit worker``, ``eskit relay`` and ``eskit
+    consume`` serve Prometheus metrics at ``/metrics`` (9464; 0 turns it off; ``eskit
+    serve`` serves them on its HTTP port). ``ESKIT_METRICS_INTERVAL_S``: how often the
+    gauges read from the database (lag, sagas, queue depth, read horizon) are refreshed
+    (5). ``ESKIT_METRICS_SAGA_STUCK_AFTER_S``: how long a running or compensating saga
+    instance goes without an event before the metrics count it as stuck (300).
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -81,6 +87,9 @@ class EskitSettings(BaseSettings):
     bus_prefix: str = "eskit"
     bus_single_topic: bool = False
     relay_stream_types: Annotated[tuple[str, ...], NoDecode] = ()
+    metrics_port: Port = 9464
+    metrics_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    metrics_saga_stuck_after_s: float = Field(default=300.0, gt=0)
 
     @field_validator("relay_stream_types", mode="before")
     @classmethod

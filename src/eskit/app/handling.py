@@ -25,6 +25,11 @@ from eskit.errors import (
     EskitError,
     NotFoundError,
 )
+from eskit.observability.metrics import (
+    measure_command,
+    record_append_conflict,
+    record_command_retry,
+)
 from eskit.observability.tracing import span, tracing_on
 from eskit.store.records import NO_STREAM, CommandOutcome
 
@@ -141,6 +146,7 @@ class CommandHandler(Generic[A]):
             raise ValueError(f"{command_type.__name__} already has a handler")
         self._routes[command_type] = route
 
+    @measure_command
     async def handle(
         self,
         command: Command,
@@ -206,12 +212,14 @@ class CommandHandler(Generic[A]):
             try:
                 return await self._attempt(route, command, meta, replay)
             except ConcurrencyError:
+                record_append_conflict(self.repository.aggregate_type.stream_type)
                 earlier = await self._earlier_outcome(command)
                 if earlier is not None:
                     return earlier
                 trace.get_current_span().add_event("concurrency conflict", {"attempt": attempt})
                 if route.creates or attempt == self.max_attempts:
                     raise
+                record_command_retry(type(command).__name__)
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))  # spread retrying writers
             except (DomainError, NotFoundError, DuplicateEventError):
                 earlier = await self._earlier_outcome(command)

@@ -14,6 +14,7 @@ from eskit.domain.events import Event
 from eskit.domain.ids import uuid7
 from eskit.domain.registry import Decoder, EventRegistry
 from eskit.errors import NotFoundError
+from eskit.observability.metrics import record_append
 from eskit.store.port import EventStoreBackend
 from eskit.store.records import (
     AppendResult,
@@ -179,6 +180,9 @@ class Repository(Generic[A]):
             else expected_version,
             stream_type=self.aggregate_type.stream_type,
             metadata=metadata,
+        )
+        record_append(
+            self.aggregate_type.stream_type, len(pending), deduplicated=result.deduplicated
         )
         before = aggregate.stored_version
         aggregate.mark_saved()

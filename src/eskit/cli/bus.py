@@ -10,12 +10,13 @@ import orjson
 import typer
 from rich.table import Table
 
-from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store
+from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store, serve_metrics
 from eskit.errors import ConfigurationError
 from eskit.messaging import Bus
 from eskit.messaging.background import MessagingTasks
 from eskit.messaging.consumer import Consumer, ConsumerRunner, dead_letter_type
 from eskit.messaging.relay import CHECKPOINT_PREFIX
+from eskit.observability.collector import MetricsCollector, collector_for
 from eskit.observability.tracing import configure_tracing
 from eskit.serving.messaging import bus_for, messaging_tasks
 from eskit.serving.service import load_service, service_name
@@ -38,16 +39,20 @@ def _require_bus(settings: EskitSettings) -> None:
         raise ConfigurationError("no bus configured: pass --bus-url or set ESKIT_BUS_URL")
 
 
-async def _until_signal(tasks: MessagingTasks, settings: EskitSettings) -> None:
+async def _until_signal(
+    tasks: MessagingTasks, settings: EskitSettings, metrics: MetricsCollector
+) -> None:
     configure_tracing(service_name(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await tasks.start()
+    metrics.start()
     try:
         await stop.wait()
     finally:
+        await metrics.stop()
         await tasks.stop()
 
 
@@ -60,7 +65,8 @@ def relay(ctx: typer.Context, database_url: DatabaseUrl = None, bus_url: BusUrl 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         tasks = _tasks(store, settings, consumers=[], relay=True)
         console.print(f"relaying to {settings.bus_url} under {settings.bus_prefix!r}")
-        await _until_signal(tasks, settings)
+        serve_metrics(settings)
+        await _until_signal(tasks, settings, collector_for(store, settings, database=True))
 
     run_with_store(database_url, work, bus_url=bus_url)
     console.print("stopped")
@@ -139,7 +145,8 @@ def consume_command(
         consumers = _consumers(settings, store, names or [])
         tasks = _tasks(store, settings, consumers=consumers, relay=False)
         console.print(f"consuming {', '.join(c.name for c in consumers)} from {settings.bus_url}")
-        await _until_signal(tasks, settings)
+        serve_metrics(settings)
+        await _until_signal(tasks, settings, collector_for(store, settings, database=False))
 
     run_with_store(database_url, work, service=service, bus_url=bus_url)
     console.print("stopped")

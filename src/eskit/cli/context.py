@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from eskit.errors import EskitError
+from eskit.observability.metrics import start_metrics_server
 from eskit.serving.event_loop import run_on_uvloop
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, open_store
@@ -22,6 +23,7 @@ __all__ = [
     "fail",
     "print_error",
     "run_with_store",
+    "serve_metrics",
     "settings_for",
 ]
 
@@ -81,3 +83,12 @@ def fail(error: EskitError) -> NoReturn:
     """Print ``error`` with its code on stderr and end the command with exit code 1."""
     print_error(error.code, str(error))
     raise typer.Exit(1) from error
+
+
+def serve_metrics(settings: EskitSettings) -> None:
+    """Serve this process's metrics on ``ESKIT_METRICS_PORT`` (unless it is 0), saying where."""
+    if not settings.metrics_port:
+        return
+    port = start_metrics_server(settings.host, settings.metrics_port)
+    if port is not None:
+        console.print(f"metrics on http://{settings.host}:{port}/metrics", highlight=False)

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from eskit.cli.context import DatabaseUrl, ServiceOption, console, fail, settings_for
+from eskit.cli.context import (
+    DatabaseUrl,
+    ServiceOption,
+    console,
+    fail,
+    serve_metrics,
+    settings_for,
+)
 from eskit.cli.projections import ProjectionsOption
 from eskit.errors import EskitError
 from eskit.serving import ServiceRuntime, load_service, serve
@@ -109,10 +116,12 @@ def worker_command(
 ) -> None:
     """Run the service's projections in this process until SIGTERM (finishing the batch).
 
-    ``--projections`` (``ESKIT_PROJECTIONS``) runs those instead.
+    ``--projections`` (``ESKIT_PROJECTIONS``) runs those instead. Metrics are served on
+    ``ESKIT_METRICS_PORT``.
     """
     settings = settings_for(database_url, service=service, projections=projections)
     _configure_logging(settings)
+    serve_metrics(settings)
 
     def ready(names: list[str]) -> None:
         console.print(f"running {', '.join(names)}", highlight=False)

@@ -9,6 +9,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from eskit.http.errors import install_error_handlers
 from eskit.http.health import ProjectionStatuses, health_router
+from eskit.http.metrics import metrics_router
 from eskit.http.middleware import ApiKeyMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from eskit.http.openapi import complete_openapi
 from eskit.observability.tracing import tracing_on
@@ -37,12 +38,14 @@ def create_app(
     with ``api_keys`` set, calls need ``Authorization: Bearer <key>`` (health and docs stay
     open); ``/health/live`` and ``/health/ready``, which lists the states ``projections``
     gives; OpenAPI docs at ``/docs``, declaring ``X-Request-ID`` and the 405 and 500 answers
-    on every operation.
+    on every operation. ``GET /metrics`` serves Prometheus metrics (behind the API keys
+    when they are set; not in the OpenAPI schema).
     """
     settings = settings or EskitSettings()
     app = FastAPI(title=title, version=version, telemetry=_telemetry())
     install_error_handlers(app)
     app.include_router(health_router(store, projections=projections))
+    app.include_router(metrics_router())
     for router in routers:
         app.include_router(router)
     complete_openapi(app)

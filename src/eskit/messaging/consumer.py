@@ -33,6 +33,11 @@ from eskit.messaging.envelope import IncomingEvent, incoming_event
 from eskit.messaging.errors import MessageDecodingError
 from eskit.messaging.message import Delivery, OutgoingMessage
 from eskit.messaging.port import Bus, BusConsumer
+from eskit.observability.metrics import (
+    record_consumer_batch,
+    record_consumer_dead_letter,
+    record_consumer_retry,
+)
 from eskit.observability.tracing import span_from
 from eskit.store import TransactionalStore
 from eskit.store.unit_of_work import UnitOfWork
@@ -202,6 +207,9 @@ class ConsumerRunner:
             await tx.record_stream_versions(name, versions)
         self._remember(versions)
         self.handled += len(applied)
+        record_consumer_batch(
+            name, handled=len(applied), duplicates=len(ready) - len(new), held_back=len(waiting)
+        )
         return [d for d, _ in waiting]
 
     @property
@@ -316,6 +324,7 @@ class ConsumerRunner:
                     error,
                 )
             if attempt < self.consumer.max_attempts:
+                record_consumer_retry(self.consumer.name)
                 await _sleep_unless(stop, delay)
                 delay = min(delay * 2, self.consumer.max_backoff_s)
             if stop.is_set():
@@ -369,6 +378,7 @@ class ConsumerRunner:
             ]
         )
         self.dead_lettered += 1
+        record_consumer_dead_letter(self.consumer.name, reason)
         await self._pass_over(delivery)
 
     async def _pass_over(self, delivery: Delivery) -> None:

@@ -26,6 +26,7 @@ from eskit.messaging.envelope import event_message
 from eskit.messaging.errors import BusUnavailableError
 from eskit.messaging.message import OutgoingMessage
 from eskit.messaging.port import Bus
+from eskit.observability.metrics import record_relay_broker_error, record_relay_published
 from eskit.observability.tracing import span_from
 from eskit.store import LogPage, StoredEvent, TransactionalStore
 from eskit.store.commits import CommitListener
@@ -149,6 +150,7 @@ class Relay:
             await uow.checkpoints.advance(self.checkpoint, expected=self.position, to=end)
         self.position = end
         self.published += len(outgoing)
+        record_relay_published(self.name, len(outgoing))
         return len(page.events)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -202,6 +204,7 @@ class Relay:
         return listener
 
     async def _stalled(self, exc: BusUnavailableError) -> None:
+        record_relay_broker_error(self.name)
         if self._state != "stalled":
             _log.warning("relay %s stalled: %s", self.name, exc.message)
             self._stalled_at = time.monotonic()

@@ -35,6 +35,7 @@ from eskit.errors import (
     NotFoundError,
     UnknownCommandTypeError,
 )
+from eskit.observability.metrics import record_queue_outcomes
 from eskit.observability.tracing import span_from
 from eskit.process.clock import Clock, SystemClock
 from eskit.process.dispatch import CommandDispatcher
@@ -214,6 +215,7 @@ class QueueWorker:
                 await tx.queue.finish(
                     queued.id, status=outcome.status, outcome=outcome.outcome, now=now
                 )
+        record_queue_outcomes(outcome.status for outcome in outcomes)
         for outcome in outcomes:
             if outcome.status is None:
                 self.counters.retried += 1

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eskit.errors import CheckpointMovedError
+from eskit.observability.metrics import record_projection_batch, record_projection_error
 from eskit.observability.tracing import span_from
 from eskit.projections.failure import FailurePolicy
 from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
@@ -103,8 +104,10 @@ class ProjectionWorker:
             # to the batch, and is thrown away if the checkpoint ends up elsewhere
             self._read_ahead(target)
         kept = self._without_parked(page.events)
+        started = time.perf_counter()
         await self._commit(kept, target)
         self.events_handled += len(kept)
+        record_projection_batch(self.name, len(kept), time.perf_counter() - started)
         return True
 
     def _read(self, after: int) -> Coroutine[Any, Any, LogPage]:
@@ -252,6 +255,7 @@ class ProjectionWorker:
         The error is stored before this worker reports itself failing: an operator who
         sees "failing" can park the event at once (parking reads the stored error).
         """
+        record_projection_error(self.name)
         position = failure.record.position
         self.attempts = self.attempts + 1 if position == self.failing_at else 1
         self.failing_at, self._failure = position, failure

@@ -7,6 +7,7 @@ import asyncio
 import signal
 from collections.abc import Callable
 
+from eskit.observability.collector import collector_for
 from eskit.observability.tracing import configure_tracing
 from eskit.projections import ProjectionRunner
 from eskit.serving.gc_policy import freeze_startup_objects
@@ -46,7 +47,9 @@ async def run_projections(
             if parts.queue is not None and settings.queue_workers
             else None
         )
-        async with ProjectionRunner(store, running):
+        async with ProjectionRunner(store, running) as runner:
+            collector = collector_for(store, settings, runner.status, database=True)
+            collector.start()
             if messaging is not None:
                 await messaging.start()
             if queue_tasks is not None:
@@ -58,6 +61,7 @@ async def run_projections(
             try:
                 await stop.wait()
             finally:
+                await collector.stop()
                 if queue_tasks is not None:
                     await queue_tasks.stop()
                 if messaging is not None:

@@ -13,6 +13,7 @@ from eskit.errors import ConfigurationError
 from eskit.grpc import create_server
 from eskit.http import create_app
 from eskit.messaging.background import MessagingTasks
+from eskit.observability.collector import MetricsCollector, collector_for
 from eskit.projections import ProjectionRunner, ProjectionStatus
 from eskit.projections.schema import ensure_tables
 from eskit.serving.messaging import messaging_tasks
@@ -76,6 +77,9 @@ class ServiceRuntime:
         self.grpc_port: int | None = None
         self.query_server: grpc.aio.Server | None = None
         self.query_port: int | None = None
+        self.metrics: MetricsCollector | None = None
+        """Refreshes the gauges ``/metrics`` serves (the database's only where the
+        projections run)."""
 
     async def __aenter__(self) -> ServiceRuntime:
         try:
@@ -124,6 +128,8 @@ class ServiceRuntime:
                 await ensure_tables(store, projection.read_models)
             # never started: it reads the states the worker process stores, for readiness
             self._observer = ProjectionRunner(store, running, listen=False)
+        self.metrics = collector_for(self.store, self.settings, self.projection_status)
+        self.metrics.start()
         for server, port in (
             (self.grpc_server, self.grpc_port),
             (self.query_server, self.query_port),
@@ -170,6 +176,9 @@ class ServiceRuntime:
             if server is not None:
                 await server.stop(self.grace_s)
         self.grpc_server = self.query_server = None
+        collector, self.metrics = self.metrics, None
+        if collector is not None:
+            await collector.stop()
         queue_tasks, self.queue_tasks = self.queue_tasks, None
         if queue_tasks is not None:
             await queue_tasks.stop(self.grace_s)

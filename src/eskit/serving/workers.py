@@ -10,6 +10,10 @@ too (gRPC sets SO_REUSEPORT, so those connections are spread as well). The super
 keeps the sockets: connections that arrive while a server process restarts wait in its
 socket's backlog.
 
+Their metrics are kept in a directory the supervisor makes (prometheus-client's
+multiprocess mode), so ``/metrics`` on any server process sums the counters of all of
+them, the projections' process included.
+
 The processes share nothing but the store: commands to one aggregate from two processes
 meet at its optimistic version check, and reads wait for the projections' checkpoints
 (``minVersion``, ``minPosition``) the same way whichever process serves them.
@@ -37,6 +41,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 from eskit.errors import ConfigurationError, EskitError
+from eskit.observability.metrics import forget_process, multiprocess_directory
 from eskit.serving.event_loop import run_on_uvloop
 from eskit.serving.ports import check_ports
 from eskit.serving.projections_process import run_projections
@@ -110,6 +115,22 @@ def serve_workers(
     stopping = _StopFlag()
     context = multiprocessing.get_context("spawn")
     try:
+        with multiprocess_directory():
+            return _run(children, context, stopping, settings, on_ready)
+    finally:
+        for sock in sockets:
+            sock.close()
+        stopping.restore()
+
+
+def _run(
+    children: list[_Child],
+    context: SpawnContext,
+    stopping: _StopFlag,
+    settings: EskitSettings,
+    on_ready: Callable[[ServerProcesses], None] | None,
+) -> int:
+    try:
         if not _start_all(children, context, stopping):
             return 1 if not stopping else 0
         if on_ready is not None:
@@ -118,9 +139,6 @@ def serve_workers(
         return _supervise(children, context, stopping)
     finally:
         _stop_all(children)
-        for sock in sockets:
-            sock.close()
-        stopping.restore()
 
 
 async def _migrate(settings: EskitSettings) -> None:
@@ -228,6 +246,8 @@ def _supervise(children: list[_Child], context: SpawnContext, stopping: _StopFla
             if lived < _CRASH_LOOP_S:
                 log.error("%s keeps dying: stopping", child.name)
                 return 1
+            if child.process.pid is not None:
+                forget_process(child.process.pid)  # its live gauges died with it
             child.restarts += 1
             child.start(context)
             if not _wait_ready(child, stopping):

@@ -35,6 +35,7 @@ from eskit.store.records import (
     ReadHorizon,
     Snapshot,
     StoredEvent,
+    StoreSaturation,
     StreamInfo,
 )
 from eskit.store.sqlite import SQLiteEventStore
@@ -75,6 +76,7 @@ __all__ = [
     "Snapshot",
     "SnapshotStore",
     "StoreCapabilities",
+    "StoreSaturation",
     "StoredEvent",
     "StreamInfo",
     "TransactionalStore",

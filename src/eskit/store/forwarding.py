@@ -26,6 +26,7 @@ from eskit.store.records import (
     ReadHorizon,
     Snapshot,
     StoredEvent,
+    StoreSaturation,
     StreamInfo,
 )
 from eskit.store.unit_of_work import (
@@ -179,6 +180,10 @@ class ForwardingStore:
     async def read_horizon(self) -> ReadHorizon:
         """See EventStore.read_horizon."""
         return await self.inner.read_horizon()
+
+    def saturation(self) -> StoreSaturation:
+        """See EventStoreBackend.saturation."""
+        return self.inner.saturation()
 
     async def migrate(self) -> list[str]:
         """See EventStore.migrate."""

@@ -29,6 +29,7 @@ from eskit.store.records import (
     ReadHorizon,
     Snapshot,
     StoredEvent,
+    StoreSaturation,
     StreamInfo,
 )
 
@@ -245,6 +246,10 @@ class InMemoryEventStore(DerivedReads):
     async def read_horizon(self) -> ReadHorizon:
         """Nothing ever holds readers back in memory."""
         return ReadHorizon(position=len(self._log))
+
+    def saturation(self) -> StoreSaturation:
+        """No pool, no writer: nothing ever waits."""
+        return StoreSaturation()
 
     async def migrate(self) -> list[str]:
         """Nothing to migrate."""

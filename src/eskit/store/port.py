@@ -28,6 +28,7 @@ from eskit.store.records import (
     ReadHorizon,
     Snapshot,
     StoredEvent,
+    StoreSaturation,
     StreamInfo,
 )
 
@@ -245,4 +246,8 @@ class EventStoreBackend(EventStore, SnapshotStore, CommandOutcomeStore, Protocol
         Read together, in one round trip where the backend allows: loading an aggregate
         costs one query, snapshot or not.
         """
+        ...
+
+    def saturation(self) -> StoreSaturation:
+        """How busy the store's connections and writer are now, from memory (no I/O)."""
         ...

@@ -29,6 +29,7 @@ __all__ = [
     "NewEvent",
     "ReadHorizon",
     "Snapshot",
+    "StoreSaturation",
     "StoredEvent",
     "StreamInfo",
 ]
@@ -328,3 +329,19 @@ class ReadHorizon:
     position: int
     pending_events: int = 0
     blockers: tuple[HorizonBlocker, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSaturation:
+    """How busy a store object is in this process, read from memory (no I/O).
+
+    ``pool_open``, ``pool_in_use``, ``pool_max``: its connection pool (0 for a store
+    without one); ``pool_waiting``: callers waiting for a connection. ``write_queue``:
+    writes queued for its writer (SQLite's writer thread, PostgreSQL's append combiner).
+    """
+
+    pool_open: int = 0
+    pool_in_use: int = 0
+    pool_max: int = 0
+    pool_waiting: int = 0
+    write_queue: int = 0

@@ -37,8 +37,8 @@ def capture_spans() -> Iterator[InMemorySpanExporter]:
 
 def _reset_global_provider() -> None:
     # OpenTelemetry's own tests reset these private globals the same way: there is no API
-    trace._TRACER_PROVIDER_SET_ONCE = Once()  # type: ignore[attr-defined]
-    trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
+    trace._TRACER_PROVIDER = None
 
 
 class SpanTree:

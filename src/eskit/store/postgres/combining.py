@@ -112,6 +112,11 @@ class AppendCombiner:
         self.appends = 0
         """Appends sent so far."""
 
+    @property
+    def queued(self) -> int:
+        """Appends waiting to be sent."""
+        return len(self._queue)
+
     async def append(
         self,
         stream_id: str,

@@ -184,3 +184,8 @@ class ConnectionPool:
     def idle(self) -> int:
         """Connections waiting to be lent."""
         return len(self._idle)
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a connection (all are lent and no more may be opened)."""
+        return sum(not waiter.done() for waiter in self._waiters)

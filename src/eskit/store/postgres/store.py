@@ -59,6 +59,7 @@ from eskit.store.records import (
     ReadHorizon,
     Snapshot,
     StoredEvent,
+    StoreSaturation,
     StreamInfo,
 )
 from eskit.store.unit_of_work import UnitOfWork
@@ -464,6 +465,19 @@ class PostgresEventStore(DerivedReads):
     async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
         """See EventStore.find_events."""
         return await log.find(self._run, event_ids)
+
+    def saturation(self) -> StoreSaturation:
+        """The connection pool's use and waiters, and the appends queued for the combiner."""
+        pool, combiner = self._pool, self._combiner
+        if pool is None:
+            return StoreSaturation()
+        return StoreSaturation(
+            pool_open=pool.size,
+            pool_in_use=pool.size - pool.idle,
+            pool_max=pool.max_size,
+            pool_waiting=pool.waiting,
+            write_queue=combiner.queued if combiner is not None else 0,
+        )
 
     async def read_horizon(self) -> ReadHorizon:
         """The read horizon, the committed events beyond it and the transactions holding it."""

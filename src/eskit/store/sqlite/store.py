@@ -42,6 +42,7 @@ from eskit.store.records import (
     ReadHorizon,
     Snapshot,
     StoredEvent,
+    StoreSaturation,
     StreamInfo,
 )
 from eskit.store.sqlite import log, sql
@@ -350,6 +351,11 @@ class SQLiteEventStore(DerivedReads):
     async def read_horizon(self) -> ReadHorizon:
         """Committed SQLite writes are visible to readers at once: nothing holds them back."""
         return ReadHorizon(position=await self.last_position())
+
+    def saturation(self) -> StoreSaturation:
+        """The writer thread's queue (SQLite has no connection pool to wait for)."""
+        writer = self._writer
+        return StoreSaturation(write_queue=writer.queued if writer is not None else 0)
 
     # -- snapshots -------------------------------------------------------------------
 

@@ -102,6 +102,11 @@ class SQLiteWriter:
         self._queue.put(_STOP)
         await asyncio.to_thread(thread.join)
 
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for the writer thread (approximately: it takes them meanwhile)."""
+        return self._queue.qsize()
+
     async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` inside a write transaction shared with other queued work."""
         return await self.submit(fn)
