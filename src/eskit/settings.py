@@ -52,6 +52,10 @@ class EskitSettings(BaseSettings):
     ``ESKIT_BUS_SINGLE_TOPIC``: one Kafka topic for every stream type instead of one each.
     ``ESKIT_RELAY_STREAM_TYPES``: comma-separated stream types the relay publishes (all
     when unset).
+    ``ESKIT_LOG_LEVEL``: ``DEBUG``, ``INFO`` (default), ``WARNING`` or ``ERROR``, for every
+    logger of every process ``eskit`` starts. ``ESKIT_LOG_FORMAT``: ``text`` (default: one
+    readable line per record) or ``json`` (one JSON object per line, for a log shipper);
+    see ``docs/operations-logs.md``.
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -81,6 +85,7 @@ class EskitSettings(BaseSettings):
     bus_prefix: str = "eskit"
     bus_single_topic: bool = False
     relay_stream_types: Annotated[tuple[str, ...], NoDecode] = ()
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("relay_stream_types", mode="before")
     @classmethod

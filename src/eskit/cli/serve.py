@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from eskit.cli.context import DatabaseUrl, ServiceOption, console, fail, settings_for
 from eskit.cli.projections import ProjectionsOption
 from eskit.errors import EskitError
+from eskit.observability.logs import configure_logging
 from eskit.serving import ServiceRuntime, load_service, serve
 from eskit.serving.event_loop import run_on_uvloop
 from eskit.serving.projections_process import run_projections
@@ -60,7 +60,7 @@ def serve_command(
         run_projections=projections,
         workers=workers,
     )
-    _configure_logging(settings)
+    configure_logging(settings)
     if settings.workers > 1:
         _serve_in_processes(settings, migrate)
         return
@@ -112,7 +112,7 @@ def worker_command(
     ``--projections`` (``ESKIT_PROJECTIONS``) runs those instead.
     """
     settings = settings_for(database_url, service=service, projections=projections)
-    _configure_logging(settings)
+    configure_logging(settings)
 
     def ready(names: list[str]) -> None:
         console.print(f"running {', '.join(names)}", highlight=False)
@@ -127,9 +127,3 @@ def worker_command(
 def redacted(url: str) -> str:
     """``url`` without its password, for printing."""
     return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
-
-
-def _configure_logging(settings: EskitSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )

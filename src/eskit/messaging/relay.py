@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from eskit.errors import CheckpointMovedError
+from eskit.logcontext import log_context
 from eskit.messaging.envelope import event_message
 from eskit.messaging.errors import BusUnavailableError
 from eskit.messaging.message import OutgoingMessage
@@ -149,8 +150,9 @@ class Relay:
         listener = await self._listen()
         self._state = "running"
         try:
-            await self.load()
-            await self._loop(stop)
+            with log_context(relay=self.name):
+                await self.load()
+                await self._loop(stop)
         finally:
             self._state = "stopped"
             if listener is not None:

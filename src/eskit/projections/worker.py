@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eskit.errors import CheckpointMovedError
+from eskit.logcontext import log_context
 from eskit.projections.failure import FailurePolicy
 from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
 from eskit.projections.subscription import Subscription
@@ -174,12 +175,13 @@ class ProjectionWorker:
         kept = []
         for record in batch:
             if record.position in self.parked:
-                _log.warning(
-                    "%s: skipping parked event %s at position %s",
-                    self.name,
-                    record.event_type,
-                    record.position,
-                )
+                with _about(record):
+                    _log.warning(
+                        "%s: skipping parked event %s at position %s",
+                        self.name,
+                        record.event_type,
+                        record.position,
+                    )
             else:
                 kept.append(record)
         return kept
@@ -249,9 +251,14 @@ class ProjectionWorker:
         position = failure.record.position
         self.attempts = self.attempts + 1 if position == self.failing_at else 1
         self.failing_at, self._failure = position, failure
-        _log.error(
-            "%s stopped (attempt %d): %s", self.name, self.attempts, failure, exc_info=failure.cause
-        )
+        with _about(failure.record):
+            _log.error(
+                "%s stopped (attempt %d): %s",
+                self.name,
+                self.attempts,
+                failure,
+                exc_info=failure.cause,
+            )
         try:
             async with self.store.transaction() as tx:
                 await tx.checkpoints.record_error(self.name, failure.record.position, str(failure))
@@ -278,7 +285,10 @@ class ProjectionWorker:
         async with self.store.transaction() as tx:
             await tx.dead_letters.park(letter)
         self.parked.add(record.position)
-        _log.warning("%s: parked %s at position %s", self.name, record.event_type, record.position)
+        with _about(record):
+            _log.warning(
+                "%s: parked %s at position %s", self.name, record.event_type, record.position
+            )
         return letter
 
     async def failing_event_parked(self) -> bool:
@@ -309,3 +319,13 @@ class ProjectionWorker:
                     await self.moved()
         finally:
             self.drop_read_ahead()
+
+
+def _about(record: StoredEvent) -> log_context:
+    """The log context of what concerns ``record``: its stream, position and correlation."""
+    correlation = record.metadata.get("correlation_id")
+    return log_context(
+        stream_id=record.stream_id,
+        position=record.position,
+        correlation_id=correlation if isinstance(correlation, str) else None,
+    )
