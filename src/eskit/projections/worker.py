@@ -105,6 +105,8 @@ class ProjectionWorker:
         kept = self._without_parked(page.events)
         await self._commit(kept, target)
         self.events_handled += len(kept)
+        # one line per batch, never per event; at INFO it costs a level check
+        _log.debug("%s: handled %d events, now at position %d", self.name, len(kept), target)
         return True
 
     def _read(self, after: int) -> Coroutine[Any, Any, LogPage]:
