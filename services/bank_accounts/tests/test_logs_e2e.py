@@ -187,7 +187,7 @@ def test_every_line_of_a_run_is_json_with_its_context_and_nothing_secret(
         "ESKIT_GRPC_QUERY_PORT": "0",
         "ESKIT_WORKERS": "2",
         "ESKIT_API_KEYS": run.api_key,
-        "ESKIT_CONSISTENCY_TIMEOUT_S": "0.3",
+        "ESKIT_CONSISTENCY_TIMEOUT_S": "2",  # reads wait for the projections; the 504 too
         "ESKIT_LOG_FORMAT": "json",
         "ESKIT_LOG_LEVEL": "DEBUG",
     }
