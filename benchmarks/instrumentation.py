@@ -160,7 +160,8 @@ async def catch_up(store: EventStoreBackend) -> float:
     async with db.transaction() as tx:
         for projection in running:
             for model in projection.read_models:
-                await tx.schema.drop(model.name)
+                for table in model.table_names(model.name):
+                    await tx.schema.drop(table)
             await tx.checkpoints.delete(projection.name)
     runner = ProjectionRunner(store, running, listen=False)
     await runner.prepare()

@@ -58,6 +58,10 @@ class EskitSettings(BaseSettings):
     gauges read from the database (lag, sagas, queue depth, read horizon) are refreshed
     (5). ``ESKIT_METRICS_SAGA_STUCK_AFTER_S``: how long a running or compensating saga
     instance goes without an event before the metrics count it as stuck (300).
+    ``ESKIT_LOG_LEVEL``: ``DEBUG``, ``INFO`` (default), ``WARNING`` or ``ERROR``, for every
+    logger of every process ``eskit`` starts. ``ESKIT_LOG_FORMAT``: ``text`` (default: one
+    readable line per record) or ``json`` (one JSON object per line, for a log shipper);
+    see ``docs/operations-logs.md``.
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -90,6 +94,7 @@ class EskitSettings(BaseSettings):
     metrics_port: Port = 9464
     metrics_interval_s: float = Field(default=5.0, gt=0, le=3600)
     metrics_saga_stuck_after_s: float = Field(default=300.0, gt=0)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("relay_stream_types", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ def test_all_names_exactly_what_the_package_exports() -> None:
         "messaging",
         "process",
         "observability",
+        "logcontext",
     }
     assert set(eskit.__all__) - {"__version__"} == public
 

@@ -25,6 +25,7 @@ from eskit.errors import (
     EskitError,
     NotFoundError,
 )
+from eskit.logcontext import log_context
 from eskit.observability.metrics import (
     measure_command,
     record_append_conflict,
@@ -198,10 +199,12 @@ class CommandHandler(Generic[A]):
         if fingerprint is not None:
             meta[FINGERPRINT_KEY] = fingerprint
             replay = True
-        if self._turns is None or route.creates:
-            return await self._handle(route, command, meta, replay)
-        async with self._turns.hold(command.aggregate_id):
-            return await self._handle(route, command, meta, replay)
+        # what is logged while the command is handled names its chain and its stream
+        with log_context(correlation_id=meta["correlation_id"], stream_id=command.aggregate_id):
+            if self._turns is None or route.creates:
+                return await self._handle(route, command, meta, replay)
+            async with self._turns.hold(command.aggregate_id):
+                return await self._handle(route, command, meta, replay)
 
     async def _handle(
         self, route: _Route, command: Command, meta: dict[str, Any], replay: bool

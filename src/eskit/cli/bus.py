@@ -11,12 +11,14 @@ import typer
 from rich.table import Table
 
 from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store, serve_metrics
+from eskit.cli.serve import redacted
 from eskit.errors import ConfigurationError
 from eskit.messaging import Bus
 from eskit.messaging.background import MessagingTasks
 from eskit.messaging.consumer import Consumer, ConsumerRunner, dead_letter_type
 from eskit.messaging.relay import CHECKPOINT_PREFIX
 from eskit.observability.collector import MetricsCollector, collector_for
+from eskit.observability.logs import configure_logging
 from eskit.observability.tracing import configure_tracing
 from eskit.serving.messaging import bus_for, messaging_tasks
 from eskit.serving.service import load_service, service_name
@@ -63,8 +65,10 @@ def relay(ctx: typer.Context, database_url: DatabaseUrl = None, bus_url: BusUrl 
         return
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        configure_logging(settings)
         tasks = _tasks(store, settings, consumers=[], relay=True)
-        console.print(f"relaying to {settings.bus_url} under {settings.bus_prefix!r}")
+        bus = redacted(settings.bus_url)
+        console.print(f"relaying to {bus} under {settings.bus_prefix!r}")
         serve_metrics(settings)
         await _until_signal(tasks, settings, collector_for(store, settings, database=True))
 
@@ -141,10 +145,13 @@ def consume_command(
     """Run the service's bus consumers in this process until SIGTERM."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
+        configure_logging(settings)
         _require_bus(settings)
         consumers = _consumers(settings, store, names or [])
         tasks = _tasks(store, settings, consumers=consumers, relay=False)
         console.print(f"consuming {', '.join(c.name for c in consumers)} from {settings.bus_url}")
+        names_run = ", ".join(c.name for c in consumers)
+        console.print(f"consuming {names_run} from {redacted(settings.bus_url)}")
         serve_metrics(settings)
         await _until_signal(tasks, settings, collector_for(store, settings, database=False))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from eskit.cli.context import (
 )
 from eskit.cli.projections import ProjectionsOption
 from eskit.errors import EskitError
+from eskit.observability.logs import configure_logging
 from eskit.serving import ServiceRuntime, load_service, serve
 from eskit.serving.event_loop import run_on_uvloop
 from eskit.serving.projections_process import run_projections
@@ -67,7 +67,7 @@ def serve_command(
         run_projections=projections,
         workers=workers,
     )
-    _configure_logging(settings)
+    configure_logging(settings)
     if settings.workers > 1:
         _serve_in_processes(settings, migrate)
         return
@@ -120,7 +120,7 @@ def worker_command(
     ``ESKIT_METRICS_PORT``.
     """
     settings = settings_for(database_url, service=service, projections=projections)
-    _configure_logging(settings)
+    configure_logging(settings)
     serve_metrics(settings)
 
     def ready(names: list[str]) -> None:
@@ -136,9 +136,3 @@ def worker_command(
 def redacted(url: str) -> str:
     """``url`` without its password, for printing."""
     return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
-
-
-def _configure_logging(settings: EskitSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )

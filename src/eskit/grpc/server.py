@@ -14,6 +14,7 @@ from eskit.app.callers import ApiKeys, bearer_token, request_id_from
 from eskit.app.metadata import EventMetadata, api_key_actor, caller_metadata
 from eskit.errors import EskitError, InvalidCommandError, QueueFullError, UnauthorizedError
 from eskit.grpc.errors import INTERNAL_ERROR, error_metadata, status_code_for
+from eskit.logcontext import log_context
 from eskit.observability.tracing import tracing_on
 
 __all__ = [
@@ -43,6 +44,10 @@ _CALLED: ContextVar[str] = ContextVar("eskit_grpc_method", default="")
 """The full name of the method being called (``/package.Service/Method``), set by the
 handlers :func:`service_handler` makes: grpc.aio does not tell a method its own name."""
 
+_REQUEST_ID: ContextVar[str] = ContextVar("eskit_grpc_request_id", default="")
+"""The request id of the call being served, set with :data:`_CALLED`: the one its log
+records carry, and its :class:`CallInfo` answers."""
+
 
 class CallInfo:
     """What a call's metadata says: its request id (``x-request-id`` if sane, else a new
@@ -50,9 +55,10 @@ class CallInfo:
     (a fingerprint of its API key, if any); and the method called (``/package.Service/
     Method``, "" unless it was registered with :func:`service_handler`)."""
 
-    def __init__(self, metadata: Mapping[str, str], method: str = "") -> None:
-        given = metadata.get("x-request-id", "")
-        self.request_id = request_id_from(given)
+    def __init__(
+        self, metadata: Mapping[str, str], method: str = "", *, request_id: str = ""
+    ) -> None:
+        self.request_id = request_id or request_id_from(metadata.get("x-request-id", ""))
         self.idempotency_key = metadata.get("idempotency-key")
         token = bearer_token(metadata.get("authorization", ""))
         self.actor = api_key_actor(token) if token else ""
@@ -65,8 +71,12 @@ class CallInfo:
 
 def call_info(context: grpc.aio.ServicerContext[Any, Any]) -> CallInfo:
     """The :class:`CallInfo` of a call, from its invocation metadata."""
+    return CallInfo(_metadata_of(context), _CALLED.get(), request_id=_REQUEST_ID.get())
+
+
+def _metadata_of(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
     pairs = context.invocation_metadata() or ()
-    return CallInfo({k: v for k, v in pairs if isinstance(v, str)}, _CALLED.get())
+    return {k: v for k, v in pairs if isinstance(v, str)}
 
 
 def unary(
@@ -115,7 +125,8 @@ def service_handler(
     """The handler of the service ``package.Service`` with ``methods`` by name.
 
     Each unary method learns its full name while it runs (``call_info(context).method``),
-    which scopes the idempotency keys of :func:`eskit.grpc.send_command`.
+    which scopes the idempotency keys of :func:`eskit.grpc.send_command`; its request id
+    (``call_info(context).request_id``) is in the log context while it runs.
     """
     named = {name: _named(handler, f"/{service}/{name}") for name, handler in methods.items()}
     return grpc.method_handlers_generic_handler(service, named)
@@ -129,10 +140,14 @@ def _named(
         return handler  # only unary methods are named
 
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        request_id = request_id_from(_metadata_of(context).get("x-request-id", ""))
         token = _CALLED.set(full_name)
+        id_token = _REQUEST_ID.set(request_id)
         try:
-            return await behaviour(request, context)
+            with log_context(request_id=request_id):
+                return await behaviour(request, context)
         finally:
+            _REQUEST_ID.reset(id_token)
             _CALLED.reset(token)
 
     return grpc.unary_unary_rpc_method_handler(

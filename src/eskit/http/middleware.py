@@ -15,6 +15,7 @@ from eskit.app.callers import ApiKeys, bearer_token, request_id_from
 from eskit.app.metadata import api_key_actor
 from eskit.errors import PayloadTooLargeError
 from eskit.http.errors import error_response
+from eskit.logcontext import log_context
 
 __all__ = [
     "ApiKeyMiddleware",
@@ -32,7 +33,8 @@ current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
 class RequestIdMiddleware:
     """Gives each request an id: the caller's ``X-Request-ID`` if sane, else a new UUIDv7.
 
-    The id is in ``request.state.request_id``, in :data:`current_request_id`, and echoed in
+    The id is in ``request.state.request_id``, in :data:`current_request_id` and the log
+    context (every record logged while the request is served carries it), and echoed in
     the answer's ``X-Request-ID``; commands record it as their events' correlation id.
     """
 
@@ -57,7 +59,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with log_context(request_id=request_id):
+                await self.app(scope, receive, send_with_id)
         finally:
             current_request_id.reset(token)
 

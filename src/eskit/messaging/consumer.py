@@ -29,6 +29,7 @@ from opentelemetry.trace import SpanKind
 from eskit.domain.events import Event
 from eskit.domain.registry import EventRegistry
 from eskit.errors import EventDecodingError
+from eskit.logcontext import log_context
 from eskit.messaging.envelope import IncomingEvent, incoming_event
 from eskit.messaging.errors import MessageDecodingError
 from eskit.messaging.message import Delivery, OutgoingMessage
@@ -136,13 +137,15 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch, handle and acknowledge batches until ``stop`` is set."""
-        if self.consumer.prepare is not None:
-            await self.consumer.prepare(self.store)
-        async with self.bus.consumer(self.consumer.name, self.consumer.stream_types) as member:
-            while not stop.is_set():
-                batch = await member.fetch(self.consumer.batch_size, 0.5)
-                if batch:
-                    await self.handle_batch(member, batch, stop)
+        with log_context(consumer=self.consumer.name):
+            if self.consumer.prepare is not None:
+                await self.consumer.prepare(self.store)
+            group, types = self.consumer.name, self.consumer.stream_types
+            async with self.bus.consumer(group, types) as member:
+                while not stop.is_set():
+                    batch = await member.fetch(self.consumer.batch_size, 0.5)
+                    if batch:
+                        await self.handle_batch(member, batch, stop)
 
     async def handle_batch(
         self, member: BusConsumer, batch: Sequence[Delivery], stop: asyncio.Event
@@ -271,14 +274,15 @@ class ConsumerRunner:
         if time.monotonic() - since < self.consumer.order_wait_s:
             return False
         self.out_of_order += 1
-        _log.warning(
-            "%s: %s of %s waited %.0f s for version %d; applied out of order",
-            self.consumer.name,
-            delivery.message_id,
-            incoming.stream_id,
-            self.consumer.order_wait_s,
-            previous,
-        )
+        with _about(delivery):
+            _log.warning(
+                "%s: %s of %s waited %.0f s for version %d; applied out of order",
+                self.consumer.name,
+                delivery.message_id,
+                incoming.stream_id,
+                self.consumer.order_wait_s,
+                previous,
+            )
         return True
 
     def _note_late(self, applied: list[tuple[Delivery, IncomingEvent]]) -> None:
@@ -288,13 +292,14 @@ class ConsumerRunner:
         for delivery, incoming in applied:
             if delivery.message_id in self._late:
                 self.out_of_order += 1
-                _log.warning(
-                    "%s: %s (version %d of %s) came after a later version; applied late",
-                    self.consumer.name,
-                    delivery.message_id,
-                    incoming.version,
-                    incoming.stream_id,
-                )
+                with _about(delivery):
+                    _log.warning(
+                        "%s: %s (version %d of %s) came after a later version; applied late",
+                        self.consumer.name,
+                        delivery.message_id,
+                        incoming.version,
+                        incoming.stream_id,
+                    )
         self._late.clear()
 
     def _order_delay(self, delivery: Delivery) -> float:
@@ -316,13 +321,14 @@ class ConsumerRunner:
                 return False
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                _log.warning(
-                    "%s: attempt %d of %s failed: %s",
-                    self.consumer.name,
-                    attempt,
-                    delivery.message_id,
-                    error,
-                )
+                with _about(delivery):
+                    _log.warning(
+                        "%s: attempt %d of %s failed: %s",
+                        self.consumer.name,
+                        attempt,
+                        delivery.message_id,
+                        error,
+                    )
             if attempt < self.consumer.max_attempts:
                 record_consumer_retry(self.consumer.name)
                 await _sleep_unless(stop, delay)
@@ -354,9 +360,14 @@ class ConsumerRunner:
     async def _dead_letter(
         self, delivery: Delivery, reason: str, error: str, attempts: int
     ) -> None:
-        _log.error(
-            "%s: %s dead-lettered (%s): %s", self.consumer.name, delivery.message_id, reason, error
-        )
+        with _about(delivery):
+            _log.error(
+                "%s: %s dead-lettered (%s): %s",
+                self.consumer.name,
+                delivery.message_id,
+                reason,
+                error,
+            )
         original = delivery.headers.get(DEAD_LETTER_OF, delivery.message_id)
         await self.bus.publish(
             [
@@ -431,3 +442,15 @@ def _is_replay(delivery: Delivery) -> bool:
 async def _sleep_unless(stop: asyncio.Event, delay_s: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), delay_s)
+
+
+def _about(delivery: Delivery) -> log_context:
+    """The log context of what concerns ``delivery``: its event's stream, position and
+    correlation, as its headers say (a message that is no event of a store has none)."""
+    headers = delivery.headers
+    position = headers.get("eskit-position", "")
+    return log_context(
+        stream_id=headers.get("eskit-stream-id"),
+        position=int(position) if position.isdigit() else None,
+        correlation_id=headers.get("eskit-correlation-id"),
+    )

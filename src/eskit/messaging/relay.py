@@ -22,6 +22,7 @@ from typing import Any, Literal
 from opentelemetry.trace import SpanKind
 
 from eskit.errors import CheckpointMovedError
+from eskit.logcontext import log_context
 from eskit.messaging.envelope import event_message
 from eskit.messaging.errors import BusUnavailableError
 from eskit.messaging.message import OutgoingMessage
@@ -158,8 +159,9 @@ class Relay:
         listener = await self._listen()
         self._state = "running"
         try:
-            await self.load()
-            await self._loop(stop)
+            with log_context(relay=self.name):
+                await self.load()
+                await self._loop(stop)
         finally:
             self._state = "stopped"
             if listener is not None:

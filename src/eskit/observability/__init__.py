@@ -1,5 +1,5 @@
-"""Observability: what operators see of a running eskit process (metrics, tracing, logs).
+"""Observability: what a running eskit process tells its operators: metrics, traces, logs.
 
-Each concern has a module of its own; import from those (this package exports nothing, so
-that each can be added without touching the others).
+Each concern has a module of its own (``metrics``, ``tracing``, ``logs``); import from
+those. This package imports none of them, so that using one never loads the others.
 """

@@ -35,6 +35,7 @@ from eskit.errors import (
     NotFoundError,
     UnknownCommandTypeError,
 )
+from eskit.logcontext import log_context
 from eskit.observability.metrics import record_queue_outcomes
 from eskit.observability.tracing import span_from
 from eskit.process.clock import Clock, SystemClock
@@ -188,7 +189,11 @@ class QueueWorker:
             return _Outcome("refused", {"error": _error_body(exc)})
         except Exception as exc:
             if not isinstance(exc, EskitError):
-                log.exception("command %s (%s) failed", queued.id, queued.command_type)
+                correlation = queued.metadata.get("correlation_id")
+                with log_context(
+                    correlation_id=correlation if isinstance(correlation, str) else None
+                ):
+                    log.exception("command %s (%s) failed", queued.id, queued.command_type)
             if queued.attempts >= self.max_attempts:
                 return _Outcome("dead", {"error": _error_body(exc)}, _describe(exc))
             return _Outcome(None, error=_describe(exc))

@@ -46,6 +46,7 @@ from eskit.domain.commands import Command
 from eskit.domain.events import Event
 from eskit.domain.ids import derive_uuid7
 from eskit.domain.registry import EventRegistry
+from eskit.logcontext import log_context
 from eskit.observability.tracing import TRACE_KEYS, span_from
 from eskit.process.queue import queued_command
 from eskit.projections.projection import HandlerFailedError, Projection, ProjectionContext
@@ -305,13 +306,19 @@ class Saga(Projection, Generic[S]):
         current = batch.changed.get(key) or batch.records.get(key)
         if current is None:
             if not step.starts:
-                log.debug("%s: no instance %s for %s; ignored", self.name, key, event.event_type)
+                with log_context(stream_id=record.stream_id, position=record.position):
+                    log.debug(
+                        "%s: no instance %s for %s; ignored", self.name, key, event.event_type
+                    )
                 return
             current = SagaRecord(
                 self.name, key, "running", "", 0, record.recorded_at, record.recorded_at
             )
         elif current.status in FINISHED:
-            log.debug("%s %s is %s: %s ignored", self.name, key, current.status, event.event_type)
+            with log_context(stream_id=record.stream_id, position=record.position):
+                log.debug(
+                    "%s %s is %s: %s ignored", self.name, key, current.status, event.event_type
+                )
             return
         state = (
             self.state_type.model_validate(current.state) if current.state else self.state_type()

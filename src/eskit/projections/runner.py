@@ -34,6 +34,7 @@ from eskit.errors import (
     ProjectionNotFoundError,
     SagaConflictError,
 )
+from eskit.logcontext import log_context
 from eskit.projections.lag import measure_lag
 from eskit.projections.projection import Projection
 from eskit.projections.schema import ensure_tables
@@ -159,7 +160,8 @@ class ProjectionRunner:
 
     async def _run(self, worker: ProjectionWorker) -> None:
         try:
-            await self._steps(worker)
+            with log_context(projection=worker.name):
+                await self._steps(worker)
         finally:
             worker.drop_read_ahead()
 

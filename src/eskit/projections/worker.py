@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eskit.errors import CheckpointMovedError
+from eskit.logcontext import log_context
 from eskit.observability.metrics import record_projection_batch, record_projection_error
 from eskit.observability.tracing import span_from
 from eskit.projections.failure import FailurePolicy
@@ -108,6 +109,8 @@ class ProjectionWorker:
         await self._commit(kept, target)
         self.events_handled += len(kept)
         record_projection_batch(self.name, len(kept), time.perf_counter() - started)
+        # one line per batch, never per event; at INFO it costs a level check
+        _log.debug("%s: handled %d events, now at position %d", self.name, len(kept), target)
         return True
 
     def _read(self, after: int) -> Coroutine[Any, Any, LogPage]:
@@ -178,12 +181,13 @@ class ProjectionWorker:
         kept = []
         for record in batch:
             if record.position in self.parked:
-                _log.warning(
-                    "%s: skipping parked event %s at position %s",
-                    self.name,
-                    record.event_type,
-                    record.position,
-                )
+                with _about(record):
+                    _log.warning(
+                        "%s: skipping parked event %s at position %s",
+                        self.name,
+                        record.event_type,
+                        record.position,
+                    )
             else:
                 kept.append(record)
         return kept
@@ -259,9 +263,14 @@ class ProjectionWorker:
         position = failure.record.position
         self.attempts = self.attempts + 1 if position == self.failing_at else 1
         self.failing_at, self._failure = position, failure
-        _log.error(
-            "%s stopped (attempt %d): %s", self.name, self.attempts, failure, exc_info=failure.cause
-        )
+        with _about(failure.record):
+            _log.error(
+                "%s stopped (attempt %d): %s",
+                self.name,
+                self.attempts,
+                failure,
+                exc_info=failure.cause,
+            )
         try:
             async with self.store.transaction() as tx:
                 await tx.checkpoints.record_error(self.name, failure.record.position, str(failure))
@@ -288,7 +297,10 @@ class ProjectionWorker:
         async with self.store.transaction() as tx:
             await tx.dead_letters.park(letter)
         self.parked.add(record.position)
-        _log.warning("%s: parked %s at position %s", self.name, record.event_type, record.position)
+        with _about(record):
+            _log.warning(
+                "%s: parked %s at position %s", self.name, record.event_type, record.position
+            )
         return letter
 
     async def failing_event_parked(self) -> bool:
@@ -319,3 +331,13 @@ class ProjectionWorker:
                     await self.moved()
         finally:
             self.drop_read_ahead()
+
+
+def _about(record: StoredEvent) -> log_context:
+    """The log context of what concerns ``record``: its stream, position and correlation."""
+    correlation = record.metadata.get("correlation_id")
+    return log_context(
+        stream_id=record.stream_id,
+        position=record.position,
+        correlation_id=correlation if isinstance(correlation, str) else None,
+    )

@@ -78,6 +78,7 @@ async def serve(
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's loggers go to the handler eskit configured
             lifespan="off",
             timeout_graceful_shutdown=10,
         )

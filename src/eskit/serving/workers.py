@@ -41,6 +41,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
 
 from eskit.errors import ConfigurationError, EskitError
+from eskit.observability.logs import configure_logging
 from eskit.observability.metrics import forget_process, multiprocess_directory
 from eskit.serving.event_loop import run_on_uvloop
 from eskit.serving.ports import check_ports
@@ -273,16 +274,9 @@ def _stop_all(children: list[_Child]) -> None:
 # -- in the child processes ---------------------------------------------------------------
 
 
-def _configure_child(settings: EskitSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
-    )
-
-
 def _server_main(settings: EskitSettings, sock: socket.socket, ready: ProcessEvent) -> None:
     """One server process: HTTP on the shared socket, gRPC on the shared port."""
-    _configure_child(settings)
+    configure_logging(settings)  # a spawned process starts with none
     try:
         run_on_uvloop(
             serve(
@@ -299,7 +293,7 @@ def _server_main(settings: EskitSettings, sock: socket.socket, ready: ProcessEve
 
 def _projections_main(settings: EskitSettings, ready: ProcessEvent) -> None:
     """The projections' process."""
-    _configure_child(settings)
+    configure_logging(settings)  # a spawned process starts with none
     try:
         run_on_uvloop(run_projections(settings, on_ready=lambda names: ready.set()))
     except EskitError as exc:
