@@ -52,6 +52,10 @@ class EskitSettings(BaseSettings):
     ``ESKIT_BUS_SINGLE_TOPIC``: one Kafka topic for every stream type instead of one each.
     ``ESKIT_RELAY_STREAM_TYPES``: comma-separated stream types the relay publishes (all
     when unset).
+    ``ESKIT_LEASE_TTL_S``: how long the lease of a running projection, relay or consumer
+    lasts without a heartbeat (5; the holder renews it every third of that): a standby
+    process takes over within about this long after the holder died.
+    ``ESKIT_LEASE_RETRY_S``: how often a standby process tries to take a lease (1).
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -81,6 +85,8 @@ class EskitSettings(BaseSettings):
     bus_prefix: str = "eskit"
     bus_single_topic: bool = False
     relay_stream_types: Annotated[tuple[str, ...], NoDecode] = ()
+    lease_ttl_s: float = Field(default=5.0, gt=0, le=3600)
+    lease_retry_s: float = Field(default=1.0, gt=0, le=600)
 
     @field_validator("relay_stream_types", mode="before")
     @classmethod

@@ -26,6 +26,7 @@ from eskit.messaging.message import OutgoingMessage
 from eskit.messaging.port import Bus
 from eskit.store import LogPage, StoredEvent, TransactionalStore
 from eskit.store.commits import CommitListener
+from eskit.store.leases import LeaseInfo
 
 __all__ = ["CHECKPOINT_PREFIX", "Mapper", "Relay", "RelayStatus"]
 
@@ -42,7 +43,8 @@ contract of its own, say), or None to keep it in."""
 
 @dataclass(frozen=True, slots=True)
 class RelayStatus:
-    """Where a relay stands; ``error`` says why it is stalled."""
+    """Where a relay stands; ``error`` says why it is stalled. ``lease`` says which process
+    publishes (see ``eskit.store.leases.LeaseInfo``); None where the report does not know."""
 
     name: str
     state: Literal["running", "stalled", "stopped"]
@@ -51,6 +53,7 @@ class RelayStatus:
     published: int
     error: str | None
     stalled_for_s: float | None
+    lease: LeaseInfo | None = None
 
     @property
     def lag(self) -> int:

@@ -44,7 +44,12 @@ async def run_projections(
             if parts.queue is not None and settings.queue_workers
             else None
         )
-        async with ProjectionRunner(store, running):
+        async with ProjectionRunner(
+            store,
+            running,
+            lease_ttl_s=settings.lease_ttl_s,
+            lease_retry_s=settings.lease_retry_s,
+        ):
             if messaging is not None:
                 await messaging.start()
             if queue_tasks is not None:
