@@ -62,6 +62,10 @@ class EskitSettings(BaseSettings):
     logger of every process ``eskit`` starts. ``ESKIT_LOG_FORMAT``: ``text`` (default: one
     readable line per record) or ``json`` (one JSON object per line, for a log shipper);
     see ``docs/operations-logs.md``.
+    ``ESKIT_LEASE_TTL_S``: how long the lease of a running projection, relay or consumer
+    lasts without a heartbeat (5; the holder renews it every third of that): a standby
+    process takes over within about this long after the holder died.
+    ``ESKIT_LEASE_RETRY_S``: how often a standby process tries to take a lease (1).
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -95,6 +99,8 @@ class EskitSettings(BaseSettings):
     metrics_interval_s: float = Field(default=5.0, gt=0, le=3600)
     metrics_saga_stuck_after_s: float = Field(default=300.0, gt=0)
     log_format: Literal["text", "json"] = "text"
+    lease_ttl_s: float = Field(default=5.0, gt=0, le=3600)
+    lease_retry_s: float = Field(default=1.0, gt=0, le=600)
 
     @field_validator("relay_stream_types", mode="before")
     @classmethod

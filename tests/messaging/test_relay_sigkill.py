@@ -34,6 +34,9 @@ def start_relay(database: Path, bus_url: str, prefix: str) -> subprocess.Popen[b
         "ESKIT_DATABASE_URL": f"sqlite:///{database}",
         "ESKIT_BUS_URL": bus_url,
         "ESKIT_BUS_PREFIX": prefix,
+        # a killed relay's lease expires by the time the next one has started
+        "ESKIT_LEASE_TTL_S": "1",
+        "ESKIT_LEASE_RETRY_S": "0.1",
     }
     return subprocess.Popen(
         [ESKIT, "relay"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -205,19 +205,25 @@ async def test_transient_failure_applies_the_event_once(sql_store: EventStoreBac
 async def test_two_runners_of_one_projection_apply_each_event_once(
     sql_store: EventStoreBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Two runners at once, as two worker processes: every event applied exactly once."""
+    """Two runners at once, as two worker processes without leases (or two holders in the
+    moment before one sees it lost its lease): every event applied exactly once."""
     caplog.set_level(logging.INFO, logger="eskit.projections")
     wallets = [f"acc-{n}" for n in range(6)]
     handler = build_handler(sql_store)
     async with reopen(sql_store) as other_store:
         first = ProjectionRunner(
-            sql_store, [AppliedLogProjection(), WalletsById()], batch_size=5, poll_interval_s=0.02
+            sql_store,
+            [AppliedLogProjection(), WalletsById()],
+            batch_size=5,
+            poll_interval_s=0.02,
+            leases=False,
         )
         second = ProjectionRunner(
             other_store,
             [AppliedLogProjection(), WalletsById()],
             batch_size=5,
             poll_interval_s=0.02,
+            leases=False,
         )
         async with first, second:
             for wallet_id in wallets:

@@ -28,7 +28,7 @@ from eskit.domain import Command
 from eskit.projections import ProjectionRunner
 from eskit.projections.rebuild import rebuild
 from eskit.store import EventStoreBackend, open_store, require_transactions
-from eskit.testing.subprocesses import eskit_command, kill_hard
+from eskit.testing.subprocesses import eskit_command, free_leases, kill_hard
 from tests.projections.support import (
     APPLIED,
     AppliedLogProjection,
@@ -61,6 +61,8 @@ def _start_worker(url: str, folder: Path, round_no: int) -> subprocess.Popen[str
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.pop("ESKIT_DATABASE_URL", None)
+    # the test frees a killed worker's leases; a short ttl bounds the wait if it could not
+    env |= {"ESKIT_LEASE_TTL_S": "1", "ESKIT_LEASE_RETRY_S": "0.1"}
     with (folder / f"worker-{round_no}.log").open("w") as errors:
         return subprocess.Popen(
             [
@@ -135,6 +137,8 @@ async def test_sigkilled_worker_applies_every_event_exactly_once(
                     await asyncio.sleep(rng.uniform(0.0, rng.choice([0.05, 0.4])))
                 finally:
                     code = await asyncio.to_thread(kill_hard, proc)
+                    # the next worker starts working at once, not once these expired
+                    await free_leases(db, proc.pid)
                 assert code == -signal.SIGKILL, (tmp_path / f"worker-{round_no}.log").read_text()
                 after = (await db.committed.checkpoints.get(AppliedLogProjection.name)).position
                 rounds.append((before, after, await store.last_position()))

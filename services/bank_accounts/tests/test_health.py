@@ -6,6 +6,7 @@ state; ``degraded`` (naming the projection and its error) when one fails, and 50
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -57,6 +58,7 @@ async def test_ready_is_ok_and_lists_every_projection(client: httpx.AsyncClient)
     assert body["status"] == "ok"
     projections = by_name(body)
     assert set(projections) == {BY_ID, SEARCH}
+    lease = projections[BY_ID].pop("lease")
     assert projections[BY_ID] == {
         "name": BY_ID,
         "state": "live",
@@ -70,6 +72,8 @@ async def test_ready_is_ok_and_lists_every_projection(client: httpx.AsyncClient)
         "errorPosition": None,
         "stalledReason": None,
     }
+    assert (lease["state"], lease["pid"]) == ("running_here", os.getpid())
+    assert lease["since"] <= lease["beatAt"] < lease["expiresAt"]
     assert projections[SEARCH]["policy"] == "park after 5"
     strict = await client.get("/health/ready", params={"projections": "strict"})
     assert (strict.status_code, strict.json()["status"]) == (200, "ok")
@@ -107,11 +111,14 @@ async def test_ready_reports_projections_run_by_another_process(
     async with http_client(server) as client:
         body = (await client.get("/health/ready")).json()
         assert {entry["name"] for entry in body["projections"]} == {BY_ID, SEARCH}
+        assert by_name(body)[BY_ID]["lease"]["state"] == "not_running"
         ghost = await ghost_deposit(sql_store)
         # the worker: a runner of the service's projections that the server does not own
         async with ProjectionRunner(sql_store, server.parts.projections, retry_backoff_s=0.05):
             body = await ready_until(client, BY_ID, "failing")
             assert body["status"] == "degraded"
             assert by_name(body)[BY_ID]["errorPosition"] == ghost
+            lease = by_name(body)[BY_ID]["lease"]
+            assert (lease["state"], lease["pid"]) == ("running_elsewhere", os.getpid())
             strict = await client.get("/health/ready", params={"projections": "strict"})
             assert strict.status_code == 503

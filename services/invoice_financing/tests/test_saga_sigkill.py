@@ -33,7 +33,7 @@ import pytest
 from eskit.serving import ServiceRuntime
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, open_store, require_transactions
-from eskit.testing.subprocesses import eskit_command, kill_hard
+from eskit.testing.subprocesses import eskit_command, free_leases, kill_hard
 from invoice_financing.app import InvoiceFinancing
 from invoice_financing.financing.commands import (
     AddIssuer,
@@ -65,6 +65,9 @@ def _environment(url: str) -> dict[str, str]:
         "ESKIT_DATABASE_URL": url,
         "ESKIT_QUEUE_WORKERS": "2",
         "ESKIT_QUEUE_LEASE_S": "1",
+        # the test frees a killed worker's leases; a short ttl bounds the wait if it could not
+        "ESKIT_LEASE_TTL_S": "1",
+        "ESKIT_LEASE_RETRY_S": "0.1",
         "ESKIT_BUS_URL": "",
     }
     return env
@@ -179,6 +182,8 @@ async def test_sigkilled_worker_loses_doubles_and_creates_no_money(
                     await asyncio.sleep(rng.uniform(0.1, 1.0))
                 finally:
                     code = await asyncio.to_thread(kill_hard, proc)
+                    # the next worker starts working at once, not once these expired
+                    await free_leases(db, proc.pid)
                 log = (tmp_path / f"worker-{round_no}.log").read_text()
                 assert code == -signal.SIGKILL, log
                 progress.append(len(await db.committed.queue.list(status="done", limit=100_000)))

@@ -11,10 +11,11 @@ import typer
 from rich.table import Table
 
 from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store, serve_metrics
+from eskit.cli.lease_cells import LEASE_COLUMNS, lease_cells
 from eskit.cli.serve import redacted
 from eskit.errors import ConfigurationError
 from eskit.messaging import Bus
-from eskit.messaging.background import MessagingTasks
+from eskit.messaging.background import IN_PROCESS_LEASE, MessagingTasks
 from eskit.messaging.consumer import Consumer, ConsumerRunner, dead_letter_type
 from eskit.messaging.relay import CHECKPOINT_PREFIX
 from eskit.observability.collector import MetricsCollector, collector_for
@@ -24,6 +25,7 @@ from eskit.serving.messaging import bus_for, messaging_tasks
 from eskit.serving.service import load_service, service_name
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend, require_transactions
+from eskit.store.leases import lease_info
 
 __all__ = ["consume_command", "dead_letters_app", "relay_app"]
 
@@ -78,20 +80,25 @@ def relay(ctx: typer.Context, database_url: DatabaseUrl = None, bus_url: BusUrl 
 
 @relay_app.command("status")
 def relay_status(database_url: DatabaseUrl = None) -> None:
-    """Every relay's position, lag and, when stalled, why (as the relays stored it)."""
+    """Every relay's position, lag and, when stalled, why (as the relays stored it), and
+    which process runs it (its lease: holder, since when, last heartbeat)."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         db = require_transactions(store, "relay status")
         head = await store.last_position()
-        table = Table("relay", "position", "lag", "state", "error")
+        leases = {lease.name: lease for lease in await db.committed.leases.list()}
+        table = Table("relay", "position", "lag", "state", *LEASE_COLUMNS, "error")
         for name, row in sorted((await db.committed.checkpoints.all()).items()):
             if name.startswith(CHECKPOINT_PREFIX):
                 state = "stalled" if row.error else "ok"
+                # on the in-process bus the relay runs under the lease of its whole process
+                lease = leases.get(name) or leases.get(IN_PROCESS_LEASE)
                 table.add_row(
                     name.removeprefix(CHECKPOINT_PREFIX),
                     str(row.position),
                     str(max(head - row.position, 0)),
                     state,
+                    *lease_cells(lease_info(lease)),
                     row.error or "",
                 )
         console.print(table)

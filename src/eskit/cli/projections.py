@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from eskit.cli.context import DatabaseUrl, ServiceOption, console, run_with_store
+from eskit.cli.lease_cells import LEASE_COLUMNS, lease_cells
 from eskit.cli.projection_names import require_known
 from eskit.cli.rebuild_progress import RebuildProgress
 from eskit.errors import ProjectionNotFoundError
@@ -71,7 +72,8 @@ def status(
     projections: ProjectionsOption = None,
     service: ServiceOption = None,
 ) -> None:
-    """Every projection's state, position, lag, failure policy, parked events, last error."""
+    """Every projection's state, position, lag, failure policy, parked events, last error,
+    and which process runs it (its lease: holder, since when, last heartbeat)."""
 
     async def work(store: EventStoreBackend, settings: EskitSettings) -> None:
         runner = ProjectionRunner(store, _projections(store, settings))
@@ -84,6 +86,7 @@ def status(
             "lag (s)",
             "on failure",
             "parked",
+            *LEASE_COLUMNS,
             "error",
         )
         for s in await runner.status():
@@ -96,6 +99,7 @@ def status(
                 f"{s.lag_seconds:.1f}",
                 s.policy,
                 str(s.parked),
+                *lease_cells(s.lease),
                 error,
             )
         console.print(table)
@@ -119,7 +123,13 @@ def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with ProjectionRunner(store, chosen, batch_size=batch_size):
+        async with ProjectionRunner(
+            store,
+            chosen,
+            batch_size=batch_size,
+            lease_ttl_s=settings.lease_ttl_s,
+            lease_retry_s=settings.lease_retry_s,
+        ):
             console.print(f"running {', '.join(p.name for p in chosen)}", highlight=False)
             await stop.wait()
         console.print("stopped")

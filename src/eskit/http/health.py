@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -21,11 +22,44 @@ from pydantic.alias_generators import to_camel
 from eskit.errors import StoreUnavailableError
 from eskit.projections.status import ProjectionStatus
 from eskit.store import EventStoreBackend
+from eskit.store.leases import LeaseInfo
 
-__all__ = ["Health", "ProjectionHealth", "ProjectionStatuses", "health_router"]
+__all__ = ["Health", "LeaseHealth", "ProjectionHealth", "ProjectionStatuses", "health_router"]
 
 ProjectionStatuses = Callable[[], Awaitable[Sequence[ProjectionStatus]]]
 """What readiness asks for the projections' states (``ProjectionRunner.status`` or alike)."""
+
+
+class LeaseHealth(BaseModel):
+    """Which process runs a projection, as readiness shows it (camelCase in JSON).
+
+    ``state``: ``running_here``, ``standby``, ``running_elsewhere``, ``expired`` (the holder
+    stopped renewing it: dead or cut off) or ``not_running``; the holder's fields are null
+    when nobody holds it.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    state: str
+    holder: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    since: datetime | None = None
+    beat_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    @classmethod
+    def of(cls, lease: LeaseInfo) -> LeaseHealth:
+        """The readiness view of ``lease``."""
+        return cls(
+            state=lease.state,
+            holder=lease.holder,
+            host=lease.host,
+            pid=lease.pid,
+            since=lease.since,
+            beat_at=lease.beat_at,
+            expires_at=lease.expires_at,
+        )
 
 
 class ProjectionHealth(BaseModel):
@@ -44,6 +78,7 @@ class ProjectionHealth(BaseModel):
     error: str | None = None
     error_position: int | None = None
     stalled_reason: str | None = None
+    lease: LeaseHealth | None = None
 
     @classmethod
     def of(cls, status: ProjectionStatus) -> ProjectionHealth:
@@ -60,6 +95,7 @@ class ProjectionHealth(BaseModel):
             error=status.error,
             error_position=status.error_position,
             stalled_reason=status.stalled_reason,
+            lease=None if status.lease is None else LeaseHealth.of(status.lease),
         )
 
 

@@ -31,6 +31,7 @@ from eskit.observability.metrics import record_relay_broker_error, record_relay_
 from eskit.observability.tracing import span_from
 from eskit.store import LogPage, StoredEvent, TransactionalStore
 from eskit.store.commits import CommitListener
+from eskit.store.leases import LeaseInfo
 
 __all__ = ["CHECKPOINT_PREFIX", "Mapper", "Relay", "RelayStatus"]
 
@@ -47,7 +48,8 @@ contract of its own, say), or None to keep it in."""
 
 @dataclass(frozen=True, slots=True)
 class RelayStatus:
-    """Where a relay stands; ``error`` says why it is stalled."""
+    """Where a relay stands; ``error`` says why it is stalled. ``lease`` says which process
+    publishes (see ``eskit.store.leases.LeaseInfo``); None where the report does not know."""
 
     name: str
     state: Literal["running", "stalled", "stopped"]
@@ -56,6 +58,7 @@ class RelayStatus:
     published: int
     error: str | None
     stalled_for_s: float | None
+    lease: LeaseInfo | None = None
 
     @property
     def lag(self) -> int:

@@ -104,6 +104,7 @@ class _ProjectingUnitOfWork:
         self.sql = tx.sql
         self.queue = tx.queue
         self.sagas = tx.sagas
+        self.leases = tx.leases
         self.read_page = tx.read_page
         self.read_stream = tx.read_stream
         self.record_processed = tx.record_processed

@@ -15,6 +15,14 @@ projections park``) lets the projection go on within that time, whatever the bac
 
 Stop, start and restart in any order: stopping cancels between batches or rolls the
 current one back, and starting again resumes at the committed checkpoint.
+
+Started, a runner works on a projection only while it holds the projection's lease
+(``projection:<name>``, see :mod:`eskit.store.leasing`): a second process running the same
+projection stands by and takes over when the first stops or dies. The one-shot paths
+(:meth:`ProjectionRunner.catch_up`, rebuilds, a worker driven step by step) take no lease:
+they are run by hand, and their batches commit by compare-and-set on the checkpoint as a
+running worker's do, so running beside a worker wastes work at worst, never applies an
+event twice.
 """
 
 from __future__ import annotations
@@ -43,15 +51,20 @@ from eskit.projections.subscription import Subscription
 from eskit.projections.worker import HandlerFailedError, ProjectionWorker
 from eskit.store.bookkeeping import CheckpointRow
 from eskit.store.commits import CommitListener
+from eskit.store.leases import Lease, lease_info
+from eskit.store.leasing import DEFAULT_LEASE_RETRY_S, DEFAULT_LEASE_TTL_S, LeaseKeeper
 from eskit.store.port import EventStoreBackend
 from eskit.store.unit_of_work import require_transactions
 
-__all__ = ["PARK_CHECK_S", "ProjectionRunner"]
+__all__ = ["LEASE_PREFIX", "PARK_CHECK_S", "ProjectionRunner"]
 
 _log = logging.getLogger("eskit.projections")
 
 PARK_CHECK_S = 0.25
 """How often a projection waiting to retry a failing event looks whether it was parked."""
+
+LEASE_PREFIX = "projection:"
+"""The projection ``orders`` is run under the lease ``projection:orders``."""
 
 
 class ProjectionRunner:
@@ -63,6 +76,10 @@ class ProjectionRunner:
     ``retry_backoff_s``, doubling up to ``max_backoff_s`` (unless the projection's failure
     policy sets its own), and parked if the policy says so; a projection with events waiting
     and no progress for ``stall_after_s`` reports itself stalled.
+
+    With ``leases`` (the default), each projection runs only while this runner holds its
+    lease, which lasts ``lease_ttl_s`` unless renewed; a runner that does not hold it tries
+    again every ``lease_retry_s`` (see :mod:`eskit.store.leasing`).
     """
 
     def __init__(
@@ -76,6 +93,9 @@ class ProjectionRunner:
         max_backoff_s: float = 30.0,
         stall_after_s: float = 10.0,
         listen: bool = True,
+        leases: bool = True,
+        lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
+        lease_retry_s: float = DEFAULT_LEASE_RETRY_S,
     ) -> None:
         self.store = require_transactions(store, "projections")
         self.projections = {p.name: p for p in projections}
@@ -92,6 +112,10 @@ class ProjectionRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._listener: CommitListener | None = None
         self._stopping = asyncio.Event()
+        self.leases = (
+            LeaseKeeper(self.store, ttl_s=lease_ttl_s, retry_s=lease_retry_s) if leases else None
+        )
+        """Holds the projections' leases while started (None: run without leases)."""
 
     async def __aenter__(self) -> ProjectionRunner:
         await self.start()
@@ -116,7 +140,8 @@ class ProjectionRunner:
             await worker.load()
 
     async def start(self) -> None:
-        """Prepare, start hearing other processes' commits, start one task per projection."""
+        """Prepare, start hearing other processes' commits, take the leases that are free,
+        start one task per projection."""
         if self._tasks:
             return
         await self.prepare()
@@ -124,6 +149,9 @@ class ProjectionRunner:
             self._listener = self.store.commit_listener()
             if self._listener is not None:
                 await self._listener.start()
+        if self.leases is not None:
+            # the leases free now are held when start returns: work begins at once
+            await self.leases.try_first([LEASE_PREFIX + name for name in self.workers])
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         for name, worker in self.workers.items():
@@ -159,23 +187,39 @@ class ProjectionRunner:
     # -- the loop -------------------------------------------------------------------------
 
     async def _run(self, worker: ProjectionWorker) -> None:
+        if self.leases is None:
+            await self._work(worker, self._stopping, reload=False)
+            return
+
+        async def work(until: asyncio.Event) -> None:
+            # another process may have moved the checkpoint while this one stood by
+            await self._work(worker, until, reload=True)
+
+        await self.leases.hold(
+            LEASE_PREFIX + worker.name, self._stopping, work, standing_by=worker.load
+        )
+
+    async def _work(self, worker: ProjectionWorker, until: asyncio.Event, *, reload: bool) -> None:
         try:
             with log_context(projection=worker.name):
-                await self._steps(worker)
+                await self._steps(worker, until, reload=reload)
         finally:
             worker.drop_read_ahead()
 
-    async def _steps(self, worker: ProjectionWorker) -> None:
+    async def _steps(self, worker: ProjectionWorker, until: asyncio.Event, *, reload: bool) -> None:
         delay = self.retry_backoff_s
-        while not self._stopping.is_set():
+        while not until.is_set():
             try:
+                if reload:
+                    await worker.load()
+                    reload = False
                 if await worker.step() and worker.more:
                     delay = self.retry_backoff_s
                     continue
             except HandlerFailedError as failure:
                 await worker.fail(failure)
                 if not await self._park_by_policy(worker):
-                    await self._retry_later(worker)
+                    await self._retry_later(worker, until)
                 continue
             except (CheckpointMovedError, SagaConflictError):
                 # another runner of the same projection (or saga) got there first
@@ -186,18 +230,18 @@ class ProjectionRunner:
             except Exception as exc:  # the store is unreachable: say so, back off, retry
                 worker.infrastructure_error = f"{type(exc).__name__}: {exc}"
                 _log.warning("%s cannot reach the store: %s", worker.name, exc)
-                await self._idle(None, delay)
+                await self._idle(until, None, delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             # caught up: sleep until a commit; the generation was taken before the last page
             # was read, so a commit made since (while the batch was handled) wakes it at once
             delay = self.retry_backoff_s
             worker.last_progress = time.monotonic()  # caught up counts as progress
-            await self._idle(worker.page_generation, self.poll_interval_s)
+            await self._idle(until, worker.page_generation, self.poll_interval_s)
 
-    async def _idle(self, seen: int | None, timeout_s: float) -> None:
-        """Wait ``timeout_s``, or less: until a commit (if ``seen`` is given) or a stop."""
-        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._stopping.wait())]
+    async def _idle(self, until: asyncio.Event, seen: int | None, timeout_s: float) -> None:
+        """Wait ``timeout_s``, or less: until a commit (if ``seen`` is given) or ``until``."""
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(until.wait())]
         if seen is not None:
             waits.append(asyncio.ensure_future(self.store.appended.wait(seen, timeout_s)))
         try:
@@ -217,17 +261,17 @@ class ProjectionRunner:
             return False
         return True
 
-    async def _retry_later(self, worker: ProjectionWorker) -> None:
+    async def _retry_later(self, worker: ProjectionWorker, until: asyncio.Event) -> None:
         """Wait the policy's backoff before retrying, less if the event gets parked meanwhile."""
         wait_s = worker.policy.retry_in(
             worker.attempts, backoff_s=self.retry_backoff_s, max_backoff_s=self.max_backoff_s
         )
         deadline = time.monotonic() + wait_s
-        while not self._stopping.is_set():
+        while not until.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            await self._idle(None, min(PARK_CHECK_S, remaining))
+            await self._idle(until, None, min(PARK_CHECK_S, remaining))
             if await worker.failing_event_parked():
                 _log.info("%s: the failing event was parked; going on", worker.name)
                 return
@@ -274,15 +318,32 @@ class ProjectionRunner:
     # -- status -----------------------------------------------------------------------------
 
     async def status(self) -> list[ProjectionStatus]:
-        """Every projection's position, lag, error and, when stalled, why."""
+        """Every projection's position, lag, error, lease and, when stalled, why."""
         head = await self.store.last_position()
-        return [await self._status(worker, head) for worker in self.workers.values()]
+        names = [LEASE_PREFIX + name for name in self.workers]
+        leases = {lease.name: lease for lease in await self.store.committed.leases.list(names)}
+        return [
+            await self._status(worker, head, leases.get(LEASE_PREFIX + worker.name))
+            for worker in self.workers.values()
+        ]
 
-    async def _status(self, worker: ProjectionWorker, head: int) -> ProjectionStatus:
+    def _working_here(self, worker: ProjectionWorker) -> bool | None:
+        """None if this runner does not run ``worker``; else whether it works on it now
+        (False: it stands by while another process holds the lease)."""
+        if not self.running:
+            return None
+        if self.leases is None:
+            return True
+        return bool(self.leases.here(LEASE_PREFIX + worker.name))
+
+    async def _status(
+        self, worker: ProjectionWorker, head: int, lease: Lease | None
+    ) -> ProjectionStatus:
         committed = self.store.committed
         stored = await committed.checkpoints.get(worker.name)
-        # not running here: another process may run it, and only what it stored tells
-        position = worker.position if self.running else stored.position
+        here = self._working_here(worker)
+        # not working here: another process may run it, and only what it stored tells
+        position = worker.position if here else stored.position
         lag, age = await measure_lag(
             self.store,
             position,
@@ -290,8 +351,8 @@ class ProjectionRunner:
             event_types=worker.event_types,
             stream_types=worker.stream_types,
         )
-        reason = await self._stalled_reason(worker, lag, age, stored)
-        if worker.error or (not self.running and stored.error):
+        reason = await self._stalled_reason(worker, lag, age, stored, bool(here))
+        if worker.error if here else stored.error:
             state = "failing"
         elif reason:
             state = "stalled"
@@ -304,19 +365,20 @@ class ProjectionRunner:
             head=head,
             lag_events=lag,
             lag_seconds=age,
-            error=worker.error or stored.error,
-            error_position=worker.error_position or stored.error_position,
+            error=(worker.error if here else None) or stored.error,
+            error_position=(worker.error_position if here else None) or stored.error_position,
             error_count=stored.error_count,
             stalled_reason=reason,
             updated_at=stored.updated_at,
             policy=str(worker.policy),
             parked=len(await committed.dead_letters.positions(worker.name)),
+            lease=lease_info(lease, here=here),
         )
 
     async def _stalled_reason(
-        self, worker: ProjectionWorker, lag: int, age_s: float, stored: CheckpointRow
+        self, worker: ProjectionWorker, lag: int, age_s: float, stored: CheckpointRow, here: bool
     ) -> str | None:
-        if not self.running:  # another process may run it: judge by what is stored
+        if not here:  # another process may run it: judge by what is stored
             return await self._stored_stall(stored, lag, age_s)
         if worker.error:
             return f"a handler fails at position {worker.error_position}: {worker.error}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from eskit.store.leases import LeaseInfo
+
 __all__ = ["UNHEALTHY_STATES", "ProjectionStatus"]
 
 UNHEALTHY_STATES = frozenset({"failing", "stalled"})
@@ -20,6 +22,9 @@ class ProjectionStatus:
     ``stalled_reason``). ``lag_events`` counts the events it still has to
     handle, ``lag_seconds`` how old the oldest of them is. ``policy`` is its failure policy
     (``stop`` or ``park after N``) and ``parked`` how many of its events are parked.
+    ``lease`` says which process works on it (``lease.state``: ``running_here``,
+    ``standby``, ``running_elsewhere``, ``expired``, ``not_running``) with the holder's host,
+    pid, since when and its last heartbeat; None where the report does not know.
     """
 
     name: str
@@ -35,6 +40,7 @@ class ProjectionStatus:
     updated_at: datetime | None = None
     policy: str = "stop"
     parked: int = 0
+    lease: LeaseInfo | None = None
 
     @property
     def healthy(self) -> bool:

@@ -49,4 +49,6 @@ def messaging_tasks(
         bus,
         relay=Relay(db, bus, stream_types=settings.relay_stream_types or None) if relay else None,
         consumers=consumers,
+        lease_ttl_s=settings.lease_ttl_s,
+        lease_retry_s=settings.lease_retry_s,
     )

@@ -47,7 +47,12 @@ async def run_projections(
             if parts.queue is not None and settings.queue_workers
             else None
         )
-        async with ProjectionRunner(store, running) as runner:
+        async with ProjectionRunner(
+            store,
+            running,
+            lease_ttl_s=settings.lease_ttl_s,
+            lease_retry_s=settings.lease_retry_s,
+        ) as runner:
             collector = collector_for(store, settings, runner.status, database=True)
             collector.start()
             if messaging is not None:

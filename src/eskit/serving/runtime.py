@@ -103,7 +103,12 @@ class ServiceRuntime:
         self._bind_grpc()
         running = [*self.parts.projections, *self.parts.processes]
         if self.settings.run_projections and running:
-            self.runner = ProjectionRunner(self.store, running)
+            self.runner = ProjectionRunner(
+                self.store,
+                running,
+                lease_ttl_s=self.settings.lease_ttl_s,
+                lease_retry_s=self.settings.lease_retry_s,
+            )
             await self.runner.start()
         if self.settings.run_projections:
             # the relay, consumers and queue workers run where the projections do: beside

@@ -37,6 +37,7 @@ from eskit.store.bookkeeping import (
     DeadLetterSession,
     InboxReader,
 )
+from eskit.store.leases import LeaseReader, LeaseSession
 from eskit.store.port import EventStoreBackend
 from eskit.store.queue import QueueReader, QueueSession
 from eskit.store.records import (
@@ -95,6 +96,11 @@ class UnitOfWork(Protocol):
     @property
     def sagas(self) -> SagaSession:
         """Saga instances (see :mod:`eskit.store.sagas`)."""
+        ...
+
+    @property
+    def leases(self) -> LeaseSession:
+        """Leases on named loops (see :mod:`eskit.store.leases`)."""
         ...
 
     async def append(
@@ -175,6 +181,8 @@ class CommittedRows(Protocol):
     def queue(self) -> QueueReader: ...
     @property
     def sagas(self) -> SagaReader: ...
+    @property
+    def leases(self) -> LeaseReader: ...
     @property
     def inbox(self) -> InboxReader: ...
 

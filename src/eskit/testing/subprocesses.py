@@ -1,4 +1,5 @@
-"""The ``eskit`` command run as a child process in tests, and killed the hard way."""
+"""The ``eskit`` command run as a child process in tests, killed the hard way, and the
+leases it held freed (so the next process need not wait for them to expire)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["eskit_command", "kill_hard"]
+from eskit.store import TransactionalStore
+
+__all__ = ["eskit_command", "free_leases", "kill_hard"]
 
 
 def eskit_command() -> list[str]:
@@ -28,3 +31,12 @@ def kill_hard(proc: subprocess.Popen[str]) -> int:
     if proc.stdout is not None:
         proc.stdout.close()
     return code
+
+
+async def free_leases(store: TransactionalStore, pid: int) -> int:
+    """Release every lease held by the process ``pid`` (one killed on purpose: its leases
+    would expire after their time to live); how many were released."""
+    held = [lease for lease in await store.committed.leases.list() if lease.pid == pid]
+    async with store.transaction() as tx:
+        released = [await tx.leases.release(lease.name, lease.holder) for lease in held]
+    return sum(released)

@@ -26,6 +26,7 @@ from eskit.store.postgres.bookkeeping import (
     PostgresDeadLetters,
     PostgresInbox,
 )
+from eskit.store.postgres.leases import PostgresLeases
 from eskit.store.postgres.queue import PostgresQueue
 from eskit.store.postgres.rows import (
     Executor,
@@ -121,6 +122,7 @@ class _Parts:
         self.sql = PostgresRawSQL(run)
         self.queue = PostgresQueue(run)
         self.sagas = PostgresSagas(run)
+        self.leases = PostgresLeases(run)
 
 
 class PostgresCommitted(_Parts):

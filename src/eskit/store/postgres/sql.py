@@ -499,6 +499,32 @@ def saga_query(
     return f"SELECT {SAGA_COLUMNS} FROM eskit_sagas{where}{order}", params
 
 
+# -- leases ---------------------------------------------------------------------------------------
+
+LEASE_COLUMNS = "name, holder, host, pid, acquired_at, beat_at, expires_at"
+"""A lease's columns, in the order of ``Lease``'s fields."""
+# The database's clock, read once per statement, so that hosts' clocks do not matter. A
+# concurrent acquirer of the same name waits on the row (or on the key of a new one), then
+# judges it as the winner left it: of many, one takes it. Nothing returned: held by another.
+ACQUIRE_LEASE = f"""
+INSERT INTO eskit_leases AS l ({LEASE_COLUMNS})
+SELECT %s, %s, %s, %s, t.now, t.now, t.now + make_interval(secs => %s)
+FROM (SELECT clock_timestamp() AS now) AS t
+ON CONFLICT (name) DO UPDATE SET
+    holder = excluded.holder, host = excluded.host, pid = excluded.pid,
+    acquired_at = CASE WHEN l.holder = excluded.holder THEN l.acquired_at
+        ELSE excluded.acquired_at END,
+    beat_at = excluded.beat_at, expires_at = excluded.expires_at
+WHERE l.holder = excluded.holder OR l.expires_at <= excluded.beat_at
+RETURNING {LEASE_COLUMNS}, false
+"""
+LEASES = f"""
+SELECT {LEASE_COLUMNS}, expires_at <= clock_timestamp() FROM eskit_leases
+WHERE %s::text[] IS NULL OR name = ANY(%s::text[]) ORDER BY name
+"""
+RELEASE_LEASE = "DELETE FROM eskit_leases WHERE name = %s AND holder = %s"
+
+
 # -- read models: schema ------------------------------------------------------------------------
 
 TABLE_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"

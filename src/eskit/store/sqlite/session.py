@@ -25,6 +25,7 @@ from eskit.store.records import (
 )
 from eskit.store.sqlite import log, sql
 from eskit.store.sqlite.bookkeeping import SQLiteCheckpoints, SQLiteDeadLetters, SQLiteInbox
+from eskit.store.sqlite.leases import SQLiteLeases
 from eskit.store.sqlite.queue import SQLiteQueue
 from eskit.store.sqlite.rows import (
     Runner,
@@ -55,6 +56,7 @@ class _Parts:
         self.sql = SQLiteRawSQL(run)
         self.queue = SQLiteQueue(run)
         self.sagas = SQLiteSagas(run)
+        self.leases = SQLiteLeases(run)
 
 
 class SQLiteCommitted(_Parts):

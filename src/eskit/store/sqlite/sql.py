@@ -282,6 +282,25 @@ def saga_query(
     return f"SELECT {SAGA_COLUMNS} FROM eskit_sagas{where}{order}", params
 
 
+# -- leases ---------------------------------------------------------------------------------------
+
+LEASE_COLUMNS = "name, holder, host, pid, acquired_at, beat_at, expires_at"
+"""A lease's columns, in the order of ``Lease``'s fields."""
+# taken if free, expired (by the time given) or the holder's own (renewed: since stays)
+ACQUIRE_LEASE = f"""
+INSERT INTO eskit_leases ({LEASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+    holder = excluded.holder, host = excluded.host, pid = excluded.pid,
+    acquired_at = CASE WHEN eskit_leases.holder = excluded.holder
+        THEN eskit_leases.acquired_at ELSE excluded.acquired_at END,
+    beat_at = excluded.beat_at, expires_at = excluded.expires_at
+WHERE eskit_leases.holder = excluded.holder OR eskit_leases.expires_at <= excluded.beat_at
+"""
+GET_LEASE = f"SELECT {LEASE_COLUMNS}, expires_at <= ? FROM eskit_leases WHERE name = ?"
+ALL_LEASES = f"SELECT {LEASE_COLUMNS}, expires_at <= ? FROM eskit_leases ORDER BY name"
+RELEASE_LEASE = "DELETE FROM eskit_leases WHERE name = ? AND holder = ?"
+
+
 # -- read models: schema ------------------------------------------------------------------------
 
 TABLE_EXISTS = "SELECT 1 FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')"

@@ -12,10 +12,10 @@ every test then runs on the store it returns::
 by one. A store with transactions (``store.capabilities.transactions``) runs
 ``TransactionalStoreContract``: those four, plus ``UnitOfWorkContract`` (appends,
 checkpoints, parked events and processed ids committed as one), the command queue
-(``QueueContract``), saga instances (``SagaContract``) and the read models on its rows
-(``TableContract``, ``DocumentContract``, ``SearchContract``). This package imports
-pytest and pytest-asyncio (the ``dev`` extra); the tests run in pytest-asyncio's strict
-mode as well as in its auto mode.
+(``QueueContract``), saga instances (``SagaContract``), leases (``LeaseContract``) and
+the read models on its rows (``TableContract``, ``DocumentContract``, ``SearchContract``).
+This package imports pytest and pytest-asyncio (the ``dev`` extra); the tests run in
+pytest-asyncio's strict mode as well as in its auto mode.
 """
 
 import pytest
@@ -28,6 +28,7 @@ pytest.register_assert_rewrite(
             "_read_models",
             "concurrency",
             "event_store",
+            "leases",
             "outcomes",
             "queue",
             "sagas",
@@ -42,6 +43,7 @@ pytest.register_assert_rewrite(
 from eskit.testing.contract.concurrency import ConcurrencyContract  # noqa: E402
 from eskit.testing.contract.event_store import EventStoreContract  # noqa: E402
 from eskit.testing.contract.hooks import StoreUnderTest, TransactionalStoreUnderTest  # noqa: E402
+from eskit.testing.contract.leases import LeaseContract  # noqa: E402
 from eskit.testing.contract.outcomes import CommandOutcomeContract  # noqa: E402
 from eskit.testing.contract.queue import QueueContract  # noqa: E402
 from eskit.testing.contract.sagas import SagaContract  # noqa: E402
@@ -55,6 +57,7 @@ __all__ = [
     "ConcurrencyContract",
     "DocumentContract",
     "EventStoreContract",
+    "LeaseContract",
     "QueueContract",
     "SagaContract",
     "SearchContract",
@@ -79,9 +82,10 @@ class TransactionalStoreContract(
     UnitOfWorkContract,
     QueueContract,
     SagaContract,
+    LeaseContract,
     TableContract,
     DocumentContract,
     SearchContract,
 ):
     """The whole contract of a ``TransactionalStore``: the store port, the unit of work, the
-    command queue, saga instances, and the read models kept in its rows."""
+    command queue, saga instances, leases, and the read models kept in its rows."""
