@@ -26,6 +26,7 @@ def test_all_names_exactly_the_exported_classes() -> None:
             "ConcurrencyContract",
             "DocumentContract",
             "EventStoreContract",
+            "LogBrowserContract",
             "QueueContract",
             "SagaContract",
             "SearchContract",
