@@ -52,6 +52,11 @@ class EskitSettings(BaseSettings):
     ``ESKIT_BUS_SINGLE_TOPIC``: one Kafka topic for every stream type instead of one each.
     ``ESKIT_RELAY_STREAM_TYPES``: comma-separated stream types the relay publishes (all
     when unset).
+    ``ESKIT_ADMIN``: whether ``eskit serve`` serves the admin console at ``/admin`` (true).
+    ``ESKIT_ADMIN_SECRET``: the key that signs console sessions and their CSRF tokens;
+    unset: a random one per start, shared by the server processes of one ``eskit serve``
+    (sessions then end with a restart).
+    ``ESKIT_ADMIN_SESSION_S``: how long a console session lasts after login (8 hours).
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -81,6 +86,9 @@ class EskitSettings(BaseSettings):
     bus_prefix: str = "eskit"
     bus_single_topic: bool = False
     relay_stream_types: Annotated[tuple[str, ...], NoDecode] = ()
+    admin: bool = True
+    admin_secret: SecretStr | None = None
+    admin_session_s: float = Field(default=8 * 3600.0, gt=0, le=30 * 24 * 3600)
 
     @field_validator("relay_stream_types", mode="before")
     @classmethod
