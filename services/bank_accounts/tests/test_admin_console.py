@@ -231,7 +231,7 @@ async def test_a_rebuild_started_from_the_console_finishes_and_says_so(
     assert got.json()["balance"]["amount"] == 42
 
 
-async def test_a_saga_cannot_be_rebuilt_nor_an_unknown_name(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_projection_cannot_be_rebuilt(client: httpx.AsyncClient) -> None:
     refused = await confirm_and_post(client, "rebuild", "no_such_projection")
 
     assert refused.status_code == 404
