@@ -22,6 +22,7 @@ def test_all_names_exactly_what_the_package_exports() -> None:
         "serving",
         "messaging",
         "process",
+        "admin",
     }
     assert set(eskit.__all__) - {"__version__"} == public
 
