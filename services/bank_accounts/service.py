@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bank_accounts.activity import activity_consumer
 from bank_accounts.app import BankAccounts
+from bank_accounts.domain import BankAccount
 from bank_accounts.grpc_api import grpc_handlers
 from bank_accounts.http_api import accounts_router
 from bank_accounts.projections import projections
@@ -26,6 +27,7 @@ def _build(store: EventStoreBackend, settings: EskitSettings) -> ServiceParts:
         grpc_handlers=grpc_handlers(accounts),
         projections=projections(),
         consumers=[activity_consumer()],
+        aggregates={BankAccount.stream_type: BankAccount},
     )
 
 

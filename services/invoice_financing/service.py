@@ -13,11 +13,13 @@ from eskit.serving import Service, ServiceParts
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 from invoice_financing.app import InvoiceFinancing
+from invoice_financing.financing.domain import FinancingIssuer, InvestorAccount, Invoice
 from invoice_financing.financing.integration import registrations_consumer
 from invoice_financing.financing.sagas import sagas
 from invoice_financing.grpc_api import command_handlers, query_handlers
 from invoice_financing.http_api import financing_routers
 from invoice_financing.projections import projections
+from invoice_financing.registering.domain import Investor, Issuer
 
 __all__ = ["service"]
 
@@ -33,6 +35,10 @@ def _build(store: EventStoreBackend, settings: EskitSettings) -> ServiceParts:
         consumers=[registrations_consumer()],
         queue=app.queue,
         bus_required=True,
+        aggregates={
+            cls.stream_type: cls
+            for cls in (FinancingIssuer, InvestorAccount, Invoice, Issuer, Investor)
+        },
     )
 
 

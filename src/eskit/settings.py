@@ -66,6 +66,11 @@ class EskitSettings(BaseSettings):
     lasts without a heartbeat (5; the holder renews it every third of that): a standby
     process takes over within about this long after the holder died.
     ``ESKIT_LEASE_RETRY_S``: how often a standby process tries to take a lease (1).
+    ``ESKIT_ADMIN``: whether ``eskit serve`` serves the admin console at ``/admin`` (true).
+    ``ESKIT_ADMIN_SECRET``: the key that signs console sessions and their CSRF tokens;
+    unset: a random one per start, shared by the server processes of one ``eskit serve``
+    (sessions then end with a restart).
+    ``ESKIT_ADMIN_SESSION_S``: how long a console session lasts after login (8 hours).
     """
 
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
@@ -101,6 +106,9 @@ class EskitSettings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     lease_ttl_s: float = Field(default=5.0, gt=0, le=3600)
     lease_retry_s: float = Field(default=1.0, gt=0, le=600)
+    admin: bool = True
+    admin_secret: SecretStr | None = None
+    admin_session_s: float = Field(default=8 * 3600.0, gt=0, le=30 * 24 * 3600)
 
     @field_validator("relay_stream_types", mode="before")
     @classmethod

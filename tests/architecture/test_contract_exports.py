@@ -27,6 +27,7 @@ def test_all_names_exactly_the_exported_classes() -> None:
             "DocumentContract",
             "EventStoreContract",
             "LeaseContract",
+            "LogBrowserContract",
             "QueueContract",
             "SagaContract",
             "SearchContract",

@@ -24,6 +24,7 @@ def test_all_names_exactly_what_the_package_exports() -> None:
         "process",
         "observability",
         "logcontext",
+        "admin",
     }
     assert set(eskit.__all__) - {"__version__"} == public
 

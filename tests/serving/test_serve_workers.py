@@ -156,3 +156,28 @@ def test_a_server_process_that_cannot_start_stops_the_whole_service(tmp_path: Pa
     assert code == 1, out
     assert "cannot import nowhere" in out
     assert "a server process failed" in out
+
+
+def test_a_console_session_made_by_one_server_process_is_good_on_every_other(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    env = {"ESKIT_GRPC_PORT": "0", "ESKIT_API_KEYS": "console-key-for-workers"}
+    serving, base = start(tmp_path, env)
+    processes.append(serving)
+    wait_for(lambda: len(spawned(serving.proc.pid)) == 3)
+    login = httpx.post(
+        f"{base}/admin/login", data={"key": "console-key-for-workers", "next": "/"}, timeout=10
+    )
+    assert login.status_code == 303, login.text
+    cookie = login.cookies["eskit_admin"]
+
+    # a connection each: the kernel spreads them over both server processes, and a
+    # process with a secret of its own would refuse about half of them
+    statuses = [
+        httpx.get(f"{base}/admin/", cookies={"eskit_admin": cookie}, timeout=10).status_code
+        for _ in range(20)
+    ]
+
+    assert statuses == [200] * 20
+    code, _ = serving.terminate()
+    assert code == 0

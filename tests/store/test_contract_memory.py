@@ -12,12 +12,19 @@ from eskit.store import (
     has_transactions,
     require_transactions,
 )
-from eskit.testing.contract import StoreContract
+from eskit.testing.contract import LogBrowserContract, StoreContract
 
 pytestmark = pytest.mark.integration
 
 
 class TestInMemoryEventStore(StoreContract):
+    def make_store(
+        self, request: pytest.FixtureRequest, tmp_path: Path
+    ) -> AbstractAsyncContextManager[EventStoreBackend]:
+        return InMemoryEventStore()
+
+
+class TestInMemoryLogBrowser(LogBrowserContract):
     def make_store(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> AbstractAsyncContextManager[EventStoreBackend]:

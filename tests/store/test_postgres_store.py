@@ -90,5 +90,6 @@ async def test_postgres_migrate_on_an_empty_database_applies_every_migration_onc
         "0005_consumer_streams",
         "0006_command_queue_and_sagas",
         "0007_leases",
+        "0008_stream_type_starts",
     ]
     assert again == []

@@ -62,5 +62,6 @@ async def test_sqlite_migrate_on_a_new_file_applies_every_migration_once(tmp_pat
         "0005_consumer_streams",
         "0006_command_queue_and_sagas",
         "0007_leases",
+        "0008_stream_type_starts",
     ]
     assert again == []

@@ -68,19 +68,25 @@ class RequestIdMiddleware:
 class ApiKeyMiddleware:
     """With keys configured, refuses calls without ``Authorization: Bearer <one of them>``.
 
-    Paths under ``open_prefixes`` (health checks, API docs) stay open. Keys are compared in
+    Paths under ``open_prefixes`` (health checks, API docs) and the ``open_paths``
+    themselves stay open. Keys are compared in
     constant time, and only a fingerprint of the key used is kept, as ``request.state.actor``.
     """
 
     def __init__(
-        self, app: ASGIApp, keys: Collection[str], open_prefixes: Collection[str] = ()
+        self,
+        app: ASGIApp,
+        keys: Collection[str],
+        open_prefixes: Collection[str] = (),
+        open_paths: Collection[str] = (),
     ) -> None:
         self.app = app
         self._keys = ApiKeys(keys)
         self._open = tuple(open_prefixes)
+        self._open_paths = frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._keys or scope["path"].startswith(self._open):
+        if scope["type"] != "http" or not self._keys or self._is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         key = bearer_token(_header(scope, b"authorization") or "")
@@ -95,6 +101,9 @@ class ApiKeyMiddleware:
             return
         scope.setdefault("state", {})["actor"] = api_key_actor(key)
         await self.app(scope, receive, send)
+
+    def _is_open(self, path: str) -> bool:
+        return path in self._open_paths or path.startswith(self._open)
 
 
 class BodyLimitMiddleware:

@@ -9,6 +9,7 @@ from types import TracebackType
 import grpc.aio
 from fastapi import FastAPI
 
+from eskit.admin import Console, ConsoleSources, admin_app
 from eskit.errors import ConfigurationError
 from eskit.grpc import create_server
 from eskit.http import create_app
@@ -61,13 +62,19 @@ class ServiceRuntime:
         self._query_address = f"{settings.host}:{query_port}" if query_port else None
         parts = service.build(store, settings)
         self.parts = parts
+        title = service.title or service.name
+        admin = (
+            admin_app(self._console_sources(), settings, title=title) if settings.admin else None
+        )
+        self.console: Console | None = admin.state.console if admin is not None else None
         self.app: FastAPI = create_app(
             store,
             parts.routers,
             settings=settings,
-            title=service.title or service.name,
+            title=title,
             version=service.version,
             projections=self.projection_status,
+            admin=admin,
         )
         self.runner: ProjectionRunner | None = None
         self.messaging: MessagingTasks | None = None
@@ -168,6 +175,23 @@ class ServiceRuntime:
         except RuntimeError as exc:  # grpc's only word for a port it could not bind
             raise ConfigurationError(f"cannot listen on {address} (gRPC): {exc}") from exc
 
+    def _console_sources(self) -> ConsoleSources:
+        parts = self.parts
+        return ConsoleSources(
+            store=self.store,
+            projections=parts.projections,
+            processes=parts.processes,
+            consumers=parts.consumers,
+            aggregates=parts.aggregates,
+            statuses=self.projection_status,
+            messaging=lambda: self.messaging,
+        )
+
+    def begin_stopping(self) -> None:
+        """Tell long-lived answers (the console's live pages) to end: the server is stopping."""
+        if self.console is not None:
+            self.console.closing.set()
+
     async def projection_status(self) -> list[ProjectionStatus]:
         """Every projection's state: of those running here, or as the process running them
         stored it (``run_projections`` off)."""
@@ -177,6 +201,8 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Drain the gRPC server, then stop the relay, the consumers and the projections
         (each finishing the batch in hand)."""
+        if self.console is not None:
+            await self.console.stop()
         for server in (self.grpc_server, self.query_server):
             if server is not None:
                 await server.stop(self.grace_s)

@@ -86,6 +86,7 @@ async def serve(
 
         def stop() -> None:
             log.info("stopping")
+            runtime.begin_stopping()
             server.should_exit = True
 
         loop = asyncio.get_running_loop()

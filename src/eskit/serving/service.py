@@ -4,12 +4,13 @@ service, or which projections, an operator named."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
 from fastapi import APIRouter
 
+from eskit.domain.aggregate import Aggregate
 from eskit.errors import ConfigurationError
 from eskit.messaging.consumer import Consumer
 from eskit.process.queue import CommandQueue
@@ -39,6 +40,9 @@ class ServiceParts:
     bus_required: bool = False
     """The service's parts talk over the bus (integration events between its contexts):
     without ``ESKIT_BUS_URL`` it runs the relay and consumers on the in-process bus."""
+    aggregates: Mapping[str, type[Aggregate]] = field(default_factory=dict)
+    """The aggregate class each stream type folds into, by stream type: the admin console
+    shows a stream's state as of any version with it."""
 
 
 @dataclass(frozen=True)

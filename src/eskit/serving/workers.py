@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
 import time
@@ -39,6 +40,8 @@ from multiprocessing.connection import wait
 from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
+
+from pydantic import SecretStr
 
 from eskit.errors import ConfigurationError, EskitError
 from eskit.observability.logs import configure_logging
@@ -111,7 +114,10 @@ def serve_workers(
         raise ConfigurationError(
             f"cannot listen on {settings.host}:{settings.port}: {exc}"
         ) from exc
-    settings = settings.model_copy(update={"port": sockets[0].getsockname()[1]})
+    # one console secret for every server process: a session made by one is good on all
+    secret = settings.admin_secret or SecretStr(secrets.token_urlsafe(32))
+    port = sockets[0].getsockname()[1]
+    settings = settings.model_copy(update={"port": port, "admin_secret": secret})
     children = _children(settings, sockets)
     stopping = _StopFlag()
     context = multiprocessing.get_context("spawn")

@@ -9,6 +9,7 @@ picks one from a URL.
 """
 
 from eskit.store.bookkeeping import CheckpointRow, DeadLetter
+from eskit.store.browsing import LogBrowser, StreamTypeCount
 from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.forwarding import ForwardingStore
 from eskit.store.memory import InMemoryEventStore
@@ -68,6 +69,7 @@ __all__ = [
     "ForwardingStore",
     "HorizonBlocker",
     "InMemoryEventStore",
+    "LogBrowser",
     "LogPage",
     "LogSpan",
     "NewEvent",
@@ -79,6 +81,7 @@ __all__ = [
     "StoreSaturation",
     "StoredEvent",
     "StreamInfo",
+    "StreamTypeCount",
     "TransactionalStore",
     "UnitOfWork",
     "has_transactions",

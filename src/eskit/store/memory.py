@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 import orjson
 
 from eskit.domain.events import Event
+from eskit.store.browsing import StreamTypeCount
 from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import encode_events
 from eskit.store.expected import check_expected_version, validate_expected_version
@@ -230,6 +232,48 @@ class InMemoryEventStore(DerivedReads):
             if len(out) >= limit:
                 break
         return out
+
+    # -- browsing (eskit.store.browsing.LogBrowser) -------------------------------------
+
+    async def stream_types(self) -> list[StreamTypeCount]:
+        """See LogBrowser.stream_types."""
+        counts = Counter(s[0].stream_type for s in self._streams.values())
+        return [StreamTypeCount(t, n) for t, n in sorted(counts.items())]
+
+    async def latest_streams(
+        self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
+    ) -> list[StreamInfo]:
+        """See LogBrowser.latest_streams."""
+        firsts = sorted(
+            (s[0] for s in self._streams.values()), key=lambda e: e.position, reverse=True
+        )
+        out = []
+        for first in firsts:
+            if before is not None and first.position >= before:
+                continue
+            if stream_type is not None and first.stream_type != stream_type:
+                continue
+            stream = self._streams[first.stream_id]
+            out.append(
+                StreamInfo(
+                    first.stream_id,
+                    first.stream_type,
+                    len(stream),
+                    first.recorded_at,
+                    stream[-1].recorded_at,
+                    first.position,
+                )
+            )
+            if len(out) >= limit:
+                break
+        return out
+
+    async def latest_events(
+        self, *, before: int | None = None, limit: int = 50
+    ) -> list[StoredEvent]:
+        """See LogBrowser.latest_events."""
+        end = len(self._log) if before is None else max(0, min(before - 1, len(self._log)))
+        return self._log[max(0, end - limit) : end][::-1]
 
     async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
         """See EventStore.find_events."""

@@ -159,6 +159,25 @@ LIST_STREAMS = (
     f"WHERE s.version = 1 AND s.position > %s AND s.position < {HORIZON}"
 )
 
+# -- browsing, newest first (eskit.store.browsing): keyset pages on the partial indexes of
+# first events, so no page scans the log
+STREAM_TYPES = (
+    "SELECT stream_type, count(*) FROM eskit_events "
+    f"WHERE version = 1 AND position < {HORIZON} GROUP BY stream_type ORDER BY stream_type"
+)
+LATEST_STREAMS = (
+    "SELECT s.stream_id, s.stream_type, last.version, s.recorded_at, last.recorded_at, "
+    "s.position "
+    "FROM eskit_events s CROSS JOIN LATERAL ("
+    "  SELECT version, recorded_at FROM eskit_events e WHERE e.stream_id = s.stream_id "
+    f"  AND e.position < {HORIZON} ORDER BY version DESC LIMIT 1) last "
+    f"WHERE s.version = 1 AND s.position < least(%s, {HORIZON})"
+)
+LATEST_EVENTS = (
+    f"SELECT {EVENT_COLUMNS} FROM eskit_events WHERE position < least(%s, {HORIZON}) "
+    "ORDER BY position DESC LIMIT %s"
+)
+
 HORIZON_STATE = (
     f"SELECT (SELECT coalesce(max(position), 0) FROM eskit_events WHERE position < {HORIZON}), "
     f"(SELECT count(*) FROM eskit_events WHERE position >= {HORIZON}), "

@@ -32,6 +32,7 @@ from psycopg.types.json import set_json_loads
 
 from eskit.domain.events import Event
 from eskit.errors import ConcurrencyError, ConfigurationError, StoreUnavailableError
+from eskit.store.browsing import StreamTypeCount
 from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import EncodedEvent, encode_events, json_dumps
 from eskit.store.expected import check_expected_version, validate_expected_version
@@ -462,6 +463,31 @@ class PostgresEventStore(DerivedReads):
         params.append(limit)
         return [StreamInfo(*row) for row in await self._fetch(statement, params)]
 
+    # -- browsing (eskit.store.browsing.LogBrowser) -------------------------------------
+
+    async def stream_types(self) -> list[StreamTypeCount]:
+        """See LogBrowser.stream_types."""
+        return [StreamTypeCount(r[0], int(r[1])) for r in await self._fetch(sql.STREAM_TYPES)]
+
+    async def latest_streams(
+        self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
+    ) -> list[StreamInfo]:
+        """See LogBrowser.latest_streams."""
+        statement, params = sql.LATEST_STREAMS, list[Any]([_before(before)])
+        if stream_type is not None:
+            statement += " AND s.stream_type = %s"
+            params.append(stream_type)
+        statement += " ORDER BY s.position DESC LIMIT %s"
+        params.append(limit)
+        return [StreamInfo(*row) for row in await self._fetch(statement, params)]
+
+    async def latest_events(
+        self, *, before: int | None = None, limit: int = 50
+    ) -> list[StoredEvent]:
+        """See LogBrowser.latest_events."""
+        rows = await self._fetch(sql.LATEST_EVENTS, (_before(before), limit))
+        return [StoredEvent(*row) for row in rows]
+
     async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
         """See EventStore.find_events."""
         return await log.find(self._run, event_ids)
@@ -559,3 +585,8 @@ class PostgresEventStore(DerivedReads):
         """See CommandOutcomeStore.find_outcome."""
         rows = await self._fetch(sql.FIND_OUTCOME, (command_id,))
         return CommandOutcome(*rows[0]) if rows else None
+
+
+def _before(before: int | None) -> int:
+    """The keyset bound of a page newest first: no bound, the first page."""
+    return (1 << 63) - 1 if before is None else before

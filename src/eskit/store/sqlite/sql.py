@@ -42,6 +42,23 @@ LIST_STREAMS = (
     "FROM eskit_events s WHERE s.version = 1 AND s.position > ?"
 )
 
+# -- browsing, newest first (eskit.store.browsing): keyset pages on the partial indexes of
+# first events, so no page scans the log
+STREAM_TYPES = (
+    "SELECT stream_type, count(*) FROM eskit_events INDEXED BY eskit_events_type_starts "
+    "WHERE version = 1 GROUP BY stream_type ORDER BY stream_type"
+)
+LATEST_STREAMS = (
+    "SELECT s.stream_id, s.stream_type, s.recorded_at, s.position, "
+    "(SELECT max(version) FROM eskit_events e WHERE e.stream_id = s.stream_id), "
+    "(SELECT recorded_at FROM eskit_events e WHERE e.stream_id = s.stream_id "
+    " ORDER BY version DESC LIMIT 1) "
+    "FROM eskit_events s WHERE s.version = 1 AND s.position < ?"
+)
+LATEST_EVENTS = (
+    f"SELECT {EVENT_COLUMNS} FROM eskit_events WHERE position < ? ORDER BY position DESC LIMIT ?"
+)
+
 
 def events_by_id(count: int) -> str:
     """The events with ``count`` given ids."""

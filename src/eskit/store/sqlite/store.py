@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from eskit.domain.events import Event
 from eskit.errors import ConfigurationError, StoreUnavailableError
+from eskit.store.browsing import StreamTypeCount
 from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import EncodedEvent, encode_events, json_dumps
 from eskit.store.expected import validate_expected_version
@@ -344,6 +345,40 @@ class SQLiteEventStore(DerivedReads):
             for r in rows
         ]
 
+    # -- browsing (eskit.store.browsing.LogBrowser) -------------------------------------
+
+    async def stream_types(self) -> list[StreamTypeCount]:
+        """See LogBrowser.stream_types."""
+        rows = await self._read(lambda c: c.execute(sql.STREAM_TYPES).fetchall())
+        return [StreamTypeCount(r[0], r[1]) for r in rows]
+
+    async def latest_streams(
+        self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
+    ) -> list[StreamInfo]:
+        """See LogBrowser.latest_streams."""
+        statement, params = sql.LATEST_STREAMS, list[Any]([_before(before)])
+        if stream_type is not None:
+            statement += " AND s.stream_type = ?"
+            params.append(stream_type)
+        statement += " ORDER BY s.position DESC LIMIT ?"
+        params.append(limit)
+        rows = await self._read(lambda c: c.execute(statement, params).fetchall())
+        return [
+            StreamInfo(
+                r[0], r[1], r[4], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[5]), r[3]
+            )
+            for r in rows
+        ]
+
+    async def latest_events(
+        self, *, before: int | None = None, limit: int = 50
+    ) -> list[StoredEvent]:
+        """See LogBrowser.latest_events."""
+        params = (_before(before), limit)
+        return await self._read(
+            lambda c: [StoredEvent(*row) for row in c.execute(sql.LATEST_EVENTS, params)]
+        )
+
     async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
         """See EventStore.find_events."""
         return await self._read(lambda c: log.find(c, event_ids))
@@ -474,3 +509,8 @@ async def _lent(handover: Handover, done: asyncio.Future[None]) -> sqlite3.Conne
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _before(before: int | None) -> int:
+    """The keyset bound of a page newest first: no bound, the first page."""
+    return (1 << 63) - 1 if before is None else before

@@ -14,7 +14,8 @@ by one. A store with transactions (``store.capabilities.transactions``) runs
 checkpoints, parked events and processed ids committed as one), the command queue
 (``QueueContract``), saga instances (``SagaContract``), leases (``LeaseContract``) and
 the read models on its rows (``TableContract``, ``DocumentContract``, ``SearchContract``).
-This package imports pytest and pytest-asyncio (the ``dev`` extra); the tests run in
+A store an operator's console browses runs ``LogBrowserContract`` too. This package
+imports pytest and pytest-asyncio (the ``dev`` extra); the tests run in
 pytest-asyncio's strict mode as well as in its auto mode.
 """
 
@@ -26,6 +27,7 @@ pytest.register_assert_rewrite(
         f"{__name__}.{module}"
         for module in (
             "_read_models",
+            "browsing",
             "concurrency",
             "event_store",
             "leases",
@@ -40,6 +42,7 @@ pytest.register_assert_rewrite(
     )
 )
 
+from eskit.testing.contract.browsing import LogBrowserContract  # noqa: E402
 from eskit.testing.contract.concurrency import ConcurrencyContract  # noqa: E402
 from eskit.testing.contract.event_store import EventStoreContract  # noqa: E402
 from eskit.testing.contract.hooks import StoreUnderTest, TransactionalStoreUnderTest  # noqa: E402
@@ -58,6 +61,7 @@ __all__ = [
     "DocumentContract",
     "EventStoreContract",
     "LeaseContract",
+    "LogBrowserContract",
     "QueueContract",
     "SagaContract",
     "SearchContract",
