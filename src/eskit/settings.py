@@ -61,7 +61,7 @@ class EskitSettings(BaseSettings):
     ``ESKIT_LOG_LEVEL``: ``DEBUG``, ``INFO`` (default), ``WARNING`` or ``ERROR``, for every
     logger of every process ``eskit`` starts. ``ESKIT_LOG_FORMAT``: ``text`` (default: one
     readable line per record) or ``json`` (one JSON object per line, for a log shipper);
-    see ``docs/operations-logs.md``.
+    see ``docs/operations.md``.
     ``ESKIT_LEASE_TTL_S``: how long the lease of a running projection, relay or consumer
     lasts without a heartbeat (5; the holder renews it every third of that): a standby
     process takes over within about this long after the holder died.

@@ -2,7 +2,7 @@
 
 Pages are rendered on the server (Jinja2) and work without JavaScript; htmx and a few lines
 of script only refresh them live. Actions are POSTs with a CSRF token, each behind a page
-that asks for confirmation. See ``docs/operations-admin.md``.
+that asks for confirmation. See ``docs/operations.md``.
 """
 
 from __future__ import annotations
