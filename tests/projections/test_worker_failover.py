@@ -59,6 +59,7 @@ def _start_worker(url: str, folder: Path, label: str) -> subprocess.Popen[str]:
         "ESKIT_PROJECTIONS": WORKER_SPEC,
         "ESKIT_LEASE_TTL_S": str(TTL_S),
         "ESKIT_LEASE_RETRY_S": "1",  # the default: what an operator gets
+        "ESKIT_METRICS_PORT": "0",  # two workers at once: no port to fight over
     }
     with (folder / f"worker-{label}.log").open("w") as errors:
         return subprocess.Popen(

@@ -69,6 +69,7 @@ def _environment(url: str) -> dict[str, str]:
         "ESKIT_LEASE_TTL_S": "1",
         "ESKIT_LEASE_RETRY_S": "0.1",
         "ESKIT_BUS_URL": "",
+        "ESKIT_METRICS_PORT": "0",  # workers of parallel tests would share the default port
     }
     return env
 
