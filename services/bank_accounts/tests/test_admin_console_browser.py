@@ -44,7 +44,11 @@ BY_ID = "bank_accounts_by_id"
 KEY = "browser-test-key-9876543210"
 
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)", allow_module_level=True)
+    # `make test` installs it: a browser test that skipped would prove nothing
+    pytest.fail(
+        f"{CHROMIUM} is not installed: `make test` installs it (apt-get install -y chromium)",
+        pytrace=False,
+    )
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright  # noqa: E402
 
