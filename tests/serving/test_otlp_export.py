@@ -67,9 +67,11 @@ def collector() -> Iterator[Collector]:
     running.server.shutdown()
 
 
-def test_serve_exports_its_spans_to_the_otlp_endpoint(
-    tmp_path: Path, processes: list[Process], collector: Collector
-) -> None:
+def _serve(
+    tmp_path: Path, processes: list[Process], collector: Collector, **env: str
+) -> tuple[Process, str]:
+    """``eskit serve`` exporting to ``collector`` (spans batched for 100 ms), ready; the
+    process and its base URL."""
     port = free_port()
     serving = Process(
         ["serve"],
@@ -79,11 +81,19 @@ def test_serve_exports_its_spans_to_the_otlp_endpoint(
             "ESKIT_GRPC_PORT": "0",
             "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
+            **env,
         },
     )
     processes.append(serving)
     base = f"http://127.0.0.1:{port}"
     wait_ready(base, serving)
+    return serving, base
+
+
+def test_serve_exports_its_spans_to_the_otlp_endpoint(
+    tmp_path: Path, processes: list[Process], collector: Collector
+) -> None:
+    serving, base = _serve(tmp_path, processes, collector)
     wallet = open_wallet(base)
     answer = httpx.post(f"{base}/wallets/{wallet}/deposit", json={"amount": 5, "payment_id": "p"})
     assert answer.status_code == 200, answer.text
@@ -101,21 +111,7 @@ def test_serve_exports_its_spans_to_the_otlp_endpoint(
 def test_otel_sdk_disabled_turns_the_export_off(
     tmp_path: Path, processes: list[Process], collector: Collector
 ) -> None:
-    port = free_port()
-    serving = Process(
-        ["serve"],
-        tmp_path,
-        {
-            "ESKIT_PORT": str(port),
-            "ESKIT_GRPC_PORT": "0",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
-            "OTEL_BSP_SCHEDULE_DELAY": "100",
-            "OTEL_SDK_DISABLED": "true",
-        },
-    )
-    processes.append(serving)
-    base = f"http://127.0.0.1:{port}"
-    wait_ready(base, serving)
+    serving, base = _serve(tmp_path, processes, collector, OTEL_SDK_DISABLED="true")
     open_wallet(base)
     code, out = serving.terminate()  # a provider would flush what it holds on the way out
     assert code == 0, out

@@ -10,6 +10,7 @@ still follow the log. A load balancer that should take such a node out asks
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Literal
@@ -51,15 +52,7 @@ class LeaseHealth(BaseModel):
     @classmethod
     def of(cls, lease: LeaseInfo) -> LeaseHealth:
         """The readiness view of ``lease``."""
-        return cls(
-            state=lease.state,
-            holder=lease.holder,
-            host=lease.host,
-            pid=lease.pid,
-            since=lease.since,
-            beat_at=lease.beat_at,
-            expires_at=lease.expires_at,
-        )
+        return cls(**dataclasses.asdict(lease))
 
 
 class ProjectionHealth(BaseModel):

@@ -23,7 +23,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, TextIO
@@ -33,6 +33,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from eskit.logcontext import CONTEXT_FIELDS, context_fields
+from eskit.observability.tracing import current_trace_ids
 from eskit.settings import EskitSettings
 
 __all__ = [
@@ -56,12 +57,6 @@ LogFormat = Literal["text", "json"]
 _REDACTED = "***"
 _MIN_SECRET_LENGTH = 4
 """Shorter "secrets" are not searched for: they would blank out common words."""
-
-_current_span: Callable[[], Any] | None
-try:
-    from opentelemetry.trace import get_current_span as _current_span
-except ImportError:  # pragma: no cover - opentelemetry-api comes with eskit's dependencies
-    _current_span = None
 
 
 def configure_logging(settings: EskitSettings, *, stream: TextIO | None = None) -> None:
@@ -131,11 +126,10 @@ class ContextFilter(logging.Filter):
         values = record.__dict__
         for name, value in context_fields().items():
             values.setdefault(name, value)
-        if _current_span is not None:
-            span = _current_span().get_span_context()
-            if span.is_valid:
-                values.setdefault("trace_id", format(span.trace_id, "032x"))
-                values.setdefault("span_id", format(span.span_id, "016x"))
+        ids = current_trace_ids()
+        if ids is not None:
+            values.setdefault("trace_id", ids[0])
+            values.setdefault("span_id", ids[1])
         return True
 
 

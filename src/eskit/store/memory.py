@@ -218,20 +218,21 @@ class InMemoryEventStore(DerivedReads):
         for first in firsts:
             if first.position <= after or (stream_type and first.stream_type != stream_type):
                 continue
-            stream = self._streams[first.stream_id]
-            out.append(
-                StreamInfo(
-                    first.stream_id,
-                    first.stream_type,
-                    len(stream),
-                    first.recorded_at,
-                    stream[-1].recorded_at,
-                    first.position,
-                )
-            )
+            out.append(self._stream_info(first))
             if len(out) >= limit:
                 break
         return out
+
+    def _stream_info(self, first: StoredEvent) -> StreamInfo:
+        stream = self._streams[first.stream_id]
+        return StreamInfo(
+            first.stream_id,
+            first.stream_type,
+            len(stream),
+            first.recorded_at,
+            stream[-1].recorded_at,
+            first.position,
+        )
 
     # -- browsing (eskit.store.browsing.LogBrowser) -------------------------------------
 
@@ -253,17 +254,7 @@ class InMemoryEventStore(DerivedReads):
                 continue
             if stream_type is not None and first.stream_type != stream_type:
                 continue
-            stream = self._streams[first.stream_id]
-            out.append(
-                StreamInfo(
-                    first.stream_id,
-                    first.stream_type,
-                    len(stream),
-                    first.recorded_at,
-                    stream[-1].recorded_at,
-                    first.position,
-                )
-            )
+            out.append(self._stream_info(first))
             if len(out) >= limit:
                 break
         return out

@@ -338,12 +338,7 @@ class SQLiteEventStore(DerivedReads):
         statement += " ORDER BY s.position LIMIT ?"
         params.append(limit)
         rows = await self._read(lambda c: c.execute(statement, params).fetchall())
-        return [
-            StreamInfo(
-                r[0], r[1], r[4], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[5]), r[3]
-            )
-            for r in rows
-        ]
+        return [_stream_info(r) for r in rows]
 
     # -- browsing (eskit.store.browsing.LogBrowser) -------------------------------------
 
@@ -363,12 +358,7 @@ class SQLiteEventStore(DerivedReads):
         statement += " ORDER BY s.position DESC LIMIT ?"
         params.append(limit)
         rows = await self._read(lambda c: c.execute(statement, params).fetchall())
-        return [
-            StreamInfo(
-                r[0], r[1], r[4], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[5]), r[3]
-            )
-            for r in rows
-        ]
+        return [_stream_info(r) for r in rows]
 
     async def latest_events(
         self, *, before: int | None = None, limit: int = 50
@@ -514,3 +504,16 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 def _before(before: int | None) -> int:
     """The keyset bound of a page newest first: no bound, the first page."""
     return (1 << 63) - 1 if before is None else before
+
+
+def _stream_info(row: Any) -> StreamInfo:
+    """A row of LIST_STREAMS or LATEST_STREAMS (id, type, created, first position, version,
+    updated) as a StreamInfo."""
+    return StreamInfo(
+        row[0],
+        row[1],
+        row[4],
+        datetime.fromisoformat(row[2]),
+        datetime.fromisoformat(row[5]),
+        row[3],
+    )
