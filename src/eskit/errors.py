@@ -12,7 +12,8 @@ This module imports only the standard library, so every layer (the domain includ
     ├── DuplicateEventError          an event id is already stored with other content
     ├── EventDecodingError           a stored event cannot become a domain event
     │   ├── UnknownEventTypeError    no class is registered for the stored type
-    │   └── EventSchemaError         no way from the stored schema version to the current one
+    │   ├── EventSchemaError         no way from the stored schema version to the current one
+    │   └── CorruptRecordError       a record in the log is not one eskit wrote, or is damaged
     ├── ConfigurationError           a setting (such as the database URL) is unusable
     ├── StoreUnavailableError        the event store cannot be reached
     ├── CheckpointMovedError         another runner advanced a subscription's checkpoint
@@ -41,6 +42,7 @@ __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
     "ConflictingParametersError",
+    "CorruptRecordError",
     "DocumentConflictError",
     "DomainError",
     "DuplicateEventError",
@@ -197,6 +199,19 @@ class EventSchemaError(EventDecodingError):
         super().__init__(f"event {event_type!r}{where}: {detail}")
         self.event_type = event_type
         self.position = position
+
+
+class CorruptRecordError(EventDecodingError):
+    """A record in a log is not one eskit wrote, or is damaged; ``where`` says where it is
+    (a JetStream sequence, a Kafka partition and offset). Readers stop there: a record
+    they cannot read is never skipped in silence."""
+
+    code = "corrupt_record"
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"{where}: not an event eskit can read ({detail})")
+        self.where = where
+        self.detail = detail
 
 
 class ConfigurationError(EskitError):

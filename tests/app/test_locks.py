@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from eskit.app.locks import KeyedLocks
+from eskit.store.keyed_locks import KeyedLocks
 
 pytestmark = pytest.mark.unit
 

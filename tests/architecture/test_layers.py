@@ -21,7 +21,7 @@ from eskit.testing.imports import import_graph, import_loops, imported, package_
 pytestmark = pytest.mark.unit
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-ADAPTERS = ("eskit.store.sqlite", "eskit.store.postgres")
+ADAPTERS = ("eskit.store.sqlite", "eskit.store.postgres", "eskit.store.jetstream")
 MAY_NAME_ADAPTERS = {
     "eskit",  # re-exports the embedded default store
     "eskit.store",  # re-exports it too

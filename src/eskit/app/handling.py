@@ -12,7 +12,6 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from eskit.app.cache import AggregateCache
-from eskit.app.locks import KeyedLocks
 from eskit.app.metadata import command_metadata
 from eskit.app.repository import Repository
 from eskit.domain.aggregate import Aggregate
@@ -32,6 +31,7 @@ from eskit.observability.metrics import (
     record_command_retry,
 )
 from eskit.observability.tracing import span, tracing_on
+from eskit.store.keyed_locks import KeyedLocks
 from eskit.store.records import NO_STREAM, CommandOutcome
 
 __all__ = ["FINGERPRINT_KEY", "CommandHandler", "CommandResult"]

@@ -12,10 +12,11 @@ __all__ = ["KeyedLocks"]
 class KeyedLocks:
     """One asyncio lock per key, dropped when its last user leaves.
 
-    Command handling takes the lock of the aggregate it changes, so commands to one
-    aggregate in one process wait their turn instead of racing to the store and losing to
-    concurrency conflicts (which retries can only absorb up to their limit). Other processes
-    still meet at the store's version check.
+    Command handling takes the lock of the aggregate it changes, and the JetStream store the
+    lock of the stream it appends to, so writers to one stream in one process wait their
+    turn instead of racing to the store and losing to concurrency conflicts (which retries
+    can only absorb up to their limit). Other processes still meet at the store's version
+    check.
     """
 
     def __init__(self) -> None:

@@ -1,0 +1,116 @@
+"""Where each record of a JetStream store lives: stream, subjects and key-value buckets.
+
+Events go to ``<name>.<stream type>.<stream id>``, so a stream's events share one subject
+(its version check) and a stream type is one wildcard. Two kinds of bookkeeping record
+share the JetStream stream, in subjects that the events' wildcard does not match:
+``<name>-ids.<event id>`` makes an event id unique store-wide, and
+``<name>-streams.<stream id>`` marks where a stream was created, for listing streams in
+order of creation. Names and ids that are not plain subject tokens are encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from dataclasses import dataclass
+
+from eskit.errors import ConfigurationError
+
+__all__ = ["StoreNames", "kv_key", "token", "untoken"]
+
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")
+_ENCODED = "~"  # never part of a plain token, so a token says which kind it is
+
+
+def token(text: str) -> str:
+    """``text`` as one subject token: itself if plain, else ``~`` and its base64url."""
+    if _PLAIN.fullmatch(text):
+        return text
+    return _ENCODED + base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def untoken(value: str) -> str:
+    """The text :func:`token` made ``value`` from."""
+    if not value.startswith(_ENCODED):
+        return value
+    body = value[1:]
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+
+
+def kv_key(text: str) -> str:
+    """``text`` as a key-value key (keys allow fewer characters than subjects)."""
+    return "k" + base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreNames:
+    """The names of one store's JetStream stream, subjects and buckets."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _PLAIN.fullmatch(self.name):
+            raise ConfigurationError(
+                f"a JetStream store's name takes letters, digits, '-' and '_', got {self.name!r}"
+            )
+
+    @property
+    def stream(self) -> str:
+        """The JetStream stream that holds the events and their bookkeeping."""
+        return self.name
+
+    @property
+    def subjects(self) -> list[str]:
+        """Every subject the JetStream stream takes."""
+        return [self.events, f"{self.name}-ids.*", self.markers]
+
+    @property
+    def events(self) -> str:
+        """The wildcard of every event."""
+        return f"{self.name}.*.*"
+
+    @property
+    def markers(self) -> str:
+        """The wildcard of the stream-creation markers."""
+        return f"{self.name}-streams.*"
+
+    @property
+    def snapshots(self) -> str:
+        """The key-value bucket of snapshots."""
+        return f"{self.name}-snapshots"
+
+    @property
+    def outcomes(self) -> str:
+        """The key-value bucket of command outcomes."""
+        return f"{self.name}-outcomes"
+
+    def event_subject(self, stream_type: str, stream_id: str) -> str:
+        """The subject of a stream's events."""
+        return f"{self.name}.{token(stream_type)}.{token(stream_id)}"
+
+    def stream_filter(self, stream_id: str) -> str:
+        """The events of one stream, whatever its type."""
+        return f"{self.name}.*.{token(stream_id)}"
+
+    def type_filter(self, stream_type: str) -> str:
+        """The events of every stream of one type."""
+        return f"{self.name}.{token(stream_type)}.*"
+
+    def id_subject(self, event_id: uuid.UUID) -> str:
+        """The record that makes ``event_id`` unique."""
+        return f"{self.name}-ids.{event_id}"
+
+    def marker_subject(self, stream_id: str) -> str:
+        """The record that marks where ``stream_id`` was created."""
+        return f"{self.name}-streams.{token(stream_id)}"
+
+    def parse_event_subject(self, subject: str) -> tuple[str, str] | None:
+        """``(stream type, stream id)`` of an event subject; None for any other subject."""
+        parts = subject.split(".")
+        if len(parts) != 3 or parts[0] != self.name:
+            return None
+        try:
+            return untoken(parts[1]), untoken(parts[2])
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            return None
