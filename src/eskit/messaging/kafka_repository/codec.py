@@ -16,13 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from eskit.domain.events import Event
-from eskit.domain.registry import EventRegistry
-from eskit.errors import EventDecodingError
 from eskit.messaging.envelope import HEADERS, event_message
 from eskit.messaging.kafka_repository.errors import KafkaRecordError
 from eskit.store.records import StoredEvent
 
-__all__ = ["FINGERPRINT_HEADER", "RecordHeaders", "decode_event", "encode_event", "read_headers"]
+__all__ = ["FINGERPRINT_HEADER", "RecordHeaders", "encode_event", "read_headers"]
 
 FINGERPRINT_HEADER = "eskit-request-fingerprint"
 Headers = list[tuple[str, bytes]]
@@ -96,17 +94,3 @@ def read_headers(
         )
     except (ValueError, UnicodeDecodeError) as exc:
         raise KafkaRecordError(topic, partition, offset, "bad_header", str(exc)) from exc
-
-
-def decode_event(
-    registry: EventRegistry,
-    headers: RecordHeaders,
-    value: bytes | None,
-    where: tuple[str, int, int],
-) -> Event:
-    """The domain event of a record; KafkaRecordError naming the record if it has none."""
-    try:
-        decode = registry.decoder(headers.event_type, headers.schema_version)
-        return decode(value or b"", headers.position)
-    except EventDecodingError as exc:
-        raise KafkaRecordError(*where, "undecodable", exc.message) from exc

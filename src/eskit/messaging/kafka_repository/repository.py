@@ -54,7 +54,6 @@ from eskit.messaging.kafka_repository.restore import (
     ProgressCallback,
     RepositoryState,
     RestoreReport,
-    Seen,
     restore_state,
 )
 from eskit.messaging.kafka_repository.snapshots import AggregateSnapshot, Manifest, write_run
@@ -353,8 +352,9 @@ class KafkaRepository(Generic[A]):
         first = seen.get(str(ids[0]))
         if first is None:
             return None
-        last = seen.get(str(ids[-1])) or first
-        return AppendResult(first.stream_id, last.version, last.position, deduplicated=True)
+        stream_id, _, _, _ = first
+        _, version, position, _ = seen.get(str(ids[-1])) or first
+        return AppendResult(stream_id, version, position, deduplicated=True)
 
     async def _write(
         self,
@@ -402,7 +402,7 @@ class KafkaRepository(Generic[A]):
         for written_id, event_version, position in records:
             state.remember(
                 written_id,
-                Seen(
+                (
                     stream_id,
                     event_version,
                     position,
@@ -424,9 +424,9 @@ class KafkaRepository(Generic[A]):
             if following is None:
                 break
             last = following
-        return CommandOutcome(
-            command_id, first.stream_id, last.version, last.position, first.fingerprint
-        )
+        stream_id, _, _, fingerprint = first
+        _, version, position, _ = last
+        return CommandOutcome(command_id, stream_id, version, position, fingerprint)
 
     async def keep_outcome(self, outcome: CommandOutcome) -> CommandOutcome:
         """Keep the outcome of a command that recorded no event, in memory only: it is
@@ -487,9 +487,9 @@ class KafkaRepository(Generic[A]):
 
     def _recent_by_stream(self) -> dict[str, list[list[Any]]]:
         recent: dict[str, list[list[Any]]] = {}
-        for event_id, seen in self._state.seen.items():
-            kept = recent.setdefault(seen.stream_id, [])
-            kept.append([event_id, seen.version, seen.position, seen.fingerprint])
+        for event_id, (stream_id, version, position, fingerprint) in self._state.seen.items():
+            kept = recent.setdefault(stream_id, [])
+            kept.append([event_id, version, position, fingerprint])
             if len(kept) > _RECENT_PER_SNAPSHOT:
                 del kept[0]
         return recent

@@ -6,13 +6,15 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
 from eskit.domain.aggregate import Aggregate
-from eskit.domain.registry import EventRegistry
-from eskit.messaging.kafka_repository.codec import decode_event, read_headers
+from eskit.domain.registry import Decoder, EventRegistry
+from eskit.errors import EventDecodingError
+from eskit.messaging.envelope import HEADERS
+from eskit.messaging.kafka_repository.codec import FINGERPRINT_HEADER, read_headers
 from eskit.messaging.kafka_repository.errors import KafkaRecordError
 from eskit.messaging.kafka_repository.snapshots import SnapshotSet
 from eskit.messaging.kafka_repository.topics import Batch, read_to_end
@@ -20,6 +22,9 @@ from eskit.messaging.kafka_repository.topics import Batch, read_to_end
 __all__ = ["RepositoryState", "RestoreProgress", "RestoreReport", "Seen", "restore_state"]
 
 A = TypeVar("A", bound=Aggregate)
+
+_REQUIRED = frozenset(HEADERS)
+EVENT_ID, EVENT_TYPE, SCHEMA_VERSION, STREAM_ID, STREAM_TYPE, VERSION, POSITION, _ = HEADERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +59,9 @@ class RestoreReport:
     """The number of the snapshot run restored from (0: none)."""
 
 
-class Seen(NamedTuple):
-    """Where an event id was written: for recognising a retried command."""
-
-    stream_id: str
-    version: int
-    position: int
-    fingerprint: str
+Seen = tuple[str, int, int, str]
+"""Where an event id was written, for recognising a retried command: stream id, version,
+position, request fingerprint (a plain tuple: a restore makes one per event)."""
 
 
 @dataclass(slots=True)
@@ -82,7 +83,11 @@ class RepositoryState(Generic[A]):
     def remember(self, event_id: str, seen: Seen) -> None:
         """Keep ``event_id`` among the recent ones, dropping the oldest past the window."""
         self.seen[event_id] = seen
-        if len(self.seen) > self.window + self.window // 4:
+        self.trim()
+
+    def trim(self) -> None:
+        """Drop the oldest event ids past the window."""
+        if len(self.seen) > self.window + (self.window >> 2):
             # dropped in bulk: deleting one key at a time from a dict's front is quadratic
             drop = len(self.seen) - self.window
             self.seen = dict(itertools.islice(self.seen.items(), drop, None))
@@ -177,7 +182,7 @@ def _load_snapshots(
         )
         state.snapshotted[stream_id] = snapshot.version
         for event_id, version, position, fingerprint in snapshot.recent:
-            state.remember(event_id, Seen(stream_id, version, position, fingerprint))
+            state.remember(event_id, (stream_id, version, position, fingerprint))
         if snapshot.recent:
             state.last_positions[stream_id] = snapshot.recent[-1][2]
     if snapshots.manifest is not None:
@@ -201,55 +206,114 @@ class _Folder(Generic[A]):
         self.stream_type = aggregate_type.stream_type
         self.registry = registry
         self.covered = covered
+        self.stream_type_bytes = self.stream_type.encode()
+        self._decoders: dict[tuple[bytes, bytes], Decoder] = {}
         self.read = 0
         self.applied = 0
 
     def fold(self, partition: int, records: Batch) -> None:
+        """Fold ``records`` of ``partition``; KafkaRecordError for one it cannot place.
+
+        The hot loop of a restore: the headers are read straight from the record (the
+        careful, slower reading in ``codec.read_headers`` only runs to name what is wrong
+        with a record), and each event type's decoder is looked up once.
+        """
         state = self.state
         aggregates = state.aggregates
+        last_positions = state.last_positions
+        stream_type = self.stream_type_bytes
+        decoders = self._decoders
+        seen = state.seen
+        read = applied = 0
         for record in records:
-            where = (self.topic, partition, record.offset)
-            headers = read_headers(*where, record.headers)
-            if headers.stream_type != self.stream_type:
-                raise KafkaRecordError(
-                    *where,
-                    "foreign_stream_type",
-                    f"stream type {headers.stream_type!r}, expected {self.stream_type!r}",
-                )
-            stream_id = headers.stream_id
+            headers = dict(record.headers)
+            if not headers.keys() >= _REQUIRED or headers[STREAM_TYPE] != stream_type:
+                self._refuse(partition, record)
+            try:
+                stream_id = headers[STREAM_ID].decode()
+                version = int(headers[VERSION])
+                position = int(headers[POSITION])
+                event_id = headers[EVENT_ID].decode()
+            except (ValueError, UnicodeDecodeError):
+                self._refuse(partition, record)
+                raise  # _refuse raised already
             aggregate = aggregates.get(stream_id)
             current = 0 if aggregate is None else aggregate.version
-            version = headers.version
             if version == current + 1:
-                event = decode_event(self.registry, headers, record.value, where)
+                kind = (headers[EVENT_TYPE], headers[SCHEMA_VERSION])
+                decode = decoders.get(kind) or self._decoder(kind, partition, record)
+                try:
+                    event = decode(record.value or b"", position)
+                except EventDecodingError as exc:
+                    raise KafkaRecordError(
+                        self.topic, partition, record.offset, "undecodable", exc.message
+                    ) from exc
                 if aggregate is None:
                     aggregate = aggregates[stream_id] = self.aggregate_type(id=stream_id)
-                try:
-                    aggregate.apply(event)
-                except TypeError as exc:  # no handler for this event type
-                    raise KafkaRecordError(*where, "undecodable", str(exc)) from exc
-                state.last_positions[stream_id] = headers.position
-                self.applied += 1
+                aggregate.apply(event)
+                last_positions[stream_id] = position
+                applied += 1
             elif version > current:
                 raise KafkaRecordError(
-                    *where,
+                    self.topic,
+                    partition,
+                    record.offset,
                     "version_gap",
                     f"stream {stream_id!r} is at version {current}; the record has {version}",
                 )
-            elif not self._known(headers.event_id, stream_id, version):
+            elif not self._known(event_id, stream_id, version):
                 raise KafkaRecordError(
-                    *where,
+                    self.topic,
+                    partition,
+                    record.offset,
                     "version_conflict",
                     f"stream {stream_id!r} already has a version {version} "
-                    f"(event {headers.event_id} is another event)",
+                    f"(event {event_id} is another event)",
                 )
-            if headers.position > state.position:
-                state.position = headers.position
-            state.remember(
-                headers.event_id,
-                Seen(stream_id, version, headers.position, headers.fingerprint),
+            if position > state.position:
+                state.position = position
+            fingerprint = headers.get(FINGERPRINT_HEADER)
+            seen[event_id] = (
+                stream_id,
+                version,
+                position,
+                fingerprint.decode() if fingerprint else "",
             )
-            self.read += 1
+            read += 1
+        self.read += read
+        self.applied += applied
+        state.trim()
+
+    def _decoder(self, kind: tuple[bytes, bytes], partition: int, record: Any) -> Decoder:
+        """The decoder of an event type and schema version, checked against the aggregate:
+        a type it has no handler for is as foreign as an unknown one."""
+        where = (self.topic, partition, record.offset)
+        try:
+            event_type, schema_version = kind[0].decode(), int(kind[1])
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise KafkaRecordError(*where, "bad_header", str(exc)) from exc
+        if event_type not in self.registry:
+            raise KafkaRecordError(*where, "undecodable", f"unknown event type {event_type!r}")
+        handled = self.aggregate_type.handled_events()
+        if self.registry.class_for(event_type) not in handled:
+            raise KafkaRecordError(
+                *where,
+                "undecodable",
+                f"{self.aggregate_type.__name__} has no handler for {event_type!r}",
+            )
+        decode = self._decoders[kind] = self.registry.decoder(event_type, schema_version)
+        return decode
+
+    def _refuse(self, partition: int, record: Any) -> NoReturn:
+        """Raise the KafkaRecordError saying what is wrong with ``record``'s headers."""
+        headers = read_headers(self.topic, partition, record.offset, record.headers)
+        raise KafkaRecordError(
+            self.topic,
+            partition,
+            record.offset,
+            "foreign_stream_type",
+            f"stream type {headers.stream_type!r}, expected {self.stream_type!r}",
+        )
 
     def _known(self, event_id: str, stream_id: str, version: int) -> bool:
         """Whether an event at or below the stream's version is one already folded: covered
@@ -257,4 +321,4 @@ class _Folder(Generic[A]):
         if self.covered.get(stream_id, 0) >= version:
             return True
         seen = self.state.seen.get(event_id)
-        return seen is not None and seen.stream_id == stream_id and seen.version == version
+        return seen is not None and seen[:2] == (stream_id, version)
