@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_no_broker_at_start_up_raises_store_unavailable_within_the_timeout() -> None:
     started = time.monotonic()
-    with pytest.raises(StoreUnavailableError, match="127.0.0.1"):
+    with pytest.raises(StoreUnavailableError, match=r"127\.0\.0\.1"):
         await members(f"127.0.0.1:{free_port()}", fresh_prefix(), timeout_s=2.0).open()
     assert time.monotonic() - started < 5.0
 
