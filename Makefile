@@ -37,7 +37,7 @@ demo: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	$(BIN)/ruff check src services tests benchmarks
 	$(BIN)/ruff format --check src services tests benchmarks
-	$(BIN)/mypy -p eskit -p bank_accounts -p invoice_financing
+	$(BIN)/mypy -p eskit -p bank_accounts -p invoice_financing -p kafka_users
 	$(BIN)/pytest -q -n 3 --dist loadfile -m "not serial"
 	$(BIN)/pytest -q -p no:xdist -m serial
 
@@ -45,7 +45,7 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src services tests benchmarks
 
 typecheck: $(VENV)/.test-deps
-	$(BIN)/mypy -p eskit -p bank_accounts -p invoice_financing
+	$(BIN)/mypy -p eskit -p bank_accounts -p invoice_financing -p kafka_users
 
 unit: $(VENV)/.test-deps
 	$(BIN)/pytest -q -m unit

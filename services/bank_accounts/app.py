@@ -21,16 +21,24 @@ from eskit.domain import EventRegistry
 from eskit.settings import EskitSettings
 from eskit.store import EventStoreBackend
 
-__all__ = ["BankAccounts", "build_handler", "registry"]
+__all__ = ["BankAccounts", "account_repository", "build_handler", "registry"]
 
 registry = EventRegistry([AccountOpened, MoneyDeposited, MoneyWithdrawn, EmailChanged])
+
+
+def account_repository(
+    store: EventStoreBackend, *, snapshot_every: int | None = None
+) -> Repository[BankAccount]:
+    """The accounts in ``store``, a snapshot every ``snapshot_every`` events (the account's
+    own setting unless given)."""
+    return Repository(store, BankAccount, registry, snapshot_every=snapshot_every)
 
 
 def build_handler(
     store: EventStoreBackend, *, snapshot_every: int | None = None, cache_size: int = 1024
 ) -> CommandHandler[BankAccount]:
     """The command handler of the service, over ``store``, keeping ``cache_size`` accounts."""
-    repository = Repository(store, BankAccount, registry, snapshot_every=snapshot_every)
+    repository = account_repository(store, snapshot_every=snapshot_every)
     handler: CommandHandler[BankAccount] = CommandHandler(repository, cache_size=cache_size)
 
     @handler.creates(OpenAccount)
@@ -75,7 +83,9 @@ class BankAccounts:
         self.store = store
         self.handler = build_handler(store, snapshot_every=snapshot_every, cache_size=cache_size)
         self.queries = AccountQueries(
-            store, self.handler.repository, timeout_s=consistency_timeout_s
+            store,
+            account_repository(store, snapshot_every=snapshot_every),
+            timeout_s=consistency_timeout_s,
         )
 
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bank_accounts.app import build_handler
+from bank_accounts.app import account_repository, build_handler
 from bank_accounts.commands import DepositMoney, OpenAccount
 from bank_accounts.projections import ACCOUNTS, AccountsById
 from bank_accounts.queries import AccountQueries
@@ -28,7 +28,7 @@ def open_account(account_id: str, *, balance: int = 100) -> OpenAccount:
 
 async def test_missing_document_is_rebuilt_and_written_back(sql_store: EventStoreBackend) -> None:
     handler = build_handler(sql_store)
-    queries = AccountQueries(sql_store, handler.repository)
+    queries = AccountQueries(sql_store, account_repository(sql_store))
     runner = ProjectionRunner(sql_store, [AccountsById()])
     await runner.prepare()  # tables exist, but nothing projects: the read model lags
     await handler.handle(open_account("a", balance=10))
@@ -49,7 +49,7 @@ async def test_missing_document_is_rebuilt_and_written_back(sql_store: EventStor
 
 async def test_read_from_events_and_not_found(sql_store: EventStoreBackend) -> None:
     handler = build_handler(sql_store)
-    queries = AccountQueries(sql_store, handler.repository)
+    queries = AccountQueries(sql_store, account_repository(sql_store))
     await ProjectionRunner(sql_store, [AccountsById()]).prepare()
     await handler.handle(open_account("b", balance=10))
     assert (await queries.get("b", source="events"))["balance"] == 10
@@ -61,7 +61,7 @@ async def test_read_from_events_and_not_found(sql_store: EventStoreBackend) -> N
 
 async def test_read_your_writes(sql_store: EventStoreBackend) -> None:
     handler = build_handler(sql_store)
-    queries = AccountQueries(sql_store, handler.repository)
+    queries = AccountQueries(sql_store, account_repository(sql_store))
     async with ProjectionRunner(sql_store, [AccountsById()]):
         await handler.handle(open_account("c", balance=10))
         result = await handler.handle(DepositMoney(aggregate_id="c", amount=1, payment_id="x"))
@@ -78,7 +78,7 @@ async def test_search_by_name_or_email_prefix_sorted_by_balance(
     from bank_accounts.projections import projections
 
     handler = build_handler(sql_store)
-    queries = AccountQueries(sql_store, handler.repository)
+    queries = AccountQueries(sql_store, account_repository(sql_store))
     people = [
         ("a1", "Alice", "Smith", "alice@example.com", 300),
         ("a2", "Alan", "Turing", "alan@computing.org", 100),
@@ -117,7 +117,7 @@ async def test_search_inside_words(sql_store: EventStoreBackend) -> None:
     from bank_accounts.projections import projections
 
     handler = build_handler(sql_store)
-    queries = AccountQueries(sql_store, handler.repository)
+    queries = AccountQueries(sql_store, account_repository(sql_store))
     async with ProjectionRunner(sql_store, projections()):
         done = await handler.handle(open_account("zz-1", balance=10))
         page = await queries.search("ovela", match="substring", at_least_position=done.position)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 async def put(financing: FinancingHandlers, issuer_id: str, due: str, invoice_id: str) -> int:
-    if not await financing.issuers.repository.store.stream_exists(issuer_id):
+    if not await financing.issuers.repository.exists(issuer_id):
         await financing.issuers.handle(AddIssuer(aggregate_id=issuer_id, name=issuer_id))
     done = await financing.invoices.handle(
         PutInvoiceForSale(

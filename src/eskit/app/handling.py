@@ -12,8 +12,8 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from eskit.app.cache import AggregateCache
-from eskit.app.metadata import command_metadata
-from eskit.app.repository import Repository
+from eskit.app.command_repository import CommandRepository
+from eskit.app.metadata import FINGERPRINT_KEY, command_metadata
 from eskit.domain.aggregate import Aggregate
 from eskit.domain.commands import Command
 from eskit.domain.ids import derive_uuid7
@@ -35,9 +35,6 @@ from eskit.store.keyed_locks import KeyedLocks
 from eskit.store.records import NO_STREAM, CommandOutcome
 
 __all__ = ["FINGERPRINT_KEY", "CommandHandler", "CommandResult"]
-
-FINGERPRINT_KEY = "request_fingerprint"
-"""The metadata entry that keeps the fingerprint of the request that caused an event."""
 
 A = TypeVar("A", bound=Aggregate)
 C = TypeVar("C", bound=Command)
@@ -92,7 +89,7 @@ class CommandHandler(Generic[A]):
 
     def __init__(
         self,
-        repository: Repository[A],
+        repository: CommandRepository[A],
         *,
         max_attempts: int = 5,
         serialize: bool = True,
@@ -295,7 +292,7 @@ class CommandHandler(Generic[A]):
             position,
             meta.get(FINGERPRINT_KEY, ""),
         )
-        kept = await self.repository.store.record_outcome(mine)
+        kept = await self.repository.keep_outcome(mine)
         # another process may have kept its outcome for this id first: answer that one
         theirs = (kept.stream_id, kept.version, kept.position, kept.fingerprint) != (
             mine.stream_id,
@@ -307,25 +304,8 @@ class CommandHandler(Generic[A]):
 
     async def _earlier_outcome(self, command: Command) -> CommandResult | None:
         """The outcome of an earlier handling of this command id, if there was one."""
-        store = self.repository.store
-        found = await store.find_events([derive_uuid7(command.command_id, 0)])
-        if not found:
-            kept = await store.find_outcome(command.command_id)
-            return None if kept is None else _result_of(kept, deduplicated=True)
-        first = found[0]
-        causation = str(command.command_id)
-        last = first
-        for record in await store.read_stream(first.stream_id, from_version=first.version + 1):
-            if record.metadata.get("causation_id") != causation:
-                break
-            last = record
-        return CommandResult(
-            first.stream_id,
-            last.version,
-            last.position,
-            deduplicated=True,
-            fingerprint=first.metadata.get(FINGERPRINT_KEY),
-        )
+        earlier = await self.repository.earlier_outcome(command.command_id)
+        return None if earlier is None else _result_of(earlier, deduplicated=True)
 
 
 def _command_attributes(command: Command) -> dict[str, Any]:

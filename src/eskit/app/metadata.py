@@ -9,7 +9,16 @@ from typing import Any, TypedDict
 from eskit.domain.commands import Command
 from eskit.observability.tracing import inject
 
-__all__ = ["EventMetadata", "api_key_actor", "caller_metadata", "command_metadata"]
+__all__ = [
+    "FINGERPRINT_KEY",
+    "EventMetadata",
+    "api_key_actor",
+    "caller_metadata",
+    "command_metadata",
+]
+
+FINGERPRINT_KEY = "request_fingerprint"
+"""The metadata entry that keeps the fingerprint of the request that caused an event."""
 
 
 class EventMetadata(TypedDict, total=False):

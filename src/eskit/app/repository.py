@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from eskit.app.metadata import FINGERPRINT_KEY
 from eskit.domain.aggregate import Aggregate
 from eskit.domain.events import Event
-from eskit.domain.ids import uuid7
+from eskit.domain.ids import derive_uuid7, uuid7
 from eskit.domain.registry import Decoder, EventRegistry
 from eskit.errors import NotFoundError
 from eskit.observability.metrics import record_append
 from eskit.store.port import EventStoreBackend
 from eskit.store.records import (
     AppendResult,
+    CommandOutcome,
     EventPayload,
     ExpectedVersion,
     NewEvent,
@@ -207,6 +209,32 @@ class Repository(Generic[A]):
         except Exception:
             # the events are committed; a missing snapshot only costs a longer replay
             log.warning("could not save snapshot of %s", aggregate.id, exc_info=True)
+
+    async def earlier_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
+        """What an earlier handling of ``command_id`` did: found by the id its first event
+        was given (``derive_uuid7(command_id, 0)``), else by an outcome kept for it."""
+        found = await self.store.find_events([derive_uuid7(command_id, 0)])
+        if not found:
+            return await self.store.find_outcome(command_id)
+        first = found[0]
+        causation = str(command_id)
+        last = first
+        for record in await self.store.read_stream(first.stream_id, from_version=first.version + 1):
+            if record.metadata.get("causation_id") != causation:
+                break
+            last = record
+        fingerprint = first.metadata.get(FINGERPRINT_KEY)
+        return CommandOutcome(
+            command_id,
+            first.stream_id,
+            last.version,
+            last.position,
+            fingerprint if isinstance(fingerprint, str) else "",
+        )
+
+    async def keep_outcome(self, outcome: CommandOutcome) -> CommandOutcome:
+        """Keep the outcome of a command that recorded no event (see ``CommandOutcomeStore``)."""
+        return await self.store.record_outcome(outcome)
 
     async def history(self, aggregate_id: str) -> list[HistoryEntry]:
         """Every event of the stream, as stored and decoded; raises NotFoundError if none."""
