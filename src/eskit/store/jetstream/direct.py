@@ -28,6 +28,10 @@ MAX_BATCH = 1000
 """Records asked for per batch request (the server may send fewer: then we ask again)."""
 
 
+def _sequence(msg: Msg) -> int:
+    return int((msg.headers or {})["Nats-Sequence"])
+
+
 def status_of(msg: Msg) -> str | None:
     """The status header of a reply (None for a record)."""
     headers = msg.headers
@@ -78,9 +82,10 @@ class DirectReader:
             "next_by_subj": subject,
             "batch": min(limit, MAX_BATCH),
         }
-        if up_to is not None:
-            request["up_to_seq"] = up_to
         records, pending = await self._batch(request)
+        if up_to is not None and records and _sequence(records[-1]) > up_to:
+            # the server bounds multi_last by up_to_seq, not next_by_subj: cut here
+            return [r for r in records if _sequence(r) <= up_to], False
         return records, pending > 0
 
     async def lasts(self, subjects: Sequence[str]) -> list[Msg]:

@@ -32,10 +32,12 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from eskit.domain.events import Event
 from eskit.errors import ConcurrencyError, StoreUnavailableError
+from eskit.store.browsing import StreamTypeCount
 from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import EncodedEvent, encode_events
 from eskit.store.expected import check_expected_version, validate_expected_version
 from eskit.store.idempotency import original_outcome
+from eskit.store.jetstream.browsing import JetStreamBrowser
 from eskit.store.jetstream.direct import DirectReader
 from eskit.store.jetstream.keyvalue import OutcomeBucket, SnapshotBucket
 from eskit.store.jetstream.listener import JetStreamCommitListener
@@ -108,6 +110,14 @@ class JetStreamEventStore(DerivedReads):
         self.replicas = replicas
         self._js = client.jetstream(timeout=timeout_s)
         self._direct = DirectReader(client, names.stream, timeout_s=timeout_s)
+        self._browser = JetStreamBrowser(
+            client,
+            names,
+            self._direct,
+            head=self.last_position,
+            stream_info=self._stream_info,
+            timeout_s=timeout_s,
+        )
         self._known: OrderedDict[str, StreamState] = OrderedDict()
         self._turns = KeyedLocks()  # appends to one stream from this process take turns
         self._snapshots: SnapshotBucket | None = None
@@ -375,6 +385,26 @@ class JetStreamEventStore(DerivedReads):
     def _filter_of_marker(self, marker: Msg) -> str:
         subject = (marker.headers or {}).get("Nats-Subject", marker.subject)
         return f"{self.names.name}.*.{subject.split('.', 1)[1]}"
+
+    # -- browsing (eskit.store.browsing.LogBrowser) -------------------------------------
+
+    async def stream_types(self) -> list[StreamTypeCount]:
+        """See LogBrowser.stream_types."""
+        return await self._browser.stream_types()
+
+    async def latest_streams(
+        self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
+    ) -> list[StreamInfo]:
+        """See LogBrowser.latest_streams."""
+        return await self._browser.latest_streams(
+            stream_type=stream_type, before=before, limit=limit
+        )
+
+    async def latest_events(
+        self, *, before: int | None = None, limit: int = 50
+    ) -> list[StoredEvent]:
+        """See LogBrowser.latest_events."""
+        return await self._browser.latest_events(before=before, limit=limit)
 
     async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
         """See EventStore.find_events."""
