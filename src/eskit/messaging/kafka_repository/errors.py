@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from eskit.errors import EskitError, StoreUnavailableError
+from eskit.errors import CorruptRecordError, EskitError, StoreUnavailableError
 
 __all__ = ["KafkaRecordError", "StaleRepositoryError", "WriterLeaseHeldError"]
 
 
-class KafkaRecordError(EskitError):
+class KafkaRecordError(CorruptRecordError):
     """A record on the topic is not an event the repository can fold; it names where it is.
 
     ``reason`` says which rule it broke: ``missing_header``, ``bad_header``,
@@ -19,7 +19,7 @@ class KafkaRecordError(EskitError):
 
     def __init__(self, topic: str, partition: int, offset: int, reason: str, detail: str) -> None:
         super().__init__(
-            f"topic {topic!r} partition {partition} offset {offset}: {reason}: {detail}"
+            f"topic {topic!r} partition {partition} offset {offset}", f"{reason}: {detail}"
         )
         self.topic = topic
         self.partition = partition
