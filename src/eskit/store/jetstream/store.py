@@ -50,6 +50,7 @@ from eskit.store.jetstream.publishing import (
     publish_append,
 )
 from eskit.store.jetstream.records import (
+    event_payload,
     message_time,
     payload_of,
     sequence_of,
@@ -323,10 +324,18 @@ class JetStreamEventStore(DerivedReads):
         until: datetime | None = None,
     ) -> list[EventPayload]:
         """See EventStore.read_payloads."""
-        events = await self.read_stream(
-            stream_id, from_version=from_version, to_version=to_version, until=until
-        )
-        return [payload_of(e) for e in events]
+        if until is not None:  # the record time is in StoredEvent only
+            events = await self.read_stream(
+                stream_id, from_version=from_version, to_version=to_version, until=until
+            )
+            return [payload_of(e) for e in events]
+        records = await self._all_on(self.names.stream_filter(stream_id))
+        payloads = [event_payload(m, self.names) for m in records]
+        return [
+            p
+            for p in payloads
+            if p.version >= from_version and (to_version is None or p.version <= to_version)
+        ]
 
     async def _all_on(self, subject: str, start: int = 1) -> list[Msg]:
         found: list[Msg] = []
