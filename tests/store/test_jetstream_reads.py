@@ -55,7 +55,7 @@ async def test_read_payloads_of_a_foreign_record_raises_corrupt_record_error_nam
     store: JetStreamEventStore, nats_server: NatsServer
 ) -> None:
     await store.append("s", [Happened(n=1)], expected_version=NO_STREAM)
-    sequence = await _publish_foreign(nats_server, store.names.event_subject("", "s"))
+    sequence = await _publish_foreign(nats_server, store.names.event_subject("", "s", first=True))
 
     with pytest.raises(CorruptRecordError) as caught:
         await store.read_payloads("s")
@@ -67,7 +67,7 @@ async def test_read_stream_of_a_foreign_record_raises_corrupt_record_error(
     store: JetStreamEventStore, nats_server: NatsServer
 ) -> None:
     await store.append("s", [Happened(n=1)], expected_version=NO_STREAM)
-    await _publish_foreign(nats_server, store.names.event_subject("", "s"))
+    await _publish_foreign(nats_server, store.names.event_subject("", "s", first=True))
 
     with pytest.raises(CorruptRecordError):
         await store.read_stream("s")

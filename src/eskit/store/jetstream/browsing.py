@@ -3,13 +3,13 @@
 JetStream reads forward only, so a page newest first reads a window of sequences just
 before where it starts, forward, and widens the window until the page is full or the
 stream's start is reached. A page costs about the same wherever it lies in the log.
-Counting streams by type reads the server's per-subject counts, one entry per stream.
+Counting streams by type reads the server's per-subject counts of first events, one entry
+per stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import unquote
 
 import orjson
 from nats.aio.client import Client
@@ -18,7 +18,6 @@ from nats.aio.msg import Msg
 from eskit.errors import StoreUnavailableError
 from eskit.store.browsing import StreamTypeCount
 from eskit.store.jetstream.direct import DirectReader
-from eskit.store.jetstream.publishing import STREAM_TYPE
 from eskit.store.jetstream.records import sequence_of, stored_event
 from eskit.store.jetstream.subjects import StoreNames
 from eskit.store.records import StoredEvent, StreamInfo
@@ -51,7 +50,7 @@ class JetStreamBrowser:
     async def stream_types(self) -> list[StreamTypeCount]:
         """See LogBrowser.stream_types."""
         counts: dict[str, int] = {}
-        for subject in await self._subjects(self._names.events):
+        for subject in await self._subjects(self._names.firsts()):
             place = self._names.parse_event_subject(subject)
             if place is not None:
                 counts[place[0]] = counts.get(place[0], 0) + 1
@@ -61,37 +60,30 @@ class JetStreamBrowser:
         self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
     ) -> list[StreamInfo]:
         """See LogBrowser.latest_streams."""
-        end = await self._head() if before is None else before - 2  # a marker precedes its stream
-
-        def wanted(record: Msg) -> bool:
-            kind = unquote((record.headers or {}).get(STREAM_TYPE, ""))
-            return stream_type is None or kind == stream_type
-
-        markers = await self._newest(self._names.markers, end, limit, wanted)
-        return [await self._stream_info(m) for m in markers]
+        end = await self._head() if before is None else before - 1
+        firsts = await self._newest(self._names.firsts(stream_type), end, limit)
+        return [await self._stream_info(f) for f in firsts]
 
     async def latest_events(
         self, *, before: int | None = None, limit: int = 50
     ) -> list[StoredEvent]:
         """See LogBrowser.latest_events."""
         end = await self._head() if before is None else before - 1
-        records = await self._newest(self._names.events, end, limit, lambda _: True)
+        records = await self._newest(self._names.events, end, limit)
         return [stored_event(r, self._names) for r in records]
 
-    async def _newest(
-        self, subject: str, end: int, limit: int, wanted: Callable[[Msg], bool]
-    ) -> list[Msg]:
-        """Up to ``limit`` wanted records on ``subject`` at or before ``end``, newest first."""
+    async def _newest(self, subject: str, end: int, limit: int) -> list[Msg]:
+        """Up to ``limit`` records on ``subject`` at or before ``end``, newest first."""
         found: list[Msg] = []
         width = max(limit * 4, 64)
         while end >= 1 and len(found) < limit:
             start = max(1, end - width + 1)
-            window = [r for r in await self._window(subject, start, end) if wanted(r)]
-            found.extend(reversed(window))
+            found.extend(reversed(await self.window(subject, start, end)))
             end, width = start - 1, width * 4
         return found[:limit]
 
-    async def _window(self, subject: str, start: int, end: int) -> list[Msg]:
+    async def window(self, subject: str, start: int, end: int) -> list[Msg]:
+        """Every record on ``subject`` from sequence ``start`` to ``end``, in order."""
         records: list[Msg] = []
         while start <= end:
             batch, more = await self._direct.after(

@@ -1,18 +1,20 @@
-"""One append as one JetStream atomic batch: all of its records are stored, or none.
+"""Appending to a JetStream stream: one event as two records, more as one atomic batch.
 
-An append of n events to stream S publishes, in this order:
+Each event id is made unique store-wide by a record on ``<name>-ids.<event id>`` that
+expects its subject to be empty: an id stored before, in any stream and at any age, is
+refused there (the server's ``Nats-Msg-Id`` window alone would forget it after a while).
+Each event expects the last record of ``<name>.*.<stream>.*`` to be the one its writer read
+(0: none), the optimistic version check, whatever type another writer gave the stream.
 
-1. n id records ``<name>-ids.<event id>``, each expecting its subject to be empty: an
-   event id stored before, in any stream and at any age, refuses the whole batch (the
-   server's ``Nats-Msg-Id`` window alone would forget it after a while);
-2. when the append creates S, its marker ``<name>-streams.<S>``;
-3. the n events on ``<name>.<type>.<S>``, the first expecting the last record of
-   ``<name>.*.<S>`` to be the one the writer read (0: none), which is the optimistic
-   version check, whatever type another writer gave the stream.
-
-Events come last, so the stream's last sequence is always an event's position. The
-server checks the expectations when the batch commits, under its lock; readers see the
-batch whole or not at all. An id record names how far after it its event sits.
+* **One event** (the common case): the id is claimed first (the record names the stream),
+  then the event is published with its expectation and ``Nats-Msg-Id``. A claim whose
+  event never came (a conflict, a crash) is kept: a retry of the same append reuses it,
+  and the server's duplicate window catches two attempts racing each other.
+* **Several events**: one atomic batch, all stored or none, readers see it whole: their id
+  records (each naming how far after it its event sits), then the events. Events come
+  last, so the stream's last sequence is always an event's position. JetStream stages an
+  atomic batch on disk before it commits it, which costs milliseconds per batch on a
+  stream of one replica: see ``docs/stores.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import orjson
 from nats.aio.client import Client
@@ -31,24 +32,28 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from eskit.errors import StoreUnavailableError
 from eskit.store.encoding import EncodedEvent
 from eskit.store.jetstream.records import event_body, event_headers
-from eskit.store.jetstream.subjects import StoreNames
+from eskit.store.jetstream.subjects import StoreNames, token
 
 __all__ = [
+    "CLAIMED_BY",
     "CONFLICT_CODES",
     "MAX_EVENTS",
     "OFFSET",
     "BatchAck",
     "StreamState",
     "publish_append",
+    "publish_claim",
+    "publish_event",
 ]
 
 MAX_BATCH = 1000
 """The server's limit on messages in one atomic batch."""
-MAX_EVENTS = (MAX_BATCH - 1) // 2
-"""Events in one append: each brings an id record, and a new stream its marker."""
+MAX_EVENTS = MAX_BATCH // 2
+"""Events in one append: each brings its id record."""
 OFFSET = "Eskit-Offset"
-"""On an id record: how many sequences after it its event was stored."""
-STREAM_TYPE = "Eskit-Stream-Type"
+"""On an id record written in a batch: how many sequences after it its event was stored."""
+CLAIMED_BY = "Eskit-Stream"
+"""On an id claimed by a one-event append: the stream (as a subject token) it is for."""
 CONFLICT_CODES = frozenset({10071, 10201})
 """Wrong last sequence (a version or id expectation failed); a duplicate message id."""
 _EXPECT = "Nats-Expected-Last-Subject-Sequence"
@@ -71,6 +76,37 @@ class BatchAck:
     sequence: int
     error_code: int | None = None
     description: str = ""
+    duplicate: bool = False
+    """The server had the message's id in its duplicate window: ``sequence`` is the first."""
+
+
+async def publish_claim(
+    client: Client, names: StoreNames, stream_id: str, event_id: uuid.UUID, *, timeout_s: float
+) -> BatchAck:
+    """Claim ``event_id`` for ``stream_id``: refused (a conflict) if it is claimed already."""
+    headers = {_EXPECT: "0", CLAIMED_BY: token(stream_id)}
+    return await _request(
+        client, names.id_subject(event_id), b"", headers, timeout_s=timeout_s, stream_id=stream_id
+    )
+
+
+async def publish_event(
+    client: Client,
+    names: StoreNames,
+    stream_id: str,
+    state: StreamState,
+    event: EncodedEvent,
+    *,
+    timeout_s: float,
+) -> BatchAck:
+    """Publish ``event`` as the next of ``stream_id`` after ``state``."""
+    headers = event_headers(event, state.version + 1)
+    headers[_EXPECT] = str(state.last_sequence)
+    headers[_EXPECT_ON] = names.stream_filter(stream_id)
+    subject = names.event_subject(state.stream_type, stream_id, first=state.version == 0)
+    return await _request(
+        client, subject, event_body(event), headers, timeout_s=timeout_s, stream_id=stream_id
+    )
 
 
 async def publish_append(
@@ -86,15 +122,30 @@ async def publish_append(
     messages = _records(names, stream_id, state, batch)
     batch_id = uuid.uuid4().hex
     last = len(messages)
-    try:
-        for number, (subject, headers, body) in enumerate(messages, 1):
-            headers["Nats-Batch-Id"] = batch_id
-            headers["Nats-Batch-Sequence"] = str(number)
-            if number < last:
+    for number, (subject, headers, body) in enumerate(messages, 1):
+        headers["Nats-Batch-Id"] = batch_id
+        headers["Nats-Batch-Sequence"] = str(number)
+        if number < last:
+            try:
                 await client.publish(subject, body, headers=headers)
-                continue
-            headers["Nats-Batch-Commit"] = "1"
-            reply = await client.request(subject, body, timeout=timeout_s, headers=headers)
+            except NatsError as exc:
+                raise StoreUnavailableError(f"cannot append to JetStream: {exc!r}") from exc
+            continue
+        headers["Nats-Batch-Commit"] = "1"
+    return await _request(client, subject, body, headers, timeout_s=timeout_s, stream_id=stream_id)
+
+
+async def _request(
+    client: Client,
+    subject: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout_s: float,
+    stream_id: str,
+) -> BatchAck:
+    try:
+        reply = await client.request(subject, body, timeout=timeout_s, headers=headers)
     except (NatsTimeoutError, TimeoutError) as exc:
         raise StoreUnavailableError(
             f"JetStream did not confirm an append to {stream_id!r} within {timeout_s} s; "
@@ -102,8 +153,7 @@ async def publish_append(
         ) from exc
     except NoRespondersError as exc:
         raise StoreUnavailableError(
-            f"no JetStream stream takes {names.event_subject(state.stream_type, stream_id)!r}"
-            " (is the store migrated, and JetStream on?)"
+            f"no JetStream stream takes {subject!r} (is the store migrated, and JetStream on?)"
         ) from exc
     except NatsError as exc:
         raise StoreUnavailableError(f"cannot append to JetStream: {exc!r}") from exc
@@ -113,18 +163,14 @@ async def publish_append(
 def _records(
     names: StoreNames, stream_id: str, state: StreamState, batch: Sequence[EncodedEvent]
 ) -> list[tuple[str, dict[str, str], bytes]]:
-    creates = state.version == 0
-    offset = str(len(batch) + creates)
+    offset = str(len(batch))
     records: list[tuple[str, dict[str, str], bytes]] = [
         (names.id_subject(e.event_id), {_EXPECT: "0", OFFSET: offset}, b"") for e in batch
     ]
-    if creates:
-        records.append(
-            (names.marker_subject(stream_id), {STREAM_TYPE: quote(state.stream_type, safe="")}, b"")
-        )
-    subject = names.event_subject(state.stream_type, stream_id)
     for number, event in enumerate(batch):
-        headers = event_headers(event, state.version + number + 1)
+        version = state.version + number + 1
+        subject = names.event_subject(state.stream_type, stream_id, first=version == 1)
+        headers = event_headers(event, version)
         if number == 0:
             headers[_EXPECT] = str(state.last_sequence)
             headers[_EXPECT_ON] = names.stream_filter(stream_id)
@@ -139,5 +185,5 @@ def _ack(data: bytes) -> BatchAck:
         raise StoreUnavailableError(f"JetStream answered an append with {data[:200]!r}") from exc
     error = answer.get("error")
     if error is None:
-        return BatchAck(int(answer["seq"]))
+        return BatchAck(int(answer["seq"]), duplicate=bool(answer.get("duplicate")))
     return BatchAck(0, int(error.get("err_code", 0)), str(error.get("description", "")))

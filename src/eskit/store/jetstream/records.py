@@ -21,6 +21,7 @@ from eskit.store.jetstream.subjects import StoreNames
 from eskit.store.records import EventPayload, StoredEvent
 
 __all__ = [
+    "MSG_ID",
     "VERSION",
     "event_body",
     "event_headers",

@@ -1,10 +1,11 @@
 """The event store on NATS JetStream: the whole event store port, with file storage.
 
-One JetStream stream holds a store's events (``<name>.<stream type>.<stream id>``) and
-their bookkeeping (see :mod:`~eskit.store.jetstream.publishing`); its sequence is the
-global log. Snapshots and command outcomes live in two key-value buckets. Every append is
-one atomic batch with the optimistic version check inside it, so writers in any number
-of processes meet at the server, and nothing is ever half written.
+One JetStream stream holds a store's events (``<name>.<stream type>.<stream id>.<1|n>``)
+and the records that make event ids unique (see :mod:`~eskit.store.jetstream.publishing`);
+its sequence is the global log. Snapshots and command outcomes live in two key-value
+buckets. A one-event append is two records (the id's claim, then the event with the
+optimistic version check); a longer one is one atomic batch. Writers in any number of
+processes meet at the server, and no reader ever sees half an append.
 
 What it does not offer: transactions (``capabilities.transactions`` is false), so read
 models, checkpoints and queues need a SQL store beside it; an append holds at most
@@ -21,7 +22,6 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from urllib.parse import unquote
 
 import nats
 from nats.aio.client import Client
@@ -31,7 +31,7 @@ from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from eskit.domain.events import Event
-from eskit.errors import ConcurrencyError, StoreUnavailableError
+from eskit.errors import ConcurrencyError, DuplicateEventError, StoreUnavailableError
 from eskit.store.browsing import StreamTypeCount
 from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import EncodedEvent, encode_events
@@ -42,14 +42,18 @@ from eskit.store.jetstream.direct import DirectReader
 from eskit.store.jetstream.keyvalue import OutcomeBucket, SnapshotBucket
 from eskit.store.jetstream.listener import JetStreamCommitListener
 from eskit.store.jetstream.publishing import (
+    CLAIMED_BY,
     CONFLICT_CODES,
     MAX_EVENTS,
     OFFSET,
-    STREAM_TYPE,
+    BatchAck,
     StreamState,
     publish_append,
+    publish_claim,
+    publish_event,
 )
 from eskit.store.jetstream.records import (
+    MSG_ID,
     event_payload,
     message_time,
     payload_of,
@@ -57,7 +61,7 @@ from eskit.store.jetstream.records import (
     stored_event,
     version_of,
 )
-from eskit.store.jetstream.subjects import StoreNames
+from eskit.store.jetstream.subjects import StoreNames, untoken
 from eskit.store.keyed_locks import KeyedLocks
 from eskit.store.port import StoreCapabilities
 from eskit.store.reading import DerivedReads
@@ -202,6 +206,8 @@ class JetStreamEventStore(DerivedReads):
             now = await self._read_state(stream_id)
             check_expected_version(stream_id, expected_version, now.version)
             return AppendResult(stream_id, now.version, now.last_sequence)
+        if len(batch) == 1:
+            return await self._append_one(stream_id, batch[0], expected_version, stream_type)
         for attempt in range(_ATTEMPTS):
             if attempt:  # another process won the last round: let the winners pass
                 await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
@@ -218,11 +224,7 @@ class JetStreamEventStore(DerivedReads):
             )
             if ack.error_code is None:
                 return self._committed(stream_id, state, len(batch), ack.sequence)
-            if ack.error_code not in CONFLICT_CODES:
-                raise StoreUnavailableError(
-                    f"JetStream refused an append to {stream_id!r}: "
-                    f"{ack.error_code} {ack.description}"
-                )
+            self._refuse_unless_conflict(stream_id, ack)
             self._known.pop(stream_id, None)
             earlier = await self._earlier_outcome(stream_id, batch)
             if earlier is not None:
@@ -233,6 +235,87 @@ class JetStreamEventStore(DerivedReads):
                 current = await self._read_state(stream_id)
                 check_expected_version(stream_id, expected_version, current.version)
         raise ConcurrencyError(stream_id, expected_version)
+
+    async def _append_one(
+        self,
+        stream_id: str,
+        event: EncodedEvent,
+        expected_version: ExpectedVersion,
+        stream_type: str,
+    ) -> AppendResult:
+        """One event: claim its id, then publish it (two records, no atomic batch)."""
+        claimed = False
+        for attempt in range(_ATTEMPTS):
+            if attempt:  # another process won the last round: let the winners pass
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+            state = await self._state_to_write_after(stream_id, expected_version, stream_type)
+            if state is None:  # a repeat of an append that went through, or a conflict
+                earlier = await self._earlier_outcome(stream_id, [event], reusable=True)
+                if earlier is not None:
+                    return earlier
+                current = await self._read_state(stream_id)
+                check_expected_version(stream_id, expected_version, current.version)
+                continue
+            if not claimed:  # only once the version looks right: a refusal writes nothing
+                earlier = await self._claim(stream_id, event)
+                if earlier is not None:
+                    return earlier
+                claimed = True
+            ack = await publish_event(
+                self._client, self.names, stream_id, state, event, timeout_s=self.timeout_s
+            )
+            if ack.error_code is None and ack.duplicate:
+                return await self._outcome_at(stream_id, event, ack.sequence)
+            if ack.error_code is None:
+                return self._committed(stream_id, state, 1, ack.sequence)
+            self._refuse_unless_conflict(stream_id, ack)
+            self._known.pop(stream_id, None)
+            if not isinstance(expected_version, ExpectedState) or (
+                expected_version is ExpectedState.NO_STREAM
+            ):
+                current = await self._read_state(stream_id)
+                check_expected_version(stream_id, expected_version, current.version)
+        raise ConcurrencyError(stream_id, expected_version)
+
+    async def _claim(self, stream_id: str, event: EncodedEvent) -> AppendResult | None:
+        """Claim the event's id; the first outcome if an earlier append stored it (or
+        DuplicateEventError if it is stored, or claimed, as something else)."""
+        ack = await publish_claim(
+            self._client, self.names, stream_id, event.event_id, timeout_s=self.timeout_s
+        )
+        if ack.error_code is None:
+            return None
+        self._refuse_unless_conflict(stream_id, ack)
+        found, unstored = await self._find_by_id([event.event_id])
+        earlier = original_outcome(stream_id, [event], found)
+        if earlier is not None:
+            return earlier
+        claimed_for = unstored.get(event.event_id, stream_id)
+        if claimed_for != stream_id:
+            raise DuplicateEventError(
+                str(event.event_id),
+                f"it was claimed for stream {claimed_for!r} by an append that stored nothing",
+            )
+        return None  # an earlier attempt of this append claimed it and stored nothing
+
+    async def _outcome_at(self, stream_id: str, event: EncodedEvent, sequence: int) -> AppendResult:
+        """The outcome of the earlier append the server's duplicate window recognised."""
+        record = await self._direct.at(sequence)
+        stored = [stored_event(record, self.names)] if record is not None else []
+        earlier = original_outcome(stream_id, [event], stored)
+        if earlier is None:
+            raise StoreUnavailableError(
+                f"JetStream called event {event.event_id} a duplicate of sequence {sequence}, "
+                "which it does not hold"
+            )
+        return earlier
+
+    @staticmethod
+    def _refuse_unless_conflict(stream_id: str, ack: BatchAck) -> None:
+        if ack.error_code not in CONFLICT_CODES:
+            raise StoreUnavailableError(
+                f"JetStream refused an append to {stream_id!r}: {ack.error_code} {ack.description}"
+            )
 
     async def _state_to_write_after(
         self, stream_id: str, expected: ExpectedVersion, stream_type: str
@@ -281,18 +364,55 @@ class JetStreamEventStore(DerivedReads):
         return state
 
     async def _earlier_outcome(
-        self, stream_id: str, batch: Sequence[EncodedEvent]
+        self, stream_id: str, batch: Sequence[EncodedEvent], *, reusable: bool = False
     ) -> AppendResult | None:
         """The first outcome of ``batch`` if its ids are stored (DuplicateEventError if
-        they are stored as something else); None if none is."""
-        found = await self._find_by_id([e.event_id for e in batch])
-        return original_outcome(stream_id, batch, found)
+        they are stored as something else, or claimed by an append that stored nothing, save
+        claims for this stream when they are ``reusable``); None if none is."""
+        found, unstored = await self._find_by_id([e.event_id for e in batch])
+        earlier = original_outcome(stream_id, batch, found)
+        if reusable:
+            unstored = {i: s for i, s in unstored.items() if s != stream_id}
+        if earlier is None and unstored:
+            event_id, claimed_for = next(iter(unstored.items()))
+            raise DuplicateEventError(
+                str(event_id),
+                f"it was claimed for stream {claimed_for!r} by an append that stored nothing",
+            )
+        return earlier
 
-    async def _find_by_id(self, event_ids: Sequence[uuid.UUID]) -> list[StoredEvent]:
+    async def _find_by_id(
+        self, event_ids: Sequence[uuid.UUID]
+    ) -> tuple[list[StoredEvent], dict[uuid.UUID, str]]:
+        """The stored events with these ids, and the ids claimed for a stream that holds no
+        event of theirs (by a one-event append that failed or was cut off)."""
         records = await self._direct.lasts([self.names.id_subject(i) for i in event_ids])
-        at = [sequence_of(r) + int((r.headers or {}).get(OFFSET, "0")) for r in records]
-        found = await asyncio.gather(*(self._direct.at(s) for s in at))
-        return [stored_event(m, self.names) for m in found if m is not None]
+        resolved = await asyncio.gather(*(self._event_of(r) for r in records))
+        found = [event for _, _, event in resolved if event is not None]
+        unstored = {i: stream for i, stream, event in resolved if event is None}
+        return found, unstored
+
+    async def _event_of(self, id_record: Msg) -> tuple[uuid.UUID, str, StoredEvent | None]:
+        """The event an id record stands for, if stored: ``(id, stream, event)``."""
+        headers = id_record.headers or {}
+        subject = headers.get("Nats-Subject", id_record.subject)
+        event_id = uuid.UUID(subject.rsplit(".", 1)[1])
+        if OFFSET in headers:  # written in a batch: its event sits a known way after it
+            record = await self._direct.at(sequence_of(id_record) + int(headers[OFFSET]))
+            event = stored_event(record, self.names) if record is not None else None
+            return event_id, event.stream_id if event else "", event
+        stream_id = untoken(headers.get(CLAIMED_BY, ""))
+        wanted, start = str(event_id), sequence_of(id_record) + 1
+        while True:  # the event follows its claim in its stream, if it was stored at all
+            records, more = await self._direct.after(
+                start=start, subject=self.names.stream_filter(stream_id), limit=100
+            )
+            for record in records:
+                if (record.headers or {}).get(MSG_ID) == wanted:
+                    return event_id, stream_id, stored_event(record, self.names)
+            if not more or not records:
+                return event_id, stream_id, None
+            start = sequence_of(records[-1]) + 1
 
     # -- streams -------------------------------------------------------------------------
 
@@ -355,33 +475,17 @@ class JetStreamEventStore(DerivedReads):
     async def list_streams(
         self, *, limit: int = 100, after: int = 0, stream_type: str | None = None
     ) -> list[StreamInfo]:
-        """See EventStore.list_streams; ``after`` is the position of a stream's first event."""
-        markers: list[Msg] = []
-        start = max(after, 1)  # a marker sits just before its stream's first event
-        while len(markers) < limit:
-            records, more = await self._direct.after(
-                start=start, subject=self.names.markers, limit=limit
-            )
-            for record in records:
-                first = sequence_of(record) + 1
-                kind = unquote((record.headers or {}).get(STREAM_TYPE, ""))
-                if first > after and (stream_type is None or kind == stream_type):
-                    markers.append(record)
-            if not more or not records:
-                break
-            start = sequence_of(records[-1]) + 1
-        return list(await asyncio.gather(*(self._stream_info(m) for m in markers[:limit])))
-
-    async def _stream_info(self, marker: Msg) -> StreamInfo:
-        first_record, last_record = await asyncio.gather(
-            self._direct.at(sequence_of(marker) + 1),
-            self._direct.last(self._filter_of_marker(marker)),
+        """See EventStore.list_streams: the streams' first events, in log order."""
+        firsts, _ = await self._direct.after(
+            start=after + 1, subject=self.names.firsts(stream_type), limit=limit
         )
-        if first_record is None or last_record is None:
-            raise StoreUnavailableError(
-                f"stream marker at sequence {sequence_of(marker)} has no events after it"
-            )
+        return list(await asyncio.gather(*(self._stream_info(f) for f in firsts[:limit])))
+
+    async def _stream_info(self, first_record: Msg) -> StreamInfo:
         first = stored_event(first_record, self.names)
+        last_record = await self._direct.last(self.names.stream_filter(first.stream_id))
+        if last_record is None:  # pragma: no cover - events are never removed
+            raise StoreUnavailableError(f"stream {first.stream_id!r} lost its events")
         return StreamInfo(
             first.stream_id,
             first.stream_type,
@@ -390,10 +494,6 @@ class JetStreamEventStore(DerivedReads):
             message_time(last_record),
             first.position,
         )
-
-    def _filter_of_marker(self, marker: Msg) -> str:
-        subject = (marker.headers or {}).get("Nats-Subject", marker.subject)
-        return f"{self.names.name}.*.{subject.split('.', 1)[1]}"
 
     # -- browsing (eskit.store.browsing.LogBrowser) -------------------------------------
 
@@ -423,7 +523,7 @@ class JetStreamEventStore(DerivedReads):
                 ids.append(given if isinstance(given, uuid.UUID) else uuid.UUID(str(given)))
             except ValueError:
                 continue
-        return await self._find_by_id(ids) if ids else []
+        return (await self._find_by_id(ids))[0] if ids else []
 
     # -- the global log ------------------------------------------------------------------
 
@@ -513,7 +613,18 @@ class JetStreamEventStore(DerivedReads):
         return LogSpan(count, oldest)
 
     async def last_position(self) -> int:
-        """See EventStore.last_position: the stream's last sequence (always an event's)."""
+        """See EventStore.last_position: the last event's sequence (the stream's last record
+        may be an event id's claim)."""
+        end, width = await self._head(), 8
+        while end >= 1:
+            start = max(1, end - width + 1)
+            records = await self._browser.window(self.names.events, start, end)
+            if records:
+                return sequence_of(records[-1])
+            end, width = start - 1, width * 8
+        return 0
+
+    async def _head(self) -> int:
         try:
             info = await self._js.stream_info(self.names.stream)
         except NotFoundError as exc:

@@ -1,11 +1,12 @@
 """Where each record of a JetStream store lives: stream, subjects and key-value buckets.
 
-Events go to ``<name>.<stream type>.<stream id>``, so a stream's events share one subject
-(its version check) and a stream type is one wildcard. Two kinds of bookkeeping record
-share the JetStream stream, in subjects that the events' wildcard does not match:
-``<name>-ids.<event id>`` makes an event id unique store-wide, and
-``<name>-streams.<stream id>`` marks where a stream was created, for listing streams in
-order of creation. Names and ids that are not plain subject tokens are encoded.
+Events go to ``<name>.<stream type>.<stream id>.<1|n>``: a stream's events share
+``<name>.*.<stream id>.*`` (its version check), a stream type is one wildcard, and the last
+token marks a stream's first event (``1``) apart from the rest (``n``), so the streams in
+order of creation are one wildcard too (``<name>.*.*.1``), with no second record to write.
+Event ids are made unique store-wide by records on ``<name>-ids.<event id>``, which the
+events' wildcard does not match. Names and ids that are not plain subject tokens are
+encoded.
 """
 
 from __future__ import annotations
@@ -63,17 +64,17 @@ class StoreNames:
     @property
     def subjects(self) -> list[str]:
         """Every subject the JetStream stream takes."""
-        return [self.events, f"{self.name}-ids.*", self.markers]
+        return [self.events, f"{self.name}-ids.*"]
 
     @property
     def events(self) -> str:
         """The wildcard of every event."""
-        return f"{self.name}.*.*"
+        return f"{self.name}.*.*.*"
 
-    @property
-    def markers(self) -> str:
-        """The wildcard of the stream-creation markers."""
-        return f"{self.name}-streams.*"
+    def firsts(self, stream_type: str | None = None) -> str:
+        """The wildcard of every stream's first event (of one type, if given)."""
+        kind = "*" if stream_type is None else token(stream_type)
+        return f"{self.name}.{kind}.*.1"
 
     @property
     def snapshots(self) -> str:
@@ -85,30 +86,26 @@ class StoreNames:
         """The key-value bucket of command outcomes."""
         return f"{self.name}-outcomes"
 
-    def event_subject(self, stream_type: str, stream_id: str) -> str:
-        """The subject of a stream's events."""
-        return f"{self.name}.{token(stream_type)}.{token(stream_id)}"
+    def event_subject(self, stream_type: str, stream_id: str, *, first: bool) -> str:
+        """The subject of a stream's first event (``first``) or of its later ones."""
+        return f"{self.name}.{token(stream_type)}.{token(stream_id)}.{'1' if first else 'n'}"
 
     def stream_filter(self, stream_id: str) -> str:
         """The events of one stream, whatever its type."""
-        return f"{self.name}.*.{token(stream_id)}"
+        return f"{self.name}.*.{token(stream_id)}.*"
 
     def type_filter(self, stream_type: str) -> str:
         """The events of every stream of one type."""
-        return f"{self.name}.{token(stream_type)}.*"
+        return f"{self.name}.{token(stream_type)}.*.*"
 
     def id_subject(self, event_id: uuid.UUID) -> str:
         """The record that makes ``event_id`` unique."""
         return f"{self.name}-ids.{event_id}"
 
-    def marker_subject(self, stream_id: str) -> str:
-        """The record that marks where ``stream_id`` was created."""
-        return f"{self.name}-streams.{token(stream_id)}"
-
     def parse_event_subject(self, subject: str) -> tuple[str, str] | None:
         """``(stream type, stream id)`` of an event subject; None for any other subject."""
         parts = subject.split(".")
-        if len(parts) != 3 or parts[0] != self.name:
+        if len(parts) != 4 or parts[0] != self.name or parts[3] not in ("1", "n"):
             return None
         try:
             return untoken(parts[1]), untoken(parts[2])
