@@ -108,5 +108,7 @@ def jetstream_location(url: str) -> tuple[str, str, dict[str, Any]]:
         except ValueError as exc:
             raise ConfigurationError(f"{key} in {url!r} must be a number") from exc
     if "replicas" in options:
+        if not options["replicas"].is_integer():
+            raise ConfigurationError(f"replicas in {url!r} must be a whole number")
         options["replicas"] = int(options["replicas"])
     return f"{parts.scheme}://{parts.netloc}", name, options

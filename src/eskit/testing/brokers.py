@@ -45,8 +45,27 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float
     raise TimeoutError(f"the broker did not listen on port {port} within {timeout_s} s")
 
 
+def _wait_until_stopped(pid: int, timeout_s: float) -> None:
+    """Wait until each thread of ``pid`` is stopped (Linux's /proc says; elsewhere the
+    signal is trusted): a stop signal is only queued when ``kill`` returns, and a thread
+    still running on another core may yet answer a request."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        states = []
+        for stat in tasks.glob("*/stat"):
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                states.append(stat.read_text().rpartition(")")[2].split()[0])
+        if all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.001)
+    raise TimeoutError(f"process {pid} did not stop within {timeout_s} s")
+
+
 class _BrokerProcess(abc.ABC):
-    """A broker process on a loopback port: start, pause, resume, restart, stop."""
+    """A broker process on a loopback port: start, pause, resume, kill, restart, stop."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -65,8 +84,13 @@ class _BrokerProcess(abc.ABC):
         return self
 
     def pause(self) -> None:
-        """Freeze the broker (SIGSTOP): connections stay open and nothing answers."""
-        os.kill(self._running().pid, signal.SIGSTOP)
+        """Freeze the broker (SIGSTOP): connections stay open and nothing answers.
+
+        Returns once every thread of the broker has stopped, so that nothing sent after
+        it is answered."""
+        pid = self._running().pid
+        os.kill(pid, signal.SIGSTOP)
+        _wait_until_stopped(pid, timeout_s=5.0)
 
     def resume(self) -> None:
         """Let a paused broker go on (SIGCONT)."""
@@ -84,6 +108,15 @@ class _BrokerProcess(abc.ABC):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def kill(self) -> None:
+        """Kill the broker at once (SIGKILL), as a crash would; ``start()`` brings it back
+        on the same port."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.kill()  # SIGKILL also ends a paused process
+        process.wait()
 
     def restart(self) -> None:
         """Stop the broker and start it again on the same port."""

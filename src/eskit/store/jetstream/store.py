@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import uuid
 from collections import OrderedDict
@@ -28,10 +29,16 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import KeyValueConfig, StorageType, StreamConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
 
 from eskit.domain.events import Event
-from eskit.errors import ConcurrencyError, DuplicateEventError, StoreUnavailableError
+from eskit.errors import (
+    ConcurrencyError,
+    ConfigurationError,
+    CorruptRecordError,
+    DuplicateEventError,
+    StoreUnavailableError,
+)
 from eskit.store.browsing import StreamTypeCount
 from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import EncodedEvent, encode_events
@@ -146,7 +153,14 @@ class JetStreamEventStore(DerivedReads):
     ) -> AsyncIterator[JetStreamEventStore]:
         """Connect to ``servers``, create the stream and buckets (``migrate``), and yield
         the store; close it on exit. Raises StoreUnavailableError if no server answers
-        within ``connect_timeout_s``."""
+        within ``connect_timeout_s``, ConfigurationError for an unusable option (one the
+        server refuses included)."""
+        _check_options(
+            connect_timeout_s=connect_timeout_s,
+            timeout_s=timeout_s,
+            duplicate_window_s=duplicate_window_s,
+            replicas=replicas,
+        )
         client = await _connect(servers, connect_timeout_s)
         store = cls(
             client,
@@ -401,7 +415,18 @@ class JetStreamEventStore(DerivedReads):
             record = await self._direct.at(sequence_of(id_record) + int(headers[OFFSET]))
             event = stored_event(record, self.names) if record is not None else None
             return event_id, event.stream_id if event else "", event
-        stream_id = untoken(headers.get(CLAIMED_BY, ""))
+        if CLAIMED_BY not in headers:
+            raise CorruptRecordError(
+                f"JetStream stream {self.names.stream!r} sequence {sequence_of(id_record)}",
+                f"an event id record without {OFFSET} or {CLAIMED_BY}",
+            )
+        try:
+            stream_id = untoken(headers[CLAIMED_BY])
+        except ValueError as exc:
+            raise CorruptRecordError(
+                f"JetStream stream {self.names.stream!r} sequence {sequence_of(id_record)}",
+                f"{CLAIMED_BY} {headers[CLAIMED_BY]!r} is not a stream id the store writes",
+            ) from exc
         wanted, start = str(event_id), sequence_of(id_record) + 1
         while True:  # the event follows its claim in its stream, if it was stored at all
             records, more = await self._direct.after(
@@ -684,11 +709,32 @@ class JetStreamEventStore(DerivedReads):
             raise StoreUnavailableError(
                 f"the JetStream store {self.names.name!r} is not set up: run eskit migrate"
             ) from exc
+        except (NatsError, TimeoutError) as exc:
+            raise StoreUnavailableError(
+                f"cannot open the buckets of the JetStream store {self.names.name!r}: {exc!r}"
+            ) from exc
 
     # -- set-up --------------------------------------------------------------------------
 
     async def migrate(self) -> list[str]:
-        """Create the stream and the buckets that do not exist yet; their names."""
+        """Create the stream and the buckets that do not exist yet; their names.
+
+        Raises ConfigurationError if the server refuses one (such as more replicas than
+        it has peers), StoreUnavailableError if it does not answer.
+        """
+        try:
+            return await self._create_missing()
+        except APIError as exc:
+            raise ConfigurationError(
+                f"JetStream refused to set up the store {self.names.name!r}: "
+                f"{exc.description} (error {exc.err_code})"
+            ) from exc
+        except (NatsError, TimeoutError) as exc:
+            raise StoreUnavailableError(
+                f"JetStream did not set up the store {self.names.name!r}: {exc!r}"
+            ) from exc
+
+    async def _create_missing(self) -> list[str]:
         created = []
         if not await self._stream_exists(self.names.stream):
             await self._js.add_stream(self._stream_config())
@@ -733,6 +779,29 @@ class JetStreamEventStore(DerivedReads):
         self._closed = True
         with contextlib.suppress(NatsError):  # closing a broken connection
             await self._client.close()
+
+
+def _check_options(
+    *, connect_timeout_s: float, timeout_s: float, duplicate_window_s: float, replicas: int
+) -> None:
+    seconds = {
+        "connect_timeout_s": connect_timeout_s,
+        "timeout_s": timeout_s,
+        "duplicate_window_s": duplicate_window_s,
+    }
+    for key, value in seconds.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (math.isfinite(value) and value > 0)
+        ):
+            raise ConfigurationError(
+                f"{key} of a JetStream store must be a positive number of seconds, got {value!r}"
+            )
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ConfigurationError(
+            f"replicas of a JetStream store must be a whole number >= 1, got {replicas!r}"
+        )
 
 
 async def _connect(servers: str | Sequence[str], timeout_s: float) -> Client:

@@ -32,11 +32,22 @@ def token(text: str) -> str:
 
 
 def untoken(value: str) -> str:
-    """The text :func:`token` made ``value`` from."""
-    if not value.startswith(_ENCODED):
-        return value
-    body = value[1:]
-    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    """The text :func:`token` made ``value`` from.
+
+    Raises ValueError if :func:`token` makes ``value`` from no text: a subject the store
+    never writes (base64 decoding would drop stray characters, or find a plain id spelled
+    encoded) must not pass for a stream's, which has exactly one subject.
+    """
+    text: str | None = value
+    if value.startswith(_ENCODED):
+        body = value[1:]
+        try:
+            text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            text = None
+    if text is None or token(text) != value:
+        raise ValueError(f"{value!r} is not a subject token of a JetStream store")
+    return text
 
 
 def kv_key(text: str) -> str:
@@ -109,5 +120,5 @@ class StoreNames:
             return None
         try:
             return untoken(parts[1]), untoken(parts[2])
-        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        except ValueError:
             return None
