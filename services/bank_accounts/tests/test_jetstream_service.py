@@ -133,6 +133,20 @@ async def test_the_relay_publishes_from_jetstream_and_the_activity_consumer_fill
     ]
 
 
+async def test_the_console_shows_an_account_and_says_the_log_cannot_be_listed(
+    store_url: str, tmp_path: Path
+) -> None:
+    async with bank(store_url, tmp_path / "read.db") as client:
+        opened = await client.post(ACCOUNTS, json=account_body(firstName="Zoe"))
+        stream = await client.get("/admin/stream", params={"id": opened.json()["id"]})
+        log = await client.get("/admin/log")
+
+    assert stream.status_code == 200
+    assert "bank_accounts.AccountOpened" in stream.text
+    assert log.status_code == 200
+    assert "This store cannot list its past events" in log.text
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
