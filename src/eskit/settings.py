@@ -17,7 +17,14 @@ class EskitSettings(BaseSettings):
 
     ``ESKIT_DATABASE_URL``: ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``,
     ``postgresql://user:pass@host/db`` (or ``postgresql://user@/db?host=/socket/dir``), or
-    ``memory://``. Default: the SQLite file ``./eskit.db``.
+    ``memory://``, or ``nats://host:4222/name`` (the events in NATS JetStream). Default: the
+    SQLite file ``./eskit.db``.
+    ``ESKIT_READ_MODEL_URL``: where read models, checkpoints, leases, the command queue and
+    saga instances live beside an event store without transactions (``nats://…``): a
+    ``sqlite:///…`` or ``postgresql://…`` URL. Default for ``nats://host/name``: the
+    SQLite file ``./name-read-models.db`` (named for the store: its checkpoints are
+    positions in that store's log). Refused with any other store, which keeps them beside
+    its events.
     ``ESKIT_SQLITE_SYNCHRONOUS``: ``FULL`` (default, every commit is on disk) or ``NORMAL``
     (faster; a power cut may lose the last commits, never corrupt the file).
     ``ESKIT_SERVICE``: ``module:attribute`` naming the service ``eskit serve`` and
@@ -76,6 +83,7 @@ class EskitSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ESKIT_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///eskit.db"
+    read_model_url: str = ""
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     snapshot_every: int | None = Field(default=None, ge=1)
     aggregate_cache_size: int = Field(default=1024, ge=0)
@@ -126,4 +134,4 @@ class EskitSettings(BaseSettings):
 
     def store_options(self) -> dict[str, str]:
         """Adapter options implied by these settings, for :func:`eskit.store.open_store`."""
-        return {"sqlite_synchronous": self.sqlite_synchronous}
+        return {"sqlite_synchronous": self.sqlite_synchronous, "read_models": self.read_model_url}

@@ -151,6 +151,7 @@ async def log(console: Console, request: Request) -> Response:
         head=head,
         live=before is None,
         older=events[-1].position if more and events else None,
+        browsable=browser is not None,
     )
 
 

@@ -23,6 +23,7 @@ from eskit.serving.event_loop import run_on_uvloop
 from eskit.serving.projections_process import run_projections
 from eskit.serving.workers import ServerProcesses, serve_workers
 from eskit.settings import EskitSettings
+from eskit.store.urls import default_read_model_url
 
 __all__ = ["redacted", "serve_command", "worker_command"]
 
@@ -104,9 +105,17 @@ def _print_serving(name: str, settings: EskitSettings, port: int, grpc_port: int
     grpc = f", gRPC on {settings.host}:{grpc_port}" if grpc_port else ""
     console.print(
         f"serving {name} on http://{settings.host}:{port}"
-        f" (docs at /docs){grpc}; store {redacted(settings.database_url)}",
+        f" (docs at /docs){grpc}; store {redacted(settings.database_url)}{_read_models(settings)}",
         highlight=False,
     )
+
+
+def _read_models(settings: EskitSettings) -> str:
+    """``; read models <url>`` for a store that keeps them apart, else nothing."""
+    if not settings.database_url.lower().startswith(("nats://", "tls://")):
+        return ""
+    url = settings.read_model_url or default_read_model_url(settings.database_url)
+    return f"; read models {redacted(url)}"
 
 
 def worker_command(

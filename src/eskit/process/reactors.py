@@ -67,9 +67,10 @@ class Reactor(Projection):
 def with_reactors(store: EventStoreBackend, reactors: Sequence[Reactor]) -> InlineProjections:
     """``store``, its appends running ``reactors`` inside their transaction (see module).
 
-    Raises ConfigurationError for a store without transactions (the in-memory one).
+    Raises ConfigurationError for a store without transactions (the in-memory one), or
+    whose events live apart from its rows (a JetStream store beside a read-model database).
     """
-    return InlineProjections(store, reactors)
+    return InlineProjections(store, reactors, needed_by="synchronous reactors")
 
 
 class AsyncReactor:

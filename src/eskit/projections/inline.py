@@ -26,10 +26,24 @@ __all__ = ["InlineProjections"]
 
 
 class InlineProjections(ForwardingStore):
-    """An event store whose appends also run ``projections`` inside their transaction."""
+    """An event store whose appends also run ``projections`` inside their transaction.
 
-    def __init__(self, store: EventStoreBackend, projections: Sequence[Projection]) -> None:
-        self.transactional: TransactionalStore = require_transactions(store, "inline projections")
+    Raises ConfigurationError (naming ``needed_by``) for a store without transactions, or
+    one whose transactions cannot append (its events live apart from its rows).
+    """
+
+    def __init__(
+        self,
+        store: EventStoreBackend,
+        projections: Sequence[Projection],
+        *,
+        needed_by: str = "inline projections",
+    ) -> None:
+        # appends in the read models' transaction: refused now, not at the first command,
+        # by a store whose events live apart from its rows
+        self.transactional: TransactionalStore = require_transactions(
+            store, needed_by, appends=True
+        )
         super().__init__(store)
         self.projections = list(projections)
         self._handled: list[tuple[Sequence[str] | None, frozenset[str]]] | None = None

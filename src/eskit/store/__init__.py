@@ -4,8 +4,9 @@ Ports: :class:`EventStore` (and :class:`EventStoreBackend`, what every adapter o
 :class:`TransactionalStore` / :class:`UnitOfWork` (rows committed beside the events), the
 read-model rows (``eskit.store.rows``) and bookkeeping (``eskit.store.bookkeeping``).
 Adapters: :class:`InMemoryEventStore`, :class:`SQLiteEventStore` and, with the
-``postgres`` extra, ``eskit.store.postgres.PostgresEventStore``; :func:`open_store`
-picks one from a URL.
+``postgres`` extra, ``eskit.store.postgres.PostgresEventStore``, with the ``nats`` extra
+``eskit.store.jetstream.JetStreamEventStore``; :class:`SplitStore` pairs a store without
+transactions with a read-model database; :func:`open_store` picks one from a URL.
 """
 
 from eskit.store.bookkeeping import CheckpointRow, DeadLetter
@@ -39,6 +40,7 @@ from eskit.store.records import (
     StoreSaturation,
     StreamInfo,
 )
+from eskit.store.split import SplitStore
 from eskit.store.sqlite import SQLiteEventStore
 from eskit.store.unit_of_work import (
     CommittedRows,
@@ -77,6 +79,7 @@ __all__ = [
     "SQLiteEventStore",
     "Snapshot",
     "SnapshotStore",
+    "SplitStore",
     "StoreCapabilities",
     "StoreSaturation",
     "StoredEvent",

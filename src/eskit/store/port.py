@@ -52,11 +52,15 @@ class StoreCapabilities:
     ``read_ahead``: reading the next page of the log while the last one is handled pays,
     as the database reads in a process of its own (a store that reads in this process's
     threads would only compete with the handling for the interpreter).
+    ``events_apart``: the transactions hold the rows but not the events, which live in
+    another store (:class:`~eskit.store.split.SplitStore`): ``tx.append`` is refused, so
+    inline projections and synchronous reactors cannot run on it.
     """
 
     transactions: bool = False
     other_processes: bool = False
     read_ahead: bool = False
+    events_apart: bool = False
 
 
 @runtime_checkable

@@ -15,7 +15,9 @@ port; only ``eskit/store/<backend>/`` knows the SQL behind it.
 
 A store has it when ``store.capabilities.transactions`` says so (SQLite and PostgreSQL;
 not the in-memory store). :func:`require_transactions` checks that and gives the typed
-store, or raises ConfigurationError naming what wanted it.
+store, or raises ConfigurationError naming what wanted it. A store whose events live apart
+from its rows (``capabilities.events_apart``, :class:`~eskit.store.split.SplitStore`) has
+transactions of rows only: its ``tx.append`` raises ConfigurationError.
 
 On SQLite a transaction holds the single writer from its first line to its commit: keep it
 short, and do not call ``store.append`` (or open another transaction) inside it, which
@@ -208,10 +210,20 @@ def has_transactions(store: EventStoreBackend) -> TypeGuard[TransactionalStore]:
     return store.capabilities.transactions
 
 
-def require_transactions(store: EventStoreBackend, needed_by: str) -> TransactionalStore:
+def require_transactions(
+    store: EventStoreBackend, needed_by: str, *, appends: bool = False
+) -> TransactionalStore:
     """``store`` as a :class:`TransactionalStore`; ConfigurationError naming ``needed_by`` if
-    it is not one (the in-memory store, say)."""
+    it is not one (the in-memory store, say), or, with ``appends``, if its transactions
+    cannot append events (``capabilities.events_apart``: the events live in another store).
+    """
     if has_transactions(store):
+        if appends and store.capabilities.events_apart:
+            raise ConfigurationError(
+                f"{needed_by} need a store that appends events in the transaction of its "
+                f"rows (SQLite or PostgreSQL); {type(store).__name__} keeps its events apart "
+                "from its read models"
+            )
         return store
     raise ConfigurationError(
         f"{needed_by} need a store that commits rows beside its events (SQLite or "

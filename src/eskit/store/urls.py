@@ -4,6 +4,13 @@
 ``postgresql://…`` (also with ``?host=/socket/dir``) selects PostgreSQL; ``memory://``
 gives the in-memory store; ``nats://host:4222/name`` the JetStream store called ``name``
 (``eskit`` if none), with ``?duplicate_window_s=…&replicas=…&timeout_s=…`` if wanted.
+
+JetStream has no transactions, so a ``nats://`` URL opens it beside a read-model database
+(a :class:`~eskit.store.split.SplitStore`): the SQLite or PostgreSQL store ``read_models``
+names, by default the SQLite file ``<name>-read-models.db`` in the working directory. The
+file is named for the store because its checkpoints are positions in that store's log: two
+stores must never share one. A store that keeps read models beside its events (SQLite,
+PostgreSQL) or forgets everything on exit (``memory://``) refuses a read-model URL.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from eskit.errors import ConfigurationError
 from eskit.store.port import EventStoreBackend
+from eskit.store.unit_of_work import has_transactions
 
-__all__ = ["jetstream_location", "open_store", "sqlite_path"]
+__all__ = ["default_read_model_url", "jetstream_location", "open_store", "sqlite_path"]
 
 
 def sqlite_path(url: str) -> Path:
@@ -40,6 +48,7 @@ async def open_store(
     *,
     migrate: bool | None = None,
     sqlite_synchronous: str | None = None,
+    read_models: str = "",
     **options: Any,
 ) -> AsyncIterator[EventStoreBackend]:
     """Open the store ``url`` names; close it on exit.
@@ -47,8 +56,73 @@ async def open_store(
     ``migrate`` defaults to True for SQLite (the embedded store sets itself up) and False for
     PostgreSQL, where ``eskit migrate`` applies the schema as a deliberate step.
     ``sqlite_synchronous`` applies to a SQLite store only; ``options`` go to the adapter.
+    ``read_models``: the URL of the read-model database beside a store without
+    transactions (see module); ConfigurationError if given for any other store.
     """
-    scheme = url.partition("://")[0].split("+", 1)[0].lower()
+    scheme = _scheme(url)
+    if scheme == "nats" or scheme == "tls":
+        async with _split_store(
+            url, read_models, migrate=migrate, sqlite_synchronous=sqlite_synchronous, **options
+        ) as split:
+            yield split
+        return
+    if read_models:
+        raise ConfigurationError(
+            f"a read-model URL ({read_models!r}) goes with an event store without "
+            f"transactions (nats://…); {url!r} "
+            + (
+                "forgets its events on exit, which would leave checkpoints past them"
+                if scheme == "memory"
+                else "keeps its read models beside its events"
+            )
+        )
+    async with _open_one(url, migrate, sqlite_synchronous, options) as store:
+        yield store
+
+
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].split("+", 1)[0].lower()
+
+
+def default_read_model_url(url: str) -> str:
+    """The read-model database of the store ``url`` names when none is given: the SQLite
+    file ``<name>-read-models.db`` beside a JetStream store called ``name``."""
+    _, name, _ = jetstream_location(url)
+    return f"sqlite:///{name}-read-models.db"
+
+
+@asynccontextmanager
+async def _split_store(
+    url: str,
+    read_models: str,
+    *,
+    migrate: bool | None,
+    sqlite_synchronous: str | None,
+    **options: Any,
+) -> AsyncIterator[EventStoreBackend]:
+    """The JetStream store ``url`` names beside the read-model database (see module)."""
+    from eskit.store.split import SplitStore
+
+    read_url = read_models or default_read_model_url(url)
+    if _scheme(read_url) not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigurationError(
+            f"the read-model database must be SQLite or PostgreSQL (sqlite:///file.db, "
+            f"postgresql://…), got {read_url!r}"
+        )
+    async with (
+        _open_one(url, migrate, None, options) as events,
+        _open_one(read_url, migrate, sqlite_synchronous, {}) as rows,
+    ):
+        assert has_transactions(rows)  # SQLite and PostgreSQL have them
+        yield SplitStore(events=events, read_models=rows)
+
+
+@asynccontextmanager
+async def _open_one(
+    url: str, migrate: bool | None, sqlite_synchronous: str | None, options: dict[str, Any]
+) -> AsyncIterator[EventStoreBackend]:
+    """One adapter's store, as ``url`` names it."""
+    scheme = _scheme(url)
     if scheme == "memory":
         from eskit.store.memory import InMemoryEventStore
 

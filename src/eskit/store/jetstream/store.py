@@ -587,6 +587,9 @@ class JetStreamEventStore(DerivedReads):
                 start=start, subject=subject, limit=limit - len(out), up_to=up_to
             )
             for record in records:
+                if up_to is not None and sequence_of(record) > up_to:
+                    # the server bounds only multi-last gets by up_to_seq, not this one
+                    return out
                 event = stored_event(record, self.names)
                 if (types is None or event.stream_type in types) and (
                     event_types is None or event.event_type in event_types
@@ -605,12 +608,20 @@ class JetStreamEventStore(DerivedReads):
         stream_types: Collection[str] | None = None,
         event_types: Collection[str] | None = None,
     ) -> LogPage:
-        """See EventStore.read_page: the head is read after the events, so it is never
-        behind them."""
-        events = await self.read_batch(
-            after=after, limit=limit, stream_types=stream_types, event_types=event_types
+        """See EventStore.read_page: the head is read first and the events up to it, so
+        the page is one snapshot of the log (a head read after the events could pass an
+        event committed meanwhile, and a reader moving to it would skip that event)."""
+        head = await self.last_position()
+        if head <= after:
+            return LogPage([], head)
+        events = await self._read_log(
+            after=after,
+            limit=limit,
+            stream_types=stream_types,
+            event_types=event_types,
+            up_to=head,
         )
-        return LogPage(events, await self.last_position())
+        return LogPage(events, head)
 
     async def count_events(
         self,
