@@ -33,6 +33,7 @@ from dataclasses import replace
 from eskit.domain.events import Event
 from eskit.errors import ConfigurationError
 from eskit.store.bookkeeping import CheckpointSession, DeadLetterSession
+from eskit.store.browsing import LogBrowser, StreamTypeCount
 from eskit.store.forwarding import ForwardingStore
 from eskit.store.leases import LeaseSession
 from eskit.store.port import EventStoreBackend
@@ -44,6 +45,7 @@ from eskit.store.records import (
     Metadata,
     NewEvent,
     StoredEvent,
+    StreamInfo,
 )
 from eskit.store.rows import (
     DocumentSession,
@@ -60,7 +62,7 @@ from eskit.store.unit_of_work import (
     has_transactions,
 )
 
-__all__ = ["SplitStore"]
+__all__ = ["BrowsableSplitStore", "SplitStore", "split_store"]
 
 
 class SplitStore(ForwardingStore):
@@ -206,3 +208,40 @@ class _RowsOnly:
 
     async def record_stream_versions(self, consumer: str, versions: Mapping[str, int]) -> None:
         await self._tx.record_stream_versions(consumer, versions)
+
+
+class BrowsableSplitStore(SplitStore):
+    """A :class:`SplitStore` whose events store browses its log newest first
+    (:class:`~eskit.store.browsing.LogBrowser`), as the JetStream store does: the operator
+    console's lists of stream types, streams and past events then work on it too."""
+
+    def __init__(self, *, events: EventStoreBackend, read_models: TransactionalStore) -> None:
+        if not isinstance(events, LogBrowser):
+            raise TypeError(f"{type(events).__name__} does not browse its log")
+        super().__init__(events=events, read_models=read_models)
+        self._browser: LogBrowser = events
+
+    async def stream_types(self) -> list[StreamTypeCount]:
+        """See LogBrowser.stream_types."""
+        return await self._browser.stream_types()
+
+    async def latest_streams(
+        self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
+    ) -> list[StreamInfo]:
+        """See LogBrowser.latest_streams."""
+        return await self._browser.latest_streams(
+            stream_type=stream_type, before=before, limit=limit
+        )
+
+    async def latest_events(
+        self, *, before: int | None = None, limit: int = 50
+    ) -> list[StoredEvent]:
+        """See LogBrowser.latest_events."""
+        return await self._browser.latest_events(before=before, limit=limit)
+
+
+def split_store(*, events: EventStoreBackend, read_models: TransactionalStore) -> SplitStore:
+    """The pair, browsable when ``events`` browses its log."""
+    if isinstance(events, LogBrowser):
+        return BrowsableSplitStore(events=events, read_models=read_models)
+    return SplitStore(events=events, read_models=read_models)

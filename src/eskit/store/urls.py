@@ -101,7 +101,7 @@ async def _split_store(
     **options: Any,
 ) -> AsyncIterator[EventStoreBackend]:
     """The JetStream store ``url`` names beside the read-model database (see module)."""
-    from eskit.store.split import SplitStore
+    from eskit.store.split import split_store
 
     read_url = read_models or default_read_model_url(url)
     if _scheme(read_url) not in ("sqlite", "postgresql", "postgres"):
@@ -114,7 +114,7 @@ async def _split_store(
         _open_one(read_url, migrate, sqlite_synchronous, {}) as rows,
     ):
         assert has_transactions(rows)  # SQLite and PostgreSQL have them
-        yield SplitStore(events=events, read_models=rows)
+        yield split_store(events=events, read_models=rows)
 
 
 @asynccontextmanager
