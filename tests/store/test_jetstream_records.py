@@ -5,6 +5,7 @@ written, and an event id stays unique long after the server's duplicate window."
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import nats
 import pytest
@@ -12,7 +13,7 @@ from nats.js.client import JetStreamContext
 
 from eskit.domain import Event
 from eskit.errors import ConfigurationError, CorruptRecordError, DuplicateEventError
-from eskit.store import ANY, NO_STREAM, NewEvent, open_store
+from eskit.store import ANY, NO_STREAM, NewEvent, SplitStore, open_store
 from eskit.store.jetstream import JetStreamEventStore
 from eskit.testing.brokers import NatsServer
 from eskit.testing.jetstream import drop_jetstream_store, fresh_jetstream_store, fresh_store_name
@@ -163,11 +164,14 @@ async def test_an_event_id_stays_unique_long_after_the_duplicate_window(
 
 
 async def test_a_store_opened_from_a_url_takes_its_options(
-    nats_server: NatsServer, js: JetStreamContext
+    nats_server: NatsServer, js: JetStreamContext, tmp_path: Path
 ) -> None:
     name = fresh_store_name()
+    url = f"{nats_server.url}/{name}?duplicate_window_s=5"
     try:
-        async with open_store(f"{nats_server.url}/{name}?duplicate_window_s=5") as store:
+        async with open_store(url, read_models=f"sqlite:///{tmp_path / 'rows.db'}") as pair:
+            assert isinstance(pair, SplitStore)
+            store = pair.inner
             assert isinstance(store, JetStreamEventStore)
             assert (store.names.name, store.duplicate_window_s) == (name, 5.0)
             await store.append("s", [Noted(n=1)], expected_version=NO_STREAM)
