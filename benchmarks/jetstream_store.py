@@ -14,11 +14,11 @@ each round:
   of 16) against raw nats-py on a stream of its own (file storage, atomic batches allowed):
   ``js.publish`` of a body as large as the store's event record, awaiting its PubAck (the
   limit), and an atomic batch of two messages, an empty one and that body, awaiting the
-  commit's answer: what the store sends per append (the event's id record and the event),
-  without its expectations, so the ceiling of its design. The server syncs an atomic batch
+  commit's answer: what the store's appends of several events send (a one-event append is
+  two plain publishes: the id's claim, then the event). The server syncs an atomic batch
   to disk before it answers, a plain publish only every two minutes (its default), so the
   plain publish is measured once more on a second nats-server that syncs every message
-  (``sync_interval: always``): the limit at the durability the store gets. Beside events/s,
+  (``sync_interval: always``): the limit at the durability of the SQL stores. Beside events/s,
   the CPU this process spends per event (client, store and event loop; for SQLite its
   writer thread too);
 * **load**: ``read_payloads`` of a stream of 1,000 bank-account events (what
