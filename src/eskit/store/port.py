@@ -1,6 +1,6 @@
 """The event store port: append-only streams plus one trustworthy global log.
 
-Every adapter (``memory``, ``sqlite``, ``postgres``) passes the contract suite shipped in
+Every adapter (``memory``, ``sqlite``, ``postgres``, ``jetstream``) passes the contract suite in
 :mod:`eskit.testing.contract`; the application layer sees only these protocols. What a
 store can do beyond them it says in its :class:`StoreCapabilities` (see
 :mod:`eskit.store.unit_of_work` for transactions).
