@@ -31,7 +31,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from eskit.errors import StoreUnavailableError
 from eskit.store.encoding import EncodedEvent
-from eskit.store.jetstream.records import event_body, event_headers
+from eskit.store.jetstream.records import MSG_ID, event_body, event_headers
+from eskit.store.jetstream.replies import Replies
 from eskit.store.jetstream.subjects import StoreNames, token
 
 __all__ = [
@@ -39,10 +40,11 @@ __all__ = [
     "CONFLICT_CODES",
     "MAX_EVENTS",
     "OFFSET",
+    "WRONG_LAST_MSG_ID",
     "BatchAck",
     "StreamState",
     "publish_append",
-    "publish_claim",
+    "publish_claimed_event",
     "publish_event",
 ]
 
@@ -58,6 +60,9 @@ CONFLICT_CODES = frozenset({10071, 10201})
 """Wrong last sequence (a version or id expectation failed); a duplicate message id."""
 _EXPECT = "Nats-Expected-Last-Subject-Sequence"
 _EXPECT_ON = "Nats-Expected-Last-Subject-Sequence-Subject"
+_EXPECT_LAST_ID = "Nats-Expected-Last-Msg-Id"
+WRONG_LAST_MSG_ID = 10070
+"""The stream's last record is not the one the message expected (its claim)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +85,46 @@ class BatchAck:
     """The server had the message's id in its duplicate window: ``sequence`` is the first."""
 
 
-async def publish_claim(
-    client: Client, names: StoreNames, stream_id: str, event_id: uuid.UUID, *, timeout_s: float
-) -> BatchAck:
-    """Claim ``event_id`` for ``stream_id``: refused (a conflict) if it is claimed already."""
-    headers = {_EXPECT: "0", CLAIMED_BY: token(stream_id)}
-    return await _request(
-        client, names.id_subject(event_id), b"", headers, timeout_s=timeout_s, stream_id=stream_id
-    )
+async def publish_claimed_event(
+    replies: Replies,
+    names: StoreNames,
+    stream_id: str,
+    state: StreamState,
+    event: EncodedEvent,
+    *,
+    timeout_s: float,
+) -> tuple[BatchAck, BatchAck]:
+    """Claim the event's id and publish the event in one round trip.
+
+    The event expects the stream's last record to be its claim (by the claim's message id),
+    so it is stored only right after a claim of its id: never when the claim is refused.
+    Another writer's record between the two refuses the event (``WRONG_LAST_MSG_ID``): it is
+    then sent again alone, after its claim.
+    """
+    claim_id = f"c:{event.event_id}"
+    claim_headers = {_EXPECT: "0", CLAIMED_BY: token(stream_id), MSG_ID: claim_id}
+    subject, headers, body = _event_record(names, stream_id, state, event)
+    headers[_EXPECT_LAST_ID] = claim_id
+    try:
+        claim, stored = await replies.send(
+            [(names.id_subject(event.event_id), b"", claim_headers), (subject, body, headers)],
+            timeout_s=timeout_s,
+        )
+    except (NatsTimeoutError, TimeoutError) as exc:
+        raise _unconfirmed(stream_id, timeout_s) from exc
+    except NatsError as exc:
+        raise StoreUnavailableError(f"cannot append to JetStream: {exc!r}") from exc
+    return _ack(claim.data), _ack(stored.data)
+
+
+def _event_record(
+    names: StoreNames, stream_id: str, state: StreamState, event: EncodedEvent
+) -> tuple[str, dict[str, str], bytes]:
+    headers = event_headers(event, state.version + 1)
+    headers[_EXPECT] = str(state.last_sequence)
+    headers[_EXPECT_ON] = names.stream_filter(stream_id)
+    subject = names.event_subject(state.stream_type, stream_id, first=state.version == 0)
+    return subject, headers, event_body(event)
 
 
 async def publish_event(
@@ -100,13 +137,8 @@ async def publish_event(
     timeout_s: float,
 ) -> BatchAck:
     """Publish ``event`` as the next of ``stream_id`` after ``state``."""
-    headers = event_headers(event, state.version + 1)
-    headers[_EXPECT] = str(state.last_sequence)
-    headers[_EXPECT_ON] = names.stream_filter(stream_id)
-    subject = names.event_subject(state.stream_type, stream_id, first=state.version == 0)
-    return await _request(
-        client, subject, event_body(event), headers, timeout_s=timeout_s, stream_id=stream_id
-    )
+    subject, headers, body = _event_record(names, stream_id, state, event)
+    return await _request(client, subject, body, headers, timeout_s=timeout_s, stream_id=stream_id)
 
 
 async def publish_append(
@@ -147,10 +179,7 @@ async def _request(
     try:
         reply = await client.request(subject, body, timeout=timeout_s, headers=headers)
     except (NatsTimeoutError, TimeoutError) as exc:
-        raise StoreUnavailableError(
-            f"JetStream did not confirm an append to {stream_id!r} within {timeout_s} s; "
-            "it may or may not be stored: retrying it with the same event ids is safe"
-        ) from exc
+        raise _unconfirmed(stream_id, timeout_s) from exc
     except NoRespondersError as exc:
         raise StoreUnavailableError(
             f"no JetStream stream takes {subject!r} (is the store migrated, and JetStream on?)"
@@ -176,6 +205,13 @@ def _records(
             headers[_EXPECT_ON] = names.stream_filter(stream_id)
         records.append((subject, headers, event_body(event)))
     return records
+
+
+def _unconfirmed(stream_id: str, timeout_s: float) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"JetStream did not confirm an append to {stream_id!r} within {timeout_s} s; "
+        "it may or may not be stored: retrying it with the same event ids is safe"
+    )
 
 
 def _ack(data: bytes) -> BatchAck:

@@ -53,10 +53,11 @@ from eskit.store.jetstream.publishing import (
     CONFLICT_CODES,
     MAX_EVENTS,
     OFFSET,
+    WRONG_LAST_MSG_ID,
     BatchAck,
     StreamState,
     publish_append,
-    publish_claim,
+    publish_claimed_event,
     publish_event,
 )
 from eskit.store.jetstream.records import (
@@ -68,6 +69,7 @@ from eskit.store.jetstream.records import (
     stored_event,
     version_of,
 )
+from eskit.store.jetstream.replies import Replies
 from eskit.store.jetstream.subjects import StoreNames, untoken
 from eskit.store.keyed_locks import KeyedLocks
 from eskit.store.port import StoreCapabilities
@@ -131,6 +133,7 @@ class JetStreamEventStore(DerivedReads):
             timeout_s=timeout_s,
         )
         self._known: OrderedDict[str, StreamState] = OrderedDict()
+        self._replies = Replies(client)
         self._turns = KeyedLocks()  # appends to one stream from this process take turns
         self._snapshots: SnapshotBucket | None = None
         self._outcomes: OutcomeBucket | None = None
@@ -257,7 +260,8 @@ class JetStreamEventStore(DerivedReads):
         expected_version: ExpectedVersion,
         stream_type: str,
     ) -> AppendResult:
-        """One event: claim its id, then publish it (two records, no atomic batch)."""
+        """One event: its id's claim and the event, sent together (two records, no
+        atomic batch); see :func:`~eskit.store.jetstream.publishing.publish_claimed_event`."""
         claimed = False
         for attempt in range(_ATTEMPTS):
             if attempt:  # another process won the last round: let the winners pass
@@ -270,14 +274,13 @@ class JetStreamEventStore(DerivedReads):
                 current = await self._read_state(stream_id)
                 check_expected_version(stream_id, expected_version, current.version)
                 continue
-            if not claimed:  # only once the version looks right: a refusal writes nothing
-                earlier = await self._claim(stream_id, event)
+            if claimed:
+                ack = await self._publish_event(stream_id, state, event)
+            else:
+                claimed = True
+                earlier, ack = await self._claim_and_publish(stream_id, state, event)
                 if earlier is not None:
                     return earlier
-                claimed = True
-            ack = await publish_event(
-                self._client, self.names, stream_id, state, event, timeout_s=self.timeout_s
-            )
             if ack.error_code is None and ack.duplicate:
                 return await self._outcome_at(stream_id, event, ack.sequence)
             if ack.error_code is None:
@@ -291,15 +294,37 @@ class JetStreamEventStore(DerivedReads):
                 check_expected_version(stream_id, expected_version, current.version)
         raise ConcurrencyError(stream_id, expected_version)
 
-    async def _claim(self, stream_id: str, event: EncodedEvent) -> AppendResult | None:
-        """Claim the event's id; the first outcome if an earlier append stored it (or
-        DuplicateEventError if it is stored, or claimed, as something else)."""
-        ack = await publish_claim(
-            self._client, self.names, stream_id, event.event_id, timeout_s=self.timeout_s
+    async def _claim_and_publish(
+        self, stream_id: str, state: StreamState, event: EncodedEvent
+    ) -> tuple[AppendResult | None, BatchAck]:
+        """Send the claim and the event together; the first outcome of an earlier append
+        of this event if there is one, else the event's answer (sent again alone when
+        another record came between it and its claim)."""
+        claim, ack = await publish_claimed_event(
+            self._replies, self.names, stream_id, state, event, timeout_s=self.timeout_s
         )
-        if ack.error_code is None:
-            return None
-        self._refuse_unless_conflict(stream_id, ack)
+        if claim.error_code is not None or claim.duplicate:  # claimed before this append
+            self._refuse_unless_conflict(stream_id, claim)
+            if ack.error_code is None:  # right after that claim, which had no event yet
+                return None, ack
+            earlier = await self._claimed_before(stream_id, event)
+            if earlier is not None:
+                return earlier, ack
+        if ack.error_code == WRONG_LAST_MSG_ID:
+            ack = await self._publish_event(stream_id, state, event)
+        return None, ack
+
+    async def _publish_event(
+        self, stream_id: str, state: StreamState, event: EncodedEvent
+    ) -> BatchAck:
+        return await publish_event(
+            self._client, self.names, stream_id, state, event, timeout_s=self.timeout_s
+        )
+
+    async def _claimed_before(self, stream_id: str, event: EncodedEvent) -> AppendResult | None:
+        """The first outcome if an earlier append stored the event (DuplicateEventError if
+        it is stored, or claimed, as something else); None if its claim is this stream's
+        and no event came of it (this append takes it over)."""
         found, unstored = await self._find_by_id([event.event_id])
         earlier = original_outcome(stream_id, [event], found)
         if earlier is not None:
@@ -310,7 +335,7 @@ class JetStreamEventStore(DerivedReads):
                 str(event.event_id),
                 f"it was claimed for stream {claimed_for!r} by an append that stored nothing",
             )
-        return None  # an earlier attempt of this append claimed it and stored nothing
+        return None
 
     async def _outcome_at(self, stream_id: str, event: EncodedEvent, sequence: int) -> AppendResult:
         """The outcome of the earlier append the server's duplicate window recognised."""
