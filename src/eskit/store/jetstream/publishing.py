@@ -6,13 +6,14 @@ refused there (the server's ``Nats-Msg-Id`` window alone would forget it after a
 Each event expects the last record of ``<name>.*.<stream>.*`` to be the one its writer read
 (0: none), the optimistic version check, whatever type another writer gave the stream.
 
-* **One event** (the common case): the id is claimed first (the record names the stream),
-  then the event is published with its expectation and ``Nats-Msg-Id``. A claim whose
-  event never came (a conflict, a crash) is kept: a retry of the same append reuses it,
-  and the server's duplicate window catches two attempts racing each other.
+* **One event** (the common case): the id's claim (the record names the stream) and the
+  event go out together; the event expects the stream's last record to be its claim, so it
+  is never stored without it, and is sent again alone when another writer's record came
+  between them. A claim whose event never came (a conflict, a crash) is kept: a retry of
+  the same append takes it over, and the server's duplicate window catches two attempts
+  racing each other.
 * **Several events**: one atomic batch, all stored or none, readers see it whole: their id
-  records (each naming how far after it its event sits), then the events. Events come
-  last, so the stream's last sequence is always an event's position. JetStream stages an
+  records (each naming how far after it its event sits), then the events. JetStream stages an
   atomic batch on disk before it commits it, which costs milliseconds per batch on a
   stream of one replica: see ``docs/stores.md``.
 """
