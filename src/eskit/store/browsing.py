@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from eskit.store.records import StoredEvent, StreamInfo
 
-__all__ = ["LogBrowser", "StreamTypeCount"]
+__all__ = ["BrowsingThrough", "LogBrowser", "StreamTypeCount"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +50,28 @@ class LogBrowser(Protocol):
         """The last ``limit`` events of the log (before position ``before``, if given),
         newest first."""
         ...
+
+
+class BrowsingThrough:
+    """:class:`LogBrowser` answered by another object, ``self._browser``: for a store whose
+    browsing lives in a helper of its own, or a wrapper around a store that browses."""
+
+    _browser: LogBrowser
+
+    async def stream_types(self) -> list[StreamTypeCount]:
+        """See LogBrowser.stream_types."""
+        return await self._browser.stream_types()
+
+    async def latest_streams(
+        self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
+    ) -> list[StreamInfo]:
+        """See LogBrowser.latest_streams."""
+        return await self._browser.latest_streams(
+            stream_type=stream_type, before=before, limit=limit
+        )
+
+    async def latest_events(
+        self, *, before: int | None = None, limit: int = 50
+    ) -> list[StoredEvent]:
+        """See LogBrowser.latest_events."""
+        return await self._browser.latest_events(before=before, limit=limit)

@@ -33,7 +33,7 @@ from dataclasses import replace
 from eskit.domain.events import Event
 from eskit.errors import ConfigurationError
 from eskit.store.bookkeeping import CheckpointSession, DeadLetterSession
-from eskit.store.browsing import LogBrowser, StreamTypeCount
+from eskit.store.browsing import BrowsingThrough, LogBrowser
 from eskit.store.forwarding import ForwardingStore
 from eskit.store.leases import LeaseSession
 from eskit.store.port import EventStoreBackend
@@ -45,7 +45,6 @@ from eskit.store.records import (
     Metadata,
     NewEvent,
     StoredEvent,
-    StreamInfo,
 )
 from eskit.store.rows import (
     DocumentSession,
@@ -210,7 +209,7 @@ class _RowsOnly:
         await self._tx.record_stream_versions(consumer, versions)
 
 
-class BrowsableSplitStore(SplitStore):
+class BrowsableSplitStore(SplitStore, BrowsingThrough):
     """A :class:`SplitStore` whose events store browses its log newest first
     (:class:`~eskit.store.browsing.LogBrowser`), as the JetStream store does: the operator
     console's lists of stream types, streams and past events then work on it too."""
@@ -220,24 +219,6 @@ class BrowsableSplitStore(SplitStore):
             raise TypeError(f"{type(events).__name__} does not browse its log")
         super().__init__(events=events, read_models=read_models)
         self._browser: LogBrowser = events
-
-    async def stream_types(self) -> list[StreamTypeCount]:
-        """See LogBrowser.stream_types."""
-        return await self._browser.stream_types()
-
-    async def latest_streams(
-        self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
-    ) -> list[StreamInfo]:
-        """See LogBrowser.latest_streams."""
-        return await self._browser.latest_streams(
-            stream_type=stream_type, before=before, limit=limit
-        )
-
-    async def latest_events(
-        self, *, before: int | None = None, limit: int = 50
-    ) -> list[StoredEvent]:
-        """See LogBrowser.latest_events."""
-        return await self._browser.latest_events(before=before, limit=limit)
 
 
 def split_store(*, events: EventStoreBackend, read_models: TransactionalStore) -> SplitStore:

@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 from eskit.errors import StoreUnavailableError
 from eskit.store.browsing import StreamTypeCount
 from eskit.store.jetstream.direct import DirectReader
-from eskit.store.jetstream.records import sequence_of, stored_event
+from eskit.store.jetstream.records import stored_event
 from eskit.store.jetstream.subjects import StoreNames
 from eskit.store.records import StoredEvent, StreamInfo
 
@@ -78,22 +78,9 @@ class JetStreamBrowser:
         width = max(limit * 4, 64)
         while end >= 1 and len(found) < limit:
             start = max(1, end - width + 1)
-            found.extend(reversed(await self.window(subject, start, end)))
+            found.extend(reversed(await self._direct.window(subject, start, end)))
             end, width = start - 1, width * 4
         return found[:limit]
-
-    async def window(self, subject: str, start: int, end: int) -> list[Msg]:
-        """Every record on ``subject`` from sequence ``start`` to ``end``, in order."""
-        records: list[Msg] = []
-        while start <= end:
-            batch, more = await self._direct.after(
-                start=start, subject=subject, limit=1000, up_to=end
-            )
-            records.extend(batch)
-            if not batch or not more:
-                break
-            start = sequence_of(batch[-1]) + 1
-        return records
 
     async def _subjects(self, subject_filter: str) -> list[str]:
         subjects: list[str] = []

@@ -51,17 +51,14 @@ class DirectReader:
 
     async def last(self, subject: str) -> Msg | None:
         """The last record on ``subject`` (wildcards allowed); None if there is none."""
-        reply = await self._request(f"{self._api}.{subject}", b"")
-        status = status_of(reply)
-        if status == _NONE:
-            return None
-        if status is not None:
-            raise self._failure(reply)
-        return reply
+        return await self._one(f"{self._api}.{subject}", b"")
 
     async def at(self, sequence: int) -> Msg | None:
         """The record at ``sequence``; None if there is none."""
-        reply = await self._request(self._api, orjson.dumps({"seq": sequence}))
+        return await self._one(self._api, orjson.dumps({"seq": sequence}))
+
+    async def _one(self, subject: str, payload: bytes) -> Msg | None:
+        reply = await self._request(subject, payload)
         status = status_of(reply)
         if status == _NONE:
             return None
@@ -87,6 +84,17 @@ class DirectReader:
             # the server bounds multi_last by up_to_seq, not next_by_subj: cut here
             return [r for r in records if _sequence(r) <= up_to], False
         return records, pending > 0
+
+    async def window(self, subject: str, start: int, end: int) -> list[Msg]:
+        """Every record on ``subject`` from sequence ``start`` to ``end``, in order."""
+        records: list[Msg] = []
+        while start <= end:
+            batch, more = await self.after(start=start, subject=subject, limit=MAX_BATCH, up_to=end)
+            records.extend(batch)
+            if not batch or not more:
+                break
+            start = _sequence(batch[-1]) + 1
+        return records
 
     async def lasts(self, subjects: Sequence[str]) -> list[Msg]:
         """The last record of each subject that has one."""

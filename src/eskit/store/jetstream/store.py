@@ -39,7 +39,7 @@ from eskit.errors import (
     DuplicateEventError,
     StoreUnavailableError,
 )
-from eskit.store.browsing import StreamTypeCount
+from eskit.store.browsing import BrowsingThrough
 from eskit.store.commits import AppendSignal, CommitListener
 from eskit.store.encoding import EncodedEvent, encode_events
 from eskit.store.expected import check_expected_version, validate_expected_version
@@ -100,7 +100,7 @@ _ATTEMPTS = 100
 """Appends with ANY or STREAM_EXISTS retry a conflict this many times."""
 
 
-class JetStreamEventStore(DerivedReads):
+class JetStreamEventStore(DerivedReads, BrowsingThrough):
     """Events in a JetStream stream; snapshots and outcomes in key-value buckets.
 
     Open it with :meth:`open` (or ``open_store("nats://host:4222/name")``).
@@ -545,26 +545,6 @@ class JetStreamEventStore(DerivedReads):
             first.position,
         )
 
-    # -- browsing (eskit.store.browsing.LogBrowser) -------------------------------------
-
-    async def stream_types(self) -> list[StreamTypeCount]:
-        """See LogBrowser.stream_types."""
-        return await self._browser.stream_types()
-
-    async def latest_streams(
-        self, *, stream_type: str | None = None, before: int | None = None, limit: int = 50
-    ) -> list[StreamInfo]:
-        """See LogBrowser.latest_streams."""
-        return await self._browser.latest_streams(
-            stream_type=stream_type, before=before, limit=limit
-        )
-
-    async def latest_events(
-        self, *, before: int | None = None, limit: int = 50
-    ) -> list[StoredEvent]:
-        """See LogBrowser.latest_events."""
-        return await self._browser.latest_events(before=before, limit=limit)
-
     async def find_events(self, event_ids: Sequence[object]) -> list[StoredEvent]:
         """See EventStore.find_events."""
         ids = []
@@ -679,7 +659,7 @@ class JetStreamEventStore(DerivedReads):
         end, width = await self._head(), 8
         while end >= 1:
             start = max(1, end - width + 1)
-            records = await self._browser.window(self.names.events, start, end)
+            records = await self._direct.window(self.names.events, start, end)
             if records:
                 return sequence_of(records[-1])
             end, width = start - 1, width * 8
