@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-import nats
 import pytest
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
@@ -31,15 +30,6 @@ class Noted(Event):
 async def store(nats_server: NatsServer) -> AsyncIterator[JetStreamEventStore]:
     async with fresh_jetstream_store(nats_server.url) as fresh:
         yield fresh
-
-
-@pytest.fixture
-async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
-    client = await nats.connect(nats_server.url)
-    try:
-        yield client.jetstream()
-    finally:
-        await client.close()
 
 
 class Interleaved(Replies):

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.js.client import JetStreamContext
 
@@ -29,16 +28,6 @@ class Noted(Event):
 async def store(nats_server: NatsServer) -> AsyncIterator[JetStreamEventStore]:
     async with fresh_jetstream_store(nats_server.url) as fresh:
         yield fresh
-
-
-@pytest.fixture
-async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
-    """A plain JetStream client, publishing what eskit would not."""
-    client = await nats.connect(nats_server.url)
-    try:
-        yield client.jetstream()
-    finally:
-        await client.close()
 
 
 def headers_like_eskit(**changed: str | None) -> dict[str, str]:
