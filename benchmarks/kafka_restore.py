@@ -28,17 +28,16 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
 from eskit.domain import Aggregate, Event, applies
 from eskit.messaging import Topology
 from eskit.messaging.kafka_repository import KafkaRepository
-from eskit.messaging.kafka_repository.codec import encode_event
 from eskit.testing.brokers import KafkaBroker
+from eskit.testing.kafka_topics import produce_events
 
 PARTITIONS = 8
 EVENTS_PER_STREAM = 100
@@ -74,32 +73,20 @@ async def fill(servers: str, topic: str, first: int, count: int, total: int) -> 
     """Write events ``first`` .. ``first + count - 1`` of ``total``: event n is version
     ``n // streams + 1`` of stream ``n % streams``, so every stream grows evenly."""
     streams = max(1, total // EVENTS_PER_STREAM)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=servers, acks="all", linger_ms=20, max_batch_size=1024 * 1024
-    )
-    await producer.start()
-    now = datetime.now(UTC)
-    try:
-        pending = []
-        for n in range(first, first + count):
-            stream = f"account-{n % streams}"
-            key, value, headers = encode_event(
+    await produce_events(
+        servers,
+        topic,
+        (
+            (
+                f"account-{n % streams}",
+                Account.stream_type,
+                n // streams + 1,
+                n + 1,
                 Deposited(amount=n % 97 + 1),
-                event_id=uuid.uuid4(),
-                stream_id=stream,
-                stream_type=Account.stream_type,
-                version=n // streams + 1,
-                position=n + 1,
-                recorded_at=now,
-                metadata={},
             )
-            pending.append(await producer.send(topic, value, key=key, headers=headers))
-            if len(pending) >= 20_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+            for n in range(first, first + count)
+        ),
+    )
 
 
 async def raw_read(servers: str, topic: str, expected: int) -> float:

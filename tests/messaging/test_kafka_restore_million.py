@@ -7,19 +7,17 @@ each restore is, is measured by ``benchmarks/kafka_restore.py``, not here.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
+from eskit.domain import Event
 from eskit.messaging import Topology
 from eskit.messaging.kafka_repository import KafkaRepository
-from eskit.messaging.kafka_repository.codec import encode_event
 from eskit.testing.brokers import KafkaBroker
+from eskit.testing.kafka_topics import produce_events
 from tests.messaging.members import Joined, Member, Renamed
 
 pytestmark = pytest.mark.integration
@@ -50,33 +48,18 @@ def repository(servers: str, prefix: str, *, snapshots: bool) -> KafkaRepository
 async def fill(servers: str, topic: str, first: int, end: int) -> None:
     """Events ``first`` .. ``end - 1``: event n is version ``n // STREAMS + 1`` of member
     ``n % STREAMS`` (a join, then renames)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=servers, acks="all", linger_ms=20, max_batch_size=1024 * 1024
+
+    def event(n: int) -> Event:
+        return Joined(name=f"m{n}") if n < STREAMS else Renamed(name=f"m{n}")
+
+    await produce_events(
+        servers,
+        topic,
+        (
+            (f"member-{n % STREAMS}", Member.stream_type, n // STREAMS + 1, n + 1, event(n))
+            for n in range(first, end)
+        ),
     )
-    await producer.start()
-    now = datetime.now(UTC)
-    try:
-        pending = []
-        for n in range(first, end):
-            version = n // STREAMS + 1
-            event = Joined(name=f"m{n}") if version == 1 else Renamed(name=f"m{n}")
-            key, value, headers = encode_event(
-                event,
-                event_id=uuid.uuid4(),
-                stream_id=f"member-{n % STREAMS}",
-                stream_type=Member.stream_type,
-                version=version,
-                position=n + 1,
-                recorded_at=now,
-                metadata={},
-            )
-            pending.append(await producer.send(topic, value, key=key, headers=headers))
-            if len(pending) >= 20_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
 
 
 def expected_state() -> dict[str, tuple[int, str, int]]:
